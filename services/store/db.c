@@ -1,0 +1,430 @@
+/* The node database: backend, node key, clock, the open stores, the pending
+ * transaction (group commit) and event delivery.
+ *
+ * Node rows in CF_META use the all-zero store id, which no store can have
+ * (store ids are random UUIDv4, whose version bits are never zero):
+ *   0^16|"S"|store id  -> type name        (the store directory)
+ *   0^16|"H"           -> wall u64le | counter u32le  (the clock, at last commit) */
+#include "store/store_impl.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define S_TAG "db"
+
+const char *const lt_cf_names[LT_CF_COUNT] = {
+    "default", "intentions", "witness", "wsig", "windex", "floating",
+    "findex",  "tips",       "chain",   "meta", "system", "app",
+};
+
+static const lt_store_id_t s_node_id; /* all zero */
+
+static size_t s_dir_key(uint8_t *k, const lt_store_id_t *sid)
+{
+    return lt_key2(k, &s_node_id, "S", 1, sid->b, LT_STORE_ID_LEN);
+}
+
+const char *lt_db_errmsg(const lt_db_t *db)
+{
+    return db->eb.msg;
+}
+
+const lt_pubkey_t *lt_db_node_key(const lt_db_t *db)
+{
+    return &db->id.pk;
+}
+
+lt_kv_t *lt_db_kv(lt_db_t *db)
+{
+    return db->kv;
+}
+
+size_t lt_db_store_count(const lt_db_t *db)
+{
+    return db->nstores;
+}
+
+lt_store_t *lt_db_store_at(lt_db_t *db, size_t i)
+{
+    return i < db->nstores ? db->stores[i] : NULL;
+}
+
+/* Index of the first store whose id is >= id. */
+static size_t s_store_pos(const lt_db_t *db, const lt_store_id_t *id)
+{
+    size_t lo = 0, hi = db->nstores;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (memcmp(db->stores[mid]->id.b, id->b, LT_STORE_ID_LEN) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+lt_store_t *lt_db_store(lt_db_t *db, const lt_store_id_t *id)
+{
+    size_t i = s_store_pos(db, id);
+    return i < db->nstores && lt_store_id_eq(&db->stores[i]->id, id) ? db->stores[i] : NULL;
+}
+
+static lt_err_t s_insert_store(lt_db_t *db, lt_store_t *st)
+{
+    if (db->nstores == db->cap_stores) {
+        size_t cap = db->cap_stores ? db->cap_stores * 2 : 8;
+        lt_store_t **v = realloc(db->stores, cap * sizeof *v);
+        if (!v)
+            return LT_ENOMEM;
+        db->stores = v;
+        db->cap_stores = cap;
+    }
+    size_t i = s_store_pos(db, &st->id);
+    memmove(&db->stores[i + 1], &db->stores[i], (db->nstores - i) * sizeof *db->stores);
+    db->stores[i] = st;
+    db->nstores++;
+    return LT_OK;
+}
+
+/* Opens every store of the directory (committed state); a store already open
+ * keeps its object (callers may hold it) and reloads its state. Sets `found`
+ * on every store the directory lists. */
+static lt_err_t s_load_stores(lt_db_t *db)
+{
+    uint8_t prefix[LT_STORE_ID_LEN + 1];
+    lt_key2(prefix, &s_node_id, "S", 1, NULL, 0);
+    lt_kv_iter_t *it;
+    lt_err_t rc = lt_kv_iter_new(db->kv, LT_CF_META, &it);
+    if (rc)
+        return lt_fail(&db->eb, rc, "reading the store directory: %s", lt_kv_errmsg(db->kv));
+    db->kv->ops->iter_seek(it, prefix, sizeof prefix);
+    while (rc == LT_OK && lt_kv_iter_has_prefix(db->kv, it, prefix, sizeof prefix)) {
+        size_t klen, vlen;
+        const uint8_t *k = db->kv->ops->iter_key(it, &klen);
+        const uint8_t *v = db->kv->ops->iter_value(it, &vlen);
+        char type[65];
+        if (klen != sizeof prefix + LT_STORE_ID_LEN || vlen == 0 || vlen >= sizeof type) {
+            rc = lt_fail(&db->eb, LT_ECORRUPT, "the store directory has a malformed entry");
+            break;
+        }
+        lt_store_id_t sid;
+        memcpy(sid.b, k + sizeof prefix, LT_STORE_ID_LEN);
+        memcpy(type, v, vlen);
+        type[vlen] = '\0';
+        lt_store_t *st = lt_db_store(db, &sid);
+        if (st) {
+            rc = lt_store_reload(st);
+        } else {
+            rc = lt_store_load(db, &sid, type, &st);
+            if (rc == LT_OK) {
+                rc = s_insert_store(db, st);
+                if (rc)
+                    lt_store_free(&st);
+            }
+        }
+        if (rc == LT_OK)
+            st->found = true;
+        db->kv->ops->iter_next(it);
+    }
+    if (rc == LT_OK && db->kv->ops->iter_status(it) != LT_OK)
+        rc = lt_fail(&db->eb, db->kv->ops->iter_status(it), "reading the store directory: %s",
+                     lt_kv_errmsg(db->kv));
+    db->kv->ops->iter_free(it);
+    return rc;
+}
+
+/* After a failed commit: forget the pending state and reload what is
+ * durable. Stores that exist on disk keep their objects; a store created
+ * since the last commit is closed (its pointer is no longer valid). */
+static void s_recover(lt_db_t *db)
+{
+    lt_txn_abort(db->txn);
+    db->nevents = 0;
+    lt_buf_reset(&db->ev_arena);
+    lt_errbuf_t keep = db->eb;
+    for (size_t i = 0; i < db->nstores; i++)
+        db->stores[i]->found = false;
+    lt_err_t rc = s_load_stores(db);
+    size_t w = 0;
+    for (size_t i = 0; i < db->nstores; i++) {
+        if (db->stores[i]->found || rc)
+            db->stores[w++] = db->stores[i];
+        else
+            lt_store_free(&db->stores[i]);
+    }
+    db->nstores = w;
+    if (rc)
+        lt_log_error(db->log, S_TAG, "reloading stores after a failed commit: %s", db->eb.msg);
+    db->eb = keep;
+}
+
+void lt_db_abort(lt_db_t *db)
+{
+    s_recover(db);
+}
+
+static lt_err_t s_load_clock(lt_db_t *db)
+{
+    uint8_t k[LT_STORE_ID_LEN + 1];
+    size_t klen = lt_key2(k, &s_node_id, "H", 1, NULL, 0);
+    lt_buf_t v = LT_BUF_INIT;
+    lt_err_t rc = lt_kv_get(db->kv, LT_CF_META, k, klen, &v);
+    if (rc == LT_OK && v.len == 12) {
+        db->clock.last.wall_ms = lt_get_u64le(v.data);
+        db->clock.last.counter = lt_get_u32le(v.data + 8);
+    } else if (rc == LT_OK) {
+        rc = lt_fail(&db->eb, LT_ECORRUPT, "the stored clock is malformed");
+    } else if (rc == LT_ENOTFOUND) {
+        rc = LT_OK;
+    }
+    lt_buf_free(&v);
+    return rc;
+}
+
+static lt_err_t s_save_clock(lt_db_t *db)
+{
+    uint8_t k[LT_STORE_ID_LEN + 1], v[12];
+    size_t klen = lt_key2(k, &s_node_id, "H", 1, NULL, 0);
+    lt_put_u64le(v, db->clock.last.wall_ms);
+    lt_put_u32le(v + 8, db->clock.last.counter);
+    return lt_txn_put(db->txn, LT_CF_META, k, klen, v, sizeof v);
+}
+
+lt_err_t lt_db_commit_ex(lt_db_t *db, bool sync)
+{
+    lt_err_t rc = LT_OK;
+    for (size_t i = 0; rc == LT_OK && i < db->nstores; i++)
+        rc = lt_store_sign_tail(db->stores[i]);
+    if (rc == LT_OK && lt_txn_size(db->txn))
+        rc = s_save_clock(db);
+    if (rc == LT_OK)
+        rc = lt_txn_commit(db->txn, sync);
+    if (rc) {
+        lt_fail(&db->eb, rc, "commit failed: %s", lt_kv_errmsg(db->kv));
+        lt_log_error(db->log, S_TAG, "%s", db->eb.msg);
+        s_recover(db);
+        return rc;
+    }
+    /* Deliver events; a subscriber may write (into the next transaction) or
+     * unsubscribe, so walk a stable count and re-check the list each time. */
+    size_t n = db->nevents;
+    for (size_t i = 0; i < n; i++) {
+        lt_pending_event_t *pe = &db->events[i];
+        pe->ev.key = pe->ev.klen ? db->ev_arena.data + pe->key_off : NULL;
+        pe->ev.value = pe->ev.vlen ? db->ev_arena.data + pe->val_off : NULL;
+        for (size_t s = 0; s < db->nsubs; s++) {
+            const lt_sub_t *sub = &db->subs[s];
+            if (!sub->any_store && !lt_store_id_eq(&sub->store, &pe->ev.store))
+                continue;
+            if (sub->kinds && !(sub->kinds & (1u << pe->ev.kind)))
+                continue;
+            if (sub->plen &&
+                (pe->ev.klen < sub->plen || memcmp(pe->ev.key, sub->prefix, sub->plen) != 0))
+                continue;
+            sub->fn(sub->ctx, &pe->ev);
+        }
+    }
+    /* Events queued by subscribers during delivery belong to the next commit. */
+    if (db->nevents > n) {
+        memmove(db->events, db->events + n, (db->nevents - n) * sizeof *db->events);
+        db->nevents -= n;
+    } else {
+        db->nevents = 0;
+        lt_buf_reset(&db->ev_arena);
+    }
+    return LT_OK;
+}
+
+lt_err_t lt_db_commit(lt_db_t *db)
+{
+    return lt_db_commit_ex(db, true);
+}
+
+lt_err_t lt_db_emit(lt_db_t *db, const lt_event_t *ev)
+{
+    if (db->nsubs == 0)
+        return LT_OK; /* nobody listens: skip the copies */
+    if (db->nevents == db->cap_events) {
+        size_t cap = db->cap_events ? db->cap_events * 2 : 64;
+        lt_pending_event_t *v = realloc(db->events, cap * sizeof *v);
+        if (!v)
+            return LT_ENOMEM;
+        db->events = v;
+        db->cap_events = cap;
+    }
+    lt_pending_event_t *pe = &db->events[db->nevents];
+    pe->ev = *ev;
+    pe->key_off = db->ev_arena.len;
+    lt_err_t rc = lt_buf_append(&db->ev_arena, ev->key, ev->klen);
+    pe->val_off = db->ev_arena.len;
+    if (rc == LT_OK)
+        rc = lt_buf_append(&db->ev_arena, ev->value, ev->vlen);
+    if (rc == LT_OK)
+        db->nevents++;
+    return rc;
+}
+
+lt_err_t lt_db_subscribe(lt_db_t *db, const lt_sub_filter_t *filter, lt_event_fn fn, void *ctx,
+                         unsigned *id)
+{
+    lt_sub_t *v = realloc(db->subs, (db->nsubs + 1) * sizeof *v);
+    if (!v)
+        return LT_ENOMEM;
+    db->subs = v;
+    lt_sub_t *s = &db->subs[db->nsubs];
+    memset(s, 0, sizeof *s);
+    s->fn = fn;
+    s->ctx = ctx;
+    s->id = ++db->next_sub;
+    s->any_store = !filter || filter->any_store;
+    if (filter) {
+        s->store = filter->store;
+        s->kinds = filter->kinds;
+        if (filter->plen) {
+            s->prefix = malloc(filter->plen);
+            if (!s->prefix)
+                return LT_ENOMEM;
+            memcpy(s->prefix, filter->prefix, filter->plen);
+            s->plen = filter->plen;
+        }
+    }
+    db->nsubs++;
+    if (id)
+        *id = s->id;
+    return LT_OK;
+}
+
+void lt_db_unsubscribe(lt_db_t *db, unsigned id)
+{
+    for (size_t i = 0; i < db->nsubs; i++) {
+        if (db->subs[i].id == id) {
+            free(db->subs[i].prefix);
+            memmove(&db->subs[i], &db->subs[i + 1], (db->nsubs - i - 1) * sizeof *db->subs);
+            db->nsubs--;
+            return;
+        }
+    }
+}
+
+lt_err_t lt_db_open(const lt_db_config_t *cfg, lt_db_t **out, lt_errbuf_t *eb)
+{
+    if (!cfg || !cfg->kv || !cfg->identity)
+        return lt_fail(eb, LT_EINVAL, "lt_db_open needs a backend and an identity");
+    lt_err_t rc = lt_crypto_init();
+    if (rc)
+        return lt_fail(eb, rc, "libsodium failed to initialize");
+    lt_db_t *db = calloc(1, sizeof *db);
+    if (!db)
+        return LT_ENOMEM;
+    db->kv = cfg->kv;
+    db->id = *cfg->identity;
+    db->log = cfg->log;
+    lt_clock_init(&db->clock, cfg->now, cfg->now_ctx,
+                  cfg->max_drift_ms ? cfg->max_drift_ms : LT_DEFAULT_MAX_DRIFT_MS);
+    db->txn = lt_txn_new(db->kv);
+    rc = db->txn ? lt_registry_add_core(&db->registry) : LT_ENOMEM;
+    if (rc == LT_OK)
+        rc = s_load_clock(db);
+    if (rc == LT_OK)
+        rc = s_load_stores(db);
+    /* Verify each chain from its last verified point, then catch up. */
+    for (size_t i = 0; rc == LT_OK && i < db->nstores; i++) {
+        rc = lt_store_verify(db->stores[i], false, NULL);
+        if (rc == LT_OK)
+            rc = lt_store_catch_up(db->stores[i]);
+    }
+    if (rc == LT_OK)
+        rc = lt_db_commit(db);
+    if (rc) {
+        if (eb)
+            *eb = db->eb;
+        db->kv = NULL; /* the caller keeps the backend on failure */
+        lt_db_close(&db);
+        return rc;
+    }
+    *out = db;
+    return LT_OK;
+}
+
+void lt_db_close(lt_db_t **db_p)
+{
+    lt_db_t *db = *db_p;
+    if (!db)
+        return;
+    for (size_t i = 0; i < db->nstores; i++)
+        lt_store_free(&db->stores[i]);
+    free(db->stores);
+    lt_txn_destroy(&db->txn);
+    free(db->events);
+    lt_buf_free(&db->ev_arena);
+    for (size_t i = 0; i < db->nsubs; i++)
+        free(db->subs[i].prefix);
+    free(db->subs);
+    lt_kv_close(&db->kv);
+    lt_identity_wipe(&db->id);
+    free(db);
+    *db_p = NULL;
+}
+
+/* ---- store directory ---- */
+
+lt_err_t lt_store_create(lt_db_t *db, const char *type, const lt_store_id_t *id,
+                         lt_store_t **out)
+{
+    const lt_sm_type_t *t = lt_registry_find(&db->registry, type);
+    if (!t)
+        return lt_fail(&db->eb, LT_ETYPE, "unknown store type '%s'", type);
+    lt_store_id_t sid;
+    if (id) {
+        sid = *id;
+    } else {
+        randombytes_buf(sid.b, sizeof sid.b);
+        sid.b[6] = (uint8_t)((sid.b[6] & 0x0f) | 0x40); /* UUID version 4 */
+        sid.b[8] = (uint8_t)((sid.b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    }
+    if (lt_store_id_eq(&sid, &s_node_id))
+        return lt_fail(&db->eb, LT_EINVAL, "the all-zero store id is reserved");
+    if (lt_db_store(db, &sid))
+        return lt_fail(&db->eb, LT_EEXIST, "store already exists");
+    uint8_t k[LT_STORE_ID_LEN + 1 + LT_STORE_ID_LEN];
+    size_t klen = s_dir_key(k, &sid);
+    lt_err_t rc = lt_txn_put(db->txn, LT_CF_META, k, klen, (const uint8_t *)t->name,
+                             strlen(t->name));
+    lt_store_t *st = NULL;
+    if (rc == LT_OK)
+        rc = lt_store_load(db, &sid, t->name, &st);
+    if (rc == LT_OK) {
+        rc = s_insert_store(db, st);
+        if (rc)
+            lt_store_free(&st);
+    }
+    if (rc == LT_OK && out)
+        *out = st;
+    return rc;
+}
+
+lt_err_t lt_store_remove(lt_db_t *db, const lt_store_id_t *id)
+{
+    size_t i = s_store_pos(db, id);
+    if (i == db->nstores || !lt_store_id_eq(&db->stores[i]->id, id))
+        return lt_fail(&db->eb, LT_ENOTFOUND, "no such store");
+    /* Range deletes read committed rows: commit what is pending first. */
+    lt_err_t rc = lt_db_commit(db);
+    if (rc)
+        return rc;
+    lt_store_t *st = db->stores[i];
+    rc = lt_store_delete_all(st);
+    uint8_t k[LT_STORE_ID_LEN + 1 + LT_STORE_ID_LEN];
+    size_t klen = s_dir_key(k, id);
+    if (rc == LT_OK)
+        rc = lt_txn_del(db->txn, LT_CF_META, k, klen);
+    if (rc) {
+        s_recover(db);
+        return rc;
+    }
+    memmove(&db->stores[i], &db->stores[i + 1], (db->nstores - i - 1) * sizeof *db->stores);
+    db->nstores--;
+    lt_store_free(&st);
+    return LT_OK;
+}

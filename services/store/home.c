@@ -1,0 +1,39 @@
+/* Opening a node from its home directory: the OS-facing part of the db
+ * (directories, the identity file, the RocksDB path). */
+#include "store/store_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+lt_err_t lt_db_open_home(const char *home, const lt_logger_t *log, lt_db_t **out, lt_errbuf_t *eb)
+{
+    if (mkdir(home, 0700) != 0 && errno != EEXIST)
+        return lt_fail(eb, LT_EIO, "cannot create home %s: %s", home, strerror(errno));
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/identity.key", home) >= (int)sizeof path)
+        return lt_fail(eb, LT_EINVAL, "home path too long: %s", home);
+    lt_err_t rc = lt_crypto_init();
+    if (rc)
+        return lt_fail(eb, rc, "libsodium failed to initialize");
+    lt_identity_t id;
+    rc = lt_identity_load_or_create(path, &id, eb);
+    if (rc)
+        return rc;
+    snprintf(path, sizeof path, "%s/store.rdb", home);
+    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true, .paranoid = false};
+    lt_kv_t *kv;
+    rc = lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &opts, eb, &kv);
+    if (rc) {
+        lt_identity_wipe(&id);
+        return rc;
+    }
+    lt_db_config_t cfg = {.kv = kv, .identity = &id, .log = log};
+    rc = lt_db_open(&cfg, out, eb);
+    lt_identity_wipe(&id);
+    if (rc)
+        lt_kv_close(&kv);
+    return rc;
+}
+

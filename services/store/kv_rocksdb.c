@@ -1,0 +1,532 @@
+/* The RocksDB backend of the storage port, over RocksDB's C API.
+ *
+ * This adapter is the one place where RocksDB's errors (the errptr strings of
+ * the C API) become lt_err_t: a lock held by another process or by another
+ * open of the same path is LT_ELOCKED, damaged files are LT_ECORRUPT, a
+ * missing database without create_if_missing is LT_ENOTFOUND, the rest is
+ * LT_EIO. RocksDB's text is kept for errmsg().
+ *
+ * Column families. RocksDB refuses to open a database unless every family it
+ * holds is named, "default" included. The caller names only the families it
+ * uses, so the open also names "default" and any family found on disk that
+ * the caller did not ask for (one a newer version created, say); those extra
+ * handles are kept only to be destroyed at close.
+ *
+ * Tuning: one LRU block cache per backend shared by its families, a full bloom
+ * filter, 32 MiB memtables capped at 128 MiB across families, paranoid checks
+ * when opening. The numbers suit a single store on a desktop or server; boards
+ * get the flash-log backend instead. */
+#include "store/kv.h"
+
+#include <rocksdb/c.h>
+
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define S_BLOCK_CACHE_BYTES     ((size_t)64 << 20)
+#define S_WRITE_BUFFER_BYTES    ((size_t)32 << 20)
+#define S_DB_WRITE_BUFFER_BYTES ((size_t)128 << 20)
+#define S_BLOOM_BITS_PER_KEY    10.0
+#define S_INFO_LOG_FILES        4
+#define S_INFO_LOG_BYTES        ((size_t)4 << 20)
+
+typedef struct {
+    rocksdb_t *db;
+    rocksdb_options_t *options;
+    rocksdb_cache_t *cache;
+    rocksdb_readoptions_t *ro;
+    rocksdb_writeoptions_t *wo;      /* sync = false */
+    rocksdb_writeoptions_t *wo_sync; /* sync = true */
+    rocksdb_flushoptions_t *fo;
+    unsigned ncf;
+    rocksdb_column_family_handle_t *cf[LT_KV_MAX_CF];
+    rocksdb_column_family_handle_t **extra; /* opened only because RocksDB insists */
+    size_t nextra;
+    bool paranoid;
+    size_t readers; /* open snapshots and iterators, which must go before close */
+    lt_errbuf_t err;
+} s_rdb_t;
+
+typedef struct {
+    s_rdb_t *rdb;
+    const rocksdb_snapshot_t *snap;
+    rocksdb_readoptions_t *ro; /* reads at snap */
+} s_snap_t;
+
+typedef struct {
+    s_rdb_t *rdb;
+    rocksdb_iterator_t *it;
+} s_iter_t;
+
+/* The lock messages are matched precisely: a bare "lock" would also match
+ * "block checksum mismatch", which is corruption. */
+static lt_err_t s_classify(const char *msg)
+{
+    if (strstr(msg, "Corruption"))
+        return LT_ECORRUPT;
+    if (strstr(msg, "While lock") || strstr(msg, "lock hold by current process") ||
+        strstr(msg, "Resource temporarily unavailable") || strstr(msg, "No locks available"))
+        return LT_ELOCKED;
+    if (strstr(msg, "does not exist (create_if_missing is false)"))
+        return LT_ENOTFOUND;
+    return LT_EIO;
+}
+
+/* Translates and frees a RocksDB error string. rdb and eb may be NULL. */
+static lt_err_t s_fail(s_rdb_t *rdb, lt_errbuf_t *eb, char *errptr, const char *what)
+{
+    lt_err_t code = s_classify(errptr);
+    if (rdb)
+        lt_fail(&rdb->err, code, "%s: %s", what, errptr);
+    lt_fail(eb, code, "%s: %s", what, errptr);
+    rocksdb_free(errptr);
+    return code;
+}
+
+static const rocksdb_readoptions_t *s_readopts(const s_rdb_t *rdb, const lt_kv_snapshot_t *snap)
+{
+    if (!snap)
+        return rdb->ro;
+    const s_snap_t *s = (const s_snap_t *)snap;
+    assert(s->rdb == rdb && "snapshot of another backend");
+    return s->ro;
+}
+
+static lt_err_t s_get(void *self, const lt_kv_snapshot_t *snap, unsigned cf, const uint8_t *key,
+                      size_t klen, lt_buf_t *out)
+{
+    s_rdb_t *rdb = self;
+    if (cf >= rdb->ncf)
+        return lt_fail(&rdb->err, LT_EINVAL, "get: column family %u out of range (%u)", cf,
+                       rdb->ncf);
+    char *err = NULL;
+    rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(rdb->db, s_readopts(rdb, snap), rdb->cf[cf],
+                                                        (const char *)key, klen, &err);
+    if (err)
+        return s_fail(rdb, NULL, err, "get");
+    if (!ps)
+        return LT_ENOTFOUND;
+    lt_err_t rc = LT_OK;
+    if (out) {
+        size_t vlen = 0;
+        const char *v = rocksdb_pinnableslice_value(ps, &vlen);
+        if (lt_buf_set(out, v, vlen) != LT_OK)
+            rc = lt_fail(&rdb->err, LT_ENOMEM, "get: no memory for a %zu-byte value", vlen);
+    }
+    rocksdb_pinnableslice_destroy(ps);
+    return rc;
+}
+
+static lt_err_t s_write(void *self, const lt_kv_batch_t *batch, bool sync)
+{
+    s_rdb_t *rdb = self;
+    /* Not even a WAL sync for nothing. */
+    if (batch->nops == 0)
+        return LT_OK;
+    for (size_t i = 0; i < batch->nops; i++) {
+        if (batch->ops[i].cf >= rdb->ncf)
+            return lt_fail(&rdb->err, LT_EINVAL,
+                           "write: op %zu: column family %u out of range (%u)", i, batch->ops[i].cf,
+                           rdb->ncf);
+    }
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+    for (size_t i = 0; i < batch->nops; i++) {
+        const lt_kv_op_t *op = &batch->ops[i];
+        if (op->del)
+            rocksdb_writebatch_delete_cf(wb, rdb->cf[op->cf], (const char *)op->key, op->klen);
+        else
+            rocksdb_writebatch_put_cf(wb, rdb->cf[op->cf], (const char *)op->key, op->klen,
+                                      (const char *)op->value, op->vlen);
+    }
+    char *err = NULL;
+    rocksdb_write(rdb->db, sync ? rdb->wo_sync : rdb->wo, wb, &err);
+    rocksdb_writebatch_destroy(wb);
+    if (err)
+        return s_fail(rdb, NULL, err, "write");
+    return LT_OK;
+}
+
+static lt_err_t s_snapshot_new(void *self, lt_kv_snapshot_t **out)
+{
+    s_rdb_t *rdb = self;
+    s_snap_t *s = malloc(sizeof *s);
+    if (!s)
+        return lt_fail(&rdb->err, LT_ENOMEM, "snapshot: out of memory");
+    s->rdb = rdb;
+    s->snap = rocksdb_create_snapshot(rdb->db);
+    s->ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_verify_checksums(s->ro, rdb->paranoid);
+    rocksdb_readoptions_set_snapshot(s->ro, s->snap);
+    rdb->readers++;
+    *out = (lt_kv_snapshot_t *)s;
+    return LT_OK;
+}
+
+static void s_snapshot_release(void *self, lt_kv_snapshot_t *snap)
+{
+    s_rdb_t *rdb = self;
+    if (!snap)
+        return;
+    s_snap_t *s = (s_snap_t *)snap;
+    assert(s->rdb == rdb && "snapshot of another backend");
+    rocksdb_readoptions_destroy(s->ro);
+    rocksdb_release_snapshot(rdb->db, s->snap);
+    free(s);
+    assert(rdb->readers > 0);
+    rdb->readers--;
+}
+
+static lt_err_t s_iter_new(void *self, const lt_kv_snapshot_t *snap, unsigned cf,
+                           lt_kv_iter_t **out)
+{
+    s_rdb_t *rdb = self;
+    if (cf >= rdb->ncf)
+        return lt_fail(&rdb->err, LT_EINVAL, "iter: column family %u out of range (%u)", cf,
+                       rdb->ncf);
+    s_iter_t *it = malloc(sizeof *it);
+    if (!it)
+        return lt_fail(&rdb->err, LT_ENOMEM, "iter: out of memory");
+    it->rdb = rdb;
+    /* RocksDB copies the read options into the iterator. */
+    it->it = rocksdb_create_iterator_cf(rdb->db, s_readopts(rdb, snap), rdb->cf[cf]);
+    rdb->readers++;
+    *out = (lt_kv_iter_t *)it;
+    return LT_OK;
+}
+
+static void s_iter_seek(lt_kv_iter_t *iter, const uint8_t *key, size_t klen)
+{
+    s_iter_t *it = (s_iter_t *)iter;
+    rocksdb_iter_seek(it->it, (const char *)key, klen);
+}
+
+static void s_iter_seek_for_prev(lt_kv_iter_t *iter, const uint8_t *key, size_t klen)
+{
+    s_iter_t *it = (s_iter_t *)iter;
+    rocksdb_iter_seek_for_prev(it->it, (const char *)key, klen);
+}
+
+static void s_iter_seek_first(lt_kv_iter_t *iter)
+{
+    s_iter_t *it = (s_iter_t *)iter;
+    rocksdb_iter_seek_to_first(it->it);
+}
+
+static void s_iter_seek_last(lt_kv_iter_t *iter)
+{
+    s_iter_t *it = (s_iter_t *)iter;
+    rocksdb_iter_seek_to_last(it->it);
+}
+
+/* RocksDB only asserts validity in its debug builds; a packaged library would
+ * read freed memory, so the check is ours. */
+static void s_iter_next(lt_kv_iter_t *iter)
+{
+    s_iter_t *it = (s_iter_t *)iter;
+    assert(rocksdb_iter_valid(it->it) && "next on an invalid iterator");
+    rocksdb_iter_next(it->it);
+}
+
+static void s_iter_prev(lt_kv_iter_t *iter)
+{
+    s_iter_t *it = (s_iter_t *)iter;
+    assert(rocksdb_iter_valid(it->it) && "prev on an invalid iterator");
+    rocksdb_iter_prev(it->it);
+}
+
+static bool s_iter_valid(const lt_kv_iter_t *iter)
+{
+    const s_iter_t *it = (const s_iter_t *)iter;
+    return rocksdb_iter_valid(it->it) != 0;
+}
+
+static const uint8_t *s_iter_key(const lt_kv_iter_t *iter, size_t *klen)
+{
+    const s_iter_t *it = (const s_iter_t *)iter;
+    assert(rocksdb_iter_valid(it->it) && "key of an invalid iterator");
+    return (const uint8_t *)rocksdb_iter_key(it->it, klen);
+}
+
+static const uint8_t *s_iter_value(const lt_kv_iter_t *iter, size_t *vlen)
+{
+    const s_iter_t *it = (const s_iter_t *)iter;
+    assert(rocksdb_iter_valid(it->it) && "value of an invalid iterator");
+    return (const uint8_t *)rocksdb_iter_value(it->it, vlen);
+}
+
+static lt_err_t s_iter_status(const lt_kv_iter_t *iter)
+{
+    const s_iter_t *it = (const s_iter_t *)iter;
+    char *err = NULL;
+    rocksdb_iter_get_error(it->it, &err);
+    if (!err)
+        return LT_OK;
+    return s_fail(it->rdb, NULL, err, "iterator");
+}
+
+static void s_iter_free(lt_kv_iter_t *iter)
+{
+    if (!iter)
+        return;
+    s_iter_t *it = (s_iter_t *)iter;
+    rocksdb_iter_destroy(it->it);
+    assert(it->rdb->readers > 0);
+    it->rdb->readers--;
+    free(it);
+}
+
+static lt_err_t s_flush(void *self)
+{
+    s_rdb_t *rdb = self;
+    for (unsigned cf = 0; cf < rdb->ncf; cf++) {
+        char *err = NULL;
+        rocksdb_flush_cf(rdb->db, rdb->fo, rdb->cf[cf], &err);
+        if (err)
+            return s_fail(rdb, NULL, err, "flush");
+    }
+    return LT_OK;
+}
+
+/* Frees whatever s_open got to; every field may still be NULL. */
+static void s_destroy(s_rdb_t *rdb)
+{
+    if (!rdb)
+        return;
+    /* Column family handles go before the database they belong to. */
+    for (unsigned cf = 0; cf < rdb->ncf; cf++) {
+        if (rdb->cf[cf])
+            rocksdb_column_family_handle_destroy(rdb->cf[cf]);
+    }
+    for (size_t i = 0; i < rdb->nextra; i++) {
+        if (rdb->extra[i])
+            rocksdb_column_family_handle_destroy(rdb->extra[i]);
+    }
+    free(rdb->extra);
+    if (rdb->db)
+        rocksdb_close(rdb->db);
+    if (rdb->fo)
+        rocksdb_flushoptions_destroy(rdb->fo);
+    if (rdb->wo_sync)
+        rocksdb_writeoptions_destroy(rdb->wo_sync);
+    if (rdb->wo)
+        rocksdb_writeoptions_destroy(rdb->wo);
+    if (rdb->ro)
+        rocksdb_readoptions_destroy(rdb->ro);
+    if (rdb->options)
+        rocksdb_options_destroy(rdb->options);
+    /* The table factory holds its own reference to the cache. */
+    if (rdb->cache)
+        rocksdb_cache_destroy(rdb->cache);
+    free(rdb);
+}
+
+static void s_close(void *self)
+{
+    s_rdb_t *rdb = self;
+    assert(rdb->readers == 0 && "closing with open snapshots or iterators");
+    s_destroy(rdb);
+}
+
+static const char *s_errmsg(void *self)
+{
+    s_rdb_t *rdb = self;
+    return rdb->err.msg;
+}
+
+static const lt_kv_ops_t s_rocksdb_ops = {
+    .version = LT_KV_OPS_VERSION,
+    .name = "rocksdb",
+    .get = s_get,
+    .write = s_write,
+    .snapshot_new = s_snapshot_new,
+    .snapshot_release = s_snapshot_release,
+    .iter_new = s_iter_new,
+    .iter_seek = s_iter_seek,
+    .iter_seek_for_prev = s_iter_seek_for_prev,
+    .iter_seek_first = s_iter_seek_first,
+    .iter_seek_last = s_iter_seek_last,
+    .iter_next = s_iter_next,
+    .iter_prev = s_iter_prev,
+    .iter_valid = s_iter_valid,
+    .iter_key = s_iter_key,
+    .iter_value = s_iter_value,
+    .iter_status = s_iter_status,
+    .iter_free = s_iter_free,
+    .flush = s_flush,
+    .close = s_close,
+    .errmsg = s_errmsg,
+};
+
+static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
+{
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(o, opts->create_if_missing);
+    rocksdb_options_set_create_missing_column_families(o, 1);
+    rocksdb_options_set_paranoid_checks(o, 1);
+    rocksdb_options_set_write_buffer_size(o, S_WRITE_BUFFER_BYTES);
+    rocksdb_options_set_db_write_buffer_size(o, S_DB_WRITE_BUFFER_BYTES);
+    rocksdb_options_set_keep_log_file_num(o, S_INFO_LOG_FILES);
+    rocksdb_options_set_max_log_file_size(o, S_INFO_LOG_BYTES);
+
+    rocksdb_block_based_table_options_t *bbo = rocksdb_block_based_options_create();
+    rdb->cache = rocksdb_cache_create_lru(S_BLOCK_CACHE_BYTES);
+    rocksdb_block_based_options_set_block_cache(bbo, rdb->cache);
+    /* The table options take ownership of the filter policy. */
+    rocksdb_block_based_options_set_filter_policy(
+        bbo, rocksdb_filterpolicy_create_bloom_full(S_BLOOM_BITS_PER_KEY));
+    /* The factory copies the table options. */
+    rocksdb_options_set_block_based_table_factory(o, bbo);
+    rocksdb_block_based_options_destroy(bbo);
+    rdb->options = o;
+
+    rdb->ro = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_verify_checksums(rdb->ro, opts->paranoid);
+    rdb->wo = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(rdb->wo, 0);
+    rdb->wo_sync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(rdb->wo_sync, 1);
+    rdb->fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(rdb->fo, 1);
+    rdb->paranoid = opts->paranoid;
+}
+
+static bool s_named(const char *const *names, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Whether path holds a database, judged by its CURRENT file. Checked before
+ * opening because RocksDB creates the directory and a LOCK file even when it
+ * then refuses to create the database. */
+static lt_err_t s_check_exists(const char *path, lt_errbuf_t *eb)
+{
+    size_t len = strlen(path) + sizeof "/CURRENT";
+    char *current = malloc(len);
+    if (!current)
+        return lt_fail(eb, LT_ENOMEM, "open %s: out of memory", path);
+    snprintf(current, len, "%s/CURRENT", path);
+    struct stat st;
+    int rc = stat(current, &st);
+    int e = errno;
+    free(current);
+    if (rc == 0 || (e != ENOENT && e != ENOTDIR))
+        return LT_OK; /* present, or let RocksDB report the real problem */
+    return lt_fail(eb, LT_ENOTFOUND, "open %s: no database there (create_if_missing is false)",
+                   path);
+}
+
+/* Opens the database with the requested families first, then "default" and
+ * any family on disk the caller did not name. */
+static lt_err_t s_open_db(s_rdb_t *rdb, const char *path, const char *const *cf_names,
+                          lt_errbuf_t *eb)
+{
+    char *err = NULL;
+    size_t nlisted = 0;
+    char **listed = rocksdb_list_column_families(rdb->options, path, &nlisted, &err);
+    if (err) {
+        /* A new database has nothing to list; any other problem is reported
+         * by the open itself. The (empty) list is still allocated. */
+        rocksdb_free(err);
+        err = NULL;
+        nlisted = 0;
+    }
+
+    size_t cap = rdb->ncf + 1 + nlisted;
+    const char **names = calloc(cap, sizeof *names);
+    const rocksdb_options_t **cfopts = calloc(cap, sizeof *cfopts);
+    rocksdb_column_family_handle_t **handles = calloc(cap, sizeof *handles);
+    lt_err_t rc = LT_OK;
+    if (!names || !cfopts || !handles) {
+        rc = lt_fail(eb, LT_ENOMEM, "open %s: out of memory", path);
+        goto done;
+    }
+    size_t n = 0;
+    for (unsigned i = 0; i < rdb->ncf; i++)
+        names[n++] = cf_names[i];
+    if (!s_named(names, n, "default"))
+        names[n++] = "default";
+    for (size_t i = 0; i < nlisted; i++) {
+        if (!s_named(names, n, listed[i]))
+            names[n++] = listed[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        cfopts[i] = rdb->options;
+
+    rdb->db =
+        rocksdb_open_column_families(rdb->options, path, (int)n, names, cfopts, handles, &err);
+    if (err) {
+        rc = s_fail(rdb, eb, err, "open");
+        goto done;
+    }
+    for (unsigned i = 0; i < rdb->ncf; i++)
+        rdb->cf[i] = handles[i];
+    if (n > rdb->ncf) {
+        rdb->extra = calloc(n - rdb->ncf, sizeof *rdb->extra);
+        if (!rdb->extra) {
+            for (size_t i = rdb->ncf; i < n; i++)
+                rocksdb_column_family_handle_destroy(handles[i]);
+            rc = lt_fail(eb, LT_ENOMEM, "open %s: out of memory", path);
+            goto done;
+        }
+        for (size_t i = rdb->ncf; i < n; i++)
+            rdb->extra[rdb->nextra++] = handles[i];
+    }
+
+done:
+    free(names);
+    free(cfopts);
+    free(handles);
+    if (listed)
+        rocksdb_list_column_families_destroy(listed, nlisted);
+    return rc;
+}
+
+lt_err_t lt_kv_rocksdb_open(const char *path, const char *const *cf_names, unsigned ncf,
+                            const lt_kv_rocksdb_opts_t *opts, lt_errbuf_t *errbuf, lt_kv_t **out)
+{
+    *out = NULL;
+    lt_errbuf_clear(errbuf);
+    if (!path || !cf_names || !opts)
+        return lt_fail(errbuf, LT_EINVAL, "open: path, cf_names and opts are required");
+    if (ncf == 0 || ncf > LT_KV_MAX_CF)
+        return lt_fail(errbuf, LT_EINVAL, "open %s: %u column families (1..%d)", path, ncf,
+                       LT_KV_MAX_CF);
+    for (unsigned i = 0; i < ncf; i++) {
+        if (!cf_names[i] || s_named(cf_names, i, cf_names[i]))
+            return lt_fail(errbuf, LT_EINVAL, "open %s: column family %u is unnamed or repeated",
+                           path, i);
+    }
+    if (!opts->create_if_missing) {
+        lt_err_t rc = s_check_exists(path, errbuf);
+        if (rc)
+            return rc;
+    }
+
+    s_rdb_t *rdb = calloc(1, sizeof *rdb);
+    lt_kv_t *kv = malloc(sizeof *kv);
+    if (!rdb || !kv) {
+        free(rdb);
+        free(kv);
+        return lt_fail(errbuf, LT_ENOMEM, "open %s: out of memory", path);
+    }
+    rdb->ncf = ncf;
+    s_set_options(rdb, opts);
+    lt_err_t rc = s_open_db(rdb, path, cf_names, errbuf);
+    if (rc) {
+        s_destroy(rdb);
+        free(kv);
+        return rc;
+    }
+    kv->ops = &s_rocksdb_ops;
+    kv->self = rdb;
+    *out = kv;
+    return LT_OK;
+}

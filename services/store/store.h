@@ -1,0 +1,163 @@
+/* The intention store: a node database holding many stores (DESIGN.md §4-6).
+ *
+ * lt_db_t is one node's database: a storage backend, the node key, the HLC,
+ * and the open stores. Writes of every store go into one pending transaction
+ * that lt_db_commit() makes durable in one atomic batch (group commit): call
+ * it once per group of writes; nothing is acknowledged before it returns.
+ * Events (watch, follow, fork) are delivered after the commit that made them
+ * durable. If a commit fails, every write since the previous commit is
+ * forgotten and the stores reload their committed state.
+ *
+ * No globals, no printing, no blocking beyond backend calls: this is the
+ * library the store actor wraps. Every call returns lt_err_t; the text of the
+ * last failure is lt_db_errmsg(). */
+#ifndef LT_STORE_H
+#define LT_STORE_H
+
+#include "store/kv.h"
+#include "weaver/hlc.h"
+#include "weaver/identity.h"
+#include "weaver/intention.h"
+#include "weaver/log.h"
+
+typedef struct lt_db lt_db_t;
+typedef struct lt_store lt_store_t;
+
+/* ---- events ---- */
+typedef enum {
+    LT_EV_WITNESSED, /* hash, seq, author, hlc */
+    LT_EV_KV,        /* key, value (winner; absent when deleted), conflicted, nheads */
+    LT_EV_LOG,       /* hlc, author, hash, value = text */
+    LT_EV_SYSTEM,    /* key = system table key */
+    LT_EV_FORK,      /* author, hash = the intention that forked its chain */
+} lt_event_kind_t;
+
+typedef struct {
+    lt_event_kind_t kind;
+    lt_store_id_t store;
+    uint64_t seq;
+    lt_hash_t hash;
+    lt_pubkey_t author;
+    lt_hlc_t hlc;
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *value;
+    size_t vlen;
+    bool deleted;
+    bool conflicted;
+    unsigned nheads;
+} lt_event_t;
+
+typedef void (*lt_event_fn)(void *ctx, const lt_event_t *ev);
+
+/* ---- the node database ---- */
+typedef struct {
+    lt_kv_t *kv;                    /* ownership passes to the db on success */
+    const lt_identity_t *identity;  /* copied */
+    lt_now_fn now;                  /* NULL: system clock */
+    void *now_ctx;
+    uint64_t max_drift_ms;          /* 0: LT_DEFAULT_MAX_DRIFT_MS */
+    const lt_logger_t *log;         /* may be NULL */
+} lt_db_config_t;
+
+LT_NODISCARD lt_err_t lt_db_open(const lt_db_config_t *cfg, lt_db_t **out, lt_errbuf_t *eb);
+/* Opens the node at home: creates the directory (0700), the identity key
+ * (home/identity.key) and the RocksDB database (home/store.rdb) as needed. */
+LT_NODISCARD lt_err_t lt_db_open_home(const char *home, const lt_logger_t *log, lt_db_t **out,
+                                      lt_errbuf_t *eb);
+/* Commits pending writes (synced); then delivers their events. */
+LT_NODISCARD lt_err_t lt_db_commit(lt_db_t *db);
+/* Same, choosing whether the batch is synced (tests, bulk loads). */
+LT_NODISCARD lt_err_t lt_db_commit_ex(lt_db_t *db, bool sync);
+/* Forgets pending writes. */
+void lt_db_abort(lt_db_t *db);
+/* Closes the stores and the backend (pending writes are forgotten). */
+void lt_db_close(lt_db_t **db_p);
+const char *lt_db_errmsg(const lt_db_t *db);
+const lt_pubkey_t *lt_db_node_key(const lt_db_t *db);
+lt_kv_t *lt_db_kv(lt_db_t *db);
+/* Which events a subscription receives. */
+typedef struct {
+    bool any_store;      /* false: only events of `store` */
+    lt_store_id_t store;
+    unsigned kinds;      /* bit mask of 1u << lt_event_kind_t; 0: all kinds */
+    const uint8_t *prefix; /* only events whose key starts with it (copied) */
+    size_t plen;
+} lt_sub_filter_t;
+
+/* Subscribes fn to committed events; returns an id for lt_db_unsubscribe.
+ * Watch = LT_EV_KV with a key prefix; follow = LT_EV_LOG. */
+LT_NODISCARD lt_err_t lt_db_subscribe(lt_db_t *db, const lt_sub_filter_t *filter, lt_event_fn fn,
+                                      void *ctx, unsigned *id);
+void lt_db_unsubscribe(lt_db_t *db, unsigned id);
+
+/* ---- stores ---- */
+/* Creates a store of the registered type ("core:kvstore", "core:logstore").
+ * id NULL: a random id. The store is open on return; commit to persist. */
+LT_NODISCARD lt_err_t lt_store_create(lt_db_t *db, const char *type, const lt_store_id_t *id,
+                                      lt_store_t **out);
+/* The open store with this id, or NULL. All stores are opened by lt_db_open. */
+lt_store_t *lt_db_store(lt_db_t *db, const lt_store_id_t *id);
+/* Number of open stores and the i-th one (in id order). */
+size_t lt_db_store_count(const lt_db_t *db);
+lt_store_t *lt_db_store_at(lt_db_t *db, size_t i);
+/* Deletes a store and all of its data (committed with the next commit). */
+LT_NODISCARD lt_err_t lt_store_remove(lt_db_t *db, const lt_store_id_t *id);
+
+const lt_store_id_t *lt_store_id(const lt_store_t *st);
+const char *lt_store_type(const lt_store_t *st);
+lt_db_t *lt_store_db(lt_store_t *st);
+
+/* ---- the intention store ---- */
+typedef enum {
+    LT_INGEST_WITNESSED, /* witnessed now (with any cascade it released) */
+    LT_INGEST_FLOATING,  /* stored; waits for `missing` */
+    LT_INGEST_DUPLICATE, /* already held (witnessed or floating) */
+} lt_ingest_status_t;
+
+typedef struct {
+    lt_ingest_status_t status;
+    lt_hash_t hash;
+    unsigned nmissing; /* FLOATING: the links not yet witnessed */
+    lt_hash_t missing[LT_MAX_DEPS + 1];
+    unsigned witnessed; /* intentions witnessed by this call, cascade included */
+} lt_ingest_result_t;
+
+/* Validates (strict decode, store id, signature, limits) and stores a signed
+ * intention from anywhere; witnesses it when its links are met. Rejections
+ * return their code with nothing written. */
+LT_NODISCARD lt_err_t lt_store_ingest(lt_store_t *st, const uint8_t *signed_bytes, size_t len,
+                                      lt_ingest_result_t *res);
+/* Authors an intention by this node carrying `ops`, citing `deps` (besides the
+ * author chain), and ingests it. hash_out may be NULL. */
+LT_NODISCARD lt_err_t lt_store_write(lt_store_t *st, const uint8_t *ops, size_t len,
+                                     const lt_hash_t *deps, unsigned ndeps, lt_hash_t *hash_out);
+
+/* The signed bytes of an intention held by this store (witnessed or floating). */
+LT_NODISCARD lt_err_t lt_store_get_intention(lt_store_t *st, const lt_hash_t *h, lt_buf_t *out);
+/* The witness sequence number of h, or LT_ENOTFOUND. */
+LT_NODISCARD lt_err_t lt_store_witness_seq(lt_store_t *st, const lt_hash_t *h, uint64_t *seq);
+/* Number of witnessed intentions (= last seq). */
+uint64_t lt_store_witnessed_count(const lt_store_t *st);
+/* Number of floating intentions (scans; for status and tests). */
+LT_NODISCARD lt_err_t lt_store_floating_count(lt_store_t *st, uint64_t *n);
+/* The author's current branch heads (one unless the author forked). */
+LT_NODISCARD lt_err_t lt_store_author_tips(lt_store_t *st, const lt_pubkey_t *author,
+                                           lt_hash_t *tips, unsigned max, unsigned *n);
+/* Authors whose chain forked, each with the number of intentions on one
+ * store_prev; fn is called once per fork point. */
+typedef void (*lt_fork_fn)(void *ctx, const lt_pubkey_t *author, const lt_hash_t *prev,
+                           unsigned nchildren);
+LT_NODISCARD lt_err_t lt_store_forks(lt_store_t *st, lt_fork_fn fn, void *ctx, unsigned *count);
+/* Calls fn for every witnessed intention in witness order, from seq `from`. */
+typedef lt_err_t (*lt_witness_fn)(void *ctx, uint64_t seq, const lt_hash_t *h);
+LT_NODISCARD lt_err_t lt_store_scan_witness(lt_store_t *st, uint64_t from, lt_witness_fn fn,
+                                            void *ctx);
+/* Verifies the witness chain: from the last verified point (full=false) or
+ * from the start (full=true). A break is LT_ECORRUPT naming the sequence
+ * number, also in bad_seq when not NULL. */
+LT_NODISCARD lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq);
+/* Drops the projection and rebuilds it from the witness log (commits). */
+LT_NODISCARD lt_err_t lt_store_rebuild(lt_store_t *st);
+
+#endif

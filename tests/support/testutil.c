@@ -1,0 +1,114 @@
+/* Shared test helpers. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include "support/testutil.h"
+
+#include "store/tables.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void s_mkdirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0700);
+            *p = '/';
+        }
+    }
+    mkdir(tmp, 0700);
+}
+
+char *lt_test_tmpdir(const char *tag)
+{
+    const char *base = getenv("LT_TEST_TMP");
+    if (!base || !*base)
+        base = "/tmp";
+    s_mkdirs(base);
+    char tmpl[4096];
+    snprintf(tmpl, sizeof tmpl, "%s/lt-%s-XXXXXX", base, tag);
+    char *dir = mkdtemp(tmpl);
+    cr_assert(dir, "mkdtemp %s: %s", tmpl, strerror(errno));
+    return strdup(dir);
+}
+
+static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void lt_test_rmtree(char **path_p)
+{
+    if (!*path_p)
+        return;
+    nftw(*path_p, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    free(*path_p);
+    *path_p = NULL;
+}
+
+uint64_t lt_test_clock_now(void *ms)
+{
+    return *(uint64_t *)ms;
+}
+
+void lt_test_identity(lt_identity_t *id, uint8_t seed)
+{
+    uint8_t s[LT_SEED_LEN];
+    memset(s, seed, sizeof s);
+    lt_identity_from_seed(id, s);
+}
+
+lt_err_t lt_test_db_reopen(const char *dir, const lt_identity_t *id, uint64_t *clock_ms,
+                           lt_db_t **out, lt_errbuf_t *eb)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/store.rdb", dir);
+    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true, .paranoid = true};
+    lt_kv_t *kv;
+    lt_err_t rc = lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &opts, eb, &kv);
+    if (rc)
+        return rc;
+    lt_db_config_t cfg = {.kv = kv,
+                          .identity = id,
+                          .now = clock_ms ? lt_test_clock_now : NULL,
+                          .now_ctx = clock_ms};
+    rc = lt_db_open(&cfg, out, eb);
+    if (rc)
+        lt_kv_close(&kv);
+    return rc;
+}
+
+lt_db_t *lt_test_db_open(lt_test_backend_t backend, const lt_identity_t *id, uint64_t *clock_ms,
+                         char **dir)
+{
+    cr_assert_eq(lt_crypto_init(), LT_OK);
+    lt_errbuf_t eb = {{0}};
+    lt_db_t *db = NULL;
+    *dir = NULL;
+    if (backend == LT_TEST_ROCKSDB) {
+        *dir = lt_test_tmpdir("db");
+        lt_err_t rc = lt_test_db_reopen(*dir, id, clock_ms, &db, &eb);
+        cr_assert_eq(rc, LT_OK, "open rocksdb db: %s: %s", lt_strerror(rc), eb.msg);
+        return db;
+    }
+    lt_kv_t *kv;
+    cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &kv), LT_OK);
+    lt_db_config_t cfg = {.kv = kv,
+                          .identity = id,
+                          .now = clock_ms ? lt_test_clock_now : NULL,
+                          .now_ctx = clock_ms};
+    lt_err_t rc = lt_db_open(&cfg, &db, &eb);
+    cr_assert_eq(rc, LT_OK, "open memory db: %s: %s", lt_strerror(rc), eb.msg);
+    return db;
+}
