@@ -32,8 +32,8 @@ static lt_err_t s_print_entry(void *ctx, lt_hlc_t hlc, const lt_pubkey_t *author
     (void)author;
     char h[65];
     lt_hex(hash->b, LT_HASH_LEN, h);
-    printf("    [%llu.%u] %.12s  %.*s\n", (unsigned long long)hlc.wall_ms, hlc.counter, h,
-           (int)len, (const char *)text);
+    printf("    [%llu.%u] %.12s  %.*s\n", (unsigned long long)hlc.wall_ms, hlc.counter, h, (int)len,
+           (const char *)text);
     return LT_OK;
 }
 
@@ -87,8 +87,7 @@ int main(int argc, char **argv)
     }
     char key[65];
     lt_hex(lt_db_node_key(db)->b, LT_KEY_LEN, key);
-    printf("node %s\n  home %s, %zu store(s) already there\n", key, home,
-           lt_db_store_count(db));
+    printf("node %s\n  home %s, %zu store(s) already there\n", key, home, lt_db_store_count(db));
 
     lt_store_t *kv, *logst;
     if ((rc = lt_store_create(db, "core:kvstore", NULL, &kv)) ||

@@ -369,8 +369,7 @@ void lt_db_close(lt_db_t **db_p)
 
 /* ---- store directory ---- */
 
-lt_err_t lt_store_create(lt_db_t *db, const char *type, const lt_store_id_t *id,
-                         lt_store_t **out)
+lt_err_t lt_store_create(lt_db_t *db, const char *type, const lt_store_id_t *id, lt_store_t **out)
 {
     const lt_sm_type_t *t = lt_registry_find(&db->registry, type);
     if (!t)
@@ -389,8 +388,8 @@ lt_err_t lt_store_create(lt_db_t *db, const char *type, const lt_store_id_t *id,
         return lt_fail(&db->eb, LT_EEXIST, "store already exists");
     uint8_t k[LT_STORE_ID_LEN + 1 + LT_STORE_ID_LEN];
     size_t klen = s_dir_key(k, &sid);
-    lt_err_t rc = lt_txn_put(db->txn, LT_CF_META, k, klen, (const uint8_t *)t->name,
-                             strlen(t->name));
+    lt_err_t rc =
+        lt_txn_put(db->txn, LT_CF_META, k, klen, (const uint8_t *)t->name, strlen(t->name));
     lt_store_t *st = NULL;
     if (rc == LT_OK)
         rc = lt_store_load(db, &sid, t->name, &st);

@@ -27,7 +27,10 @@ typedef struct {
     unsigned cap;
 } lt_heads_t;
 
-#define LT_HEADS_INIT {NULL, 0, 0}
+#define LT_HEADS_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Decodes an encoded register; the values are views into buf. */
 LT_NODISCARD lt_err_t lt_heads_decode(const uint8_t *buf, size_t len, lt_heads_t *out);

@@ -36,4 +36,3 @@ lt_err_t lt_db_open_home(const char *home, const lt_logger_t *log, lt_db_t **out
         lt_kv_close(&kv);
     return rc;
 }
-

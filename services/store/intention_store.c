@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define S_TAG "store"
+#define S_TAG     "store"
 #define S_KEY_MAX (LT_STORE_ID_LEN + 2 * LT_HASH_LEN + 8)
 
 /* ---- small helpers ---- */
@@ -322,8 +322,8 @@ static lt_err_t s_update_tips(lt_store_t *st, const lt_intention_t *in, const lt
 static lt_err_t s_update_chain(lt_store_t *st, const lt_signed_t *s)
 {
     uint8_t key[S_KEY_MAX];
-    size_t klen = lt_key2(key, &st->id, s->in.author.b, LT_KEY_LEN, s->in.store_prev.b,
-                          LT_HASH_LEN);
+    size_t klen =
+        lt_key2(key, &st->id, s->in.author.b, LT_KEY_LEN, s->in.store_prev.b, LT_HASH_LEN);
     lt_buf_t l = LT_BUF_INIT;
     lt_err_t rc = s_list_get(st, LT_CF_CHAIN, key, klen, &l);
     if (rc == LT_OK)
@@ -338,8 +338,11 @@ static lt_err_t s_update_chain(lt_store_t *st, const lt_signed_t *s)
                     "store %s: author %s forked its chain (%zu intentions on one store_prev): "
                     "its key is used from two places",
                     sid, author, l.len / LT_HASH_LEN);
-        lt_event_t ev = {.kind = LT_EV_FORK, .store = st->id, .hash = s->hash,
-                         .author = s->in.author, .hlc = s->in.hlc};
+        lt_event_t ev = {.kind = LT_EV_FORK,
+                         .store = st->id,
+                         .hash = s->hash,
+                         .author = s->in.author,
+                         .hlc = s->in.hlc};
         rc = lt_db_emit(st->db, &ev);
     }
     lt_buf_free(&l);
@@ -394,8 +397,12 @@ static lt_err_t s_witness(lt_store_t *st, const lt_signed_t *s)
         if (rc)
             return rc;
     }
-    lt_event_t ev = {.kind = LT_EV_WITNESSED, .store = st->id, .seq = w.seq, .hash = s->hash,
-                     .author = s->in.author, .hlc = s->in.hlc};
+    lt_event_t ev = {.kind = LT_EV_WITNESSED,
+                     .store = st->id,
+                     .seq = w.seq,
+                     .hash = s->hash,
+                     .author = s->in.author,
+                     .hlc = s->in.hlc};
     return lt_db_emit(db, &ev);
 }
 
@@ -539,8 +546,11 @@ lt_err_t lt_store_write(lt_store_t *st, const uint8_t *ops, size_t len, const lt
     if (len > LT_MAX_OPS)
         return lt_fail(&db->eb, LT_EOPSTOOLARGE, "write of %zu bytes: %s", len,
                        lt_strerror(LT_EOPSTOOLARGE));
-    lt_intention_t in = {.version = LT_INTENTION_VERSION, .author = db->id.pk,
-                         .store_id = st->id, .ops_len = (uint32_t)len, .ops = ops};
+    lt_intention_t in = {.version = LT_INTENTION_VERSION,
+                         .author = db->id.pk,
+                         .store_id = st->id,
+                         .ops_len = (uint32_t)len,
+                         .ops = ops};
     /* Our own chain: extend the first tip; cite the others (after a fork of
      * our own key, e.g. a restored backup) so this write joins them. */
     lt_hash_t tips[LT_MAX_DEPS + 1], all[2 * LT_MAX_DEPS + 1];
@@ -567,8 +577,7 @@ lt_err_t lt_store_write(lt_store_t *st, const uint8_t *ops, size_t len, const lt
             all[k++] = all[i];
     if (k > LT_MAX_DEPS)
         return lt_fail(&db->eb, LT_ETOOMANYDEPS,
-                       "write cites %u intentions, more than %d: split the batch", k,
-                       LT_MAX_DEPS);
+                       "write cites %u intentions, more than %d: split the batch", k, LT_MAX_DEPS);
     in.ndeps = (uint8_t)k;
     memcpy(in.deps, all, k * sizeof *all);
     in.hlc = lt_clock_tick(&db->clock);
@@ -623,8 +632,7 @@ static lt_err_t s_scan_prefix(lt_store_t *st, unsigned cf, s_row_fn fn, void *ct
     return rc;
 }
 
-static lt_err_t s_count_row(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v,
-                            size_t vlen)
+static lt_err_t s_count_row(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
 {
     (void)k;
     (void)klen;
@@ -646,8 +654,7 @@ typedef struct {
     unsigned count;
 } s_forks_t;
 
-static lt_err_t s_fork_row(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v,
-                           size_t vlen)
+static lt_err_t s_fork_row(void *ctx, const uint8_t *k, size_t klen, const uint8_t *v, size_t vlen)
 {
     s_forks_t *f = ctx;
     (void)v;
@@ -706,8 +713,8 @@ lt_err_t lt_store_sign_tail(lt_store_t *st)
     return rc;
 }
 
-static lt_err_t s_check_sig(lt_store_t *st, uint64_t seq, const lt_hash_t *rec_hash,
-                            bool required, uint64_t *bad_seq)
+static lt_err_t s_check_sig(lt_store_t *st, uint64_t seq, const lt_hash_t *rec_hash, bool required,
+                            uint64_t *bad_seq)
 {
     uint8_t key[S_KEY_MAX];
     size_t klen = lt_key_seq(key, &st->id, seq);

@@ -59,9 +59,8 @@ typedef struct lt_kv_ops {
      * (valid() false) until a seek. Without snap it reads the data as of its
      * creation (an implicit snapshot, as in RocksDB): batches written while it
      * is open are not visible through it, and do not invalidate it. */
-    lt_err_t (*iter_new)(void *self, const lt_kv_snapshot_t *snap, unsigned cf,
-                         lt_kv_iter_t **out);
-    void (*iter_seek)(lt_kv_iter_t *it, const uint8_t *key, size_t klen);     /* first >= key */
+    lt_err_t (*iter_new)(void *self, const lt_kv_snapshot_t *snap, unsigned cf, lt_kv_iter_t **out);
+    void (*iter_seek)(lt_kv_iter_t *it, const uint8_t *key, size_t klen); /* first >= key */
     void (*iter_seek_for_prev)(lt_kv_iter_t *it, const uint8_t *key, size_t klen); /* last <= key */
     void (*iter_seek_first)(lt_kv_iter_t *it);
     void (*iter_seek_last)(lt_kv_iter_t *it);

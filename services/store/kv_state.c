@@ -123,12 +123,18 @@ static lt_err_t s_apply(const lt_apply_t *a, const uint8_t *app, size_t len)
             rc = lt_txn_put(a->txn, LT_CF_APP, rk.data, klen, enc.data, enc.len);
         if (rc == LT_OK) {
             const lt_head_t *win = &heads.v[0];
-            lt_event_t ev = {.kind = LT_EV_KV, .store = a->st->id, .seq = a->seq,
-                             .hash = a->in->hash, .author = a->in->in.author,
-                             .hlc = a->in->in.hlc, .key = e->key.p, .klen = e->key.len,
+            lt_event_t ev = {.kind = LT_EV_KV,
+                             .store = a->st->id,
+                             .seq = a->seq,
+                             .hash = a->in->hash,
+                             .author = a->in->in.author,
+                             .hlc = a->in->in.hlc,
+                             .key = e->key.p,
+                             .klen = e->key.len,
                              .value = win->tombstone ? NULL : win->value.p,
                              .vlen = win->tombstone ? 0 : win->value.len,
-                             .deleted = win->tombstone, .conflicted = heads.n > 1,
+                             .deleted = win->tombstone,
+                             .conflicted = heads.n > 1,
                              .nheads = heads.n};
             rc = lt_db_emit(a->st->db, &ev);
         }
@@ -150,8 +156,7 @@ const lt_sm_type_t lt_kvstore_type = {
 static lt_err_t s_check_type(lt_store_t *st)
 {
     if (st->type != &lt_kvstore_type)
-        return lt_fail(&st->db->eb, LT_ETYPE, "store is a %s, not a core:kvstore",
-                       st->type->name);
+        return lt_fail(&st->db->eb, LT_ETYPE, "store is a %s, not a core:kvstore", st->type->name);
     return LT_OK;
 }
 
@@ -262,8 +267,8 @@ lt_err_t lt_kvstore_get(lt_store_t *st, const uint8_t *key, size_t klen, lt_buf_
     return rc;
 }
 
-lt_err_t lt_kvstore_list(lt_store_t *st, const uint8_t *prefix, size_t plen,
-                         lt_kvstore_list_fn fn, void *ctx)
+lt_err_t lt_kvstore_list(lt_store_t *st, const uint8_t *prefix, size_t plen, lt_kvstore_list_fn fn,
+                         void *ctx)
 {
     lt_err_t rc = s_check_type(st);
     if (rc)

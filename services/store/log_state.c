@@ -7,14 +7,13 @@
 
 #define S_ROW_LEN (LT_STORE_ID_LEN + 1 + 8 + 4 + LT_KEY_LEN + LT_HASH_LEN)
 
-static const char s_description[] =
-    "core:logstore - append-only log\n"
-    "  ops: LogEntry { bytes text }\n"
-    "  commands: append TEXT\n"
-    "  queries: read [--tail N] in (HLC, author) order; follow\n";
+static const char s_description[] = "core:logstore - append-only log\n"
+                                    "  ops: LogEntry { bytes text }\n"
+                                    "  commands: append TEXT\n"
+                                    "  queries: read [--tail N] in (HLC, author) order; follow\n";
 
-static void s_row_key(uint8_t *k, const lt_store_id_t *sid, lt_hlc_t hlc,
-                      const lt_pubkey_t *author, const lt_hash_t *h)
+static void s_row_key(uint8_t *k, const lt_store_id_t *sid, lt_hlc_t hlc, const lt_pubkey_t *author,
+                      const lt_hash_t *h)
 {
     memcpy(k, sid->b, LT_STORE_ID_LEN);
     k += LT_STORE_ID_LEN;
@@ -36,8 +35,13 @@ static lt_err_t s_apply(const lt_apply_t *a, const uint8_t *app, size_t len)
     rc = lt_txn_put(a->txn, LT_CF_APP, k, sizeof k, text.p, text.len);
     if (rc)
         return rc;
-    lt_event_t ev = {.kind = LT_EV_LOG, .store = a->st->id, .seq = a->seq, .hash = a->in->hash,
-                     .author = a->in->in.author, .hlc = a->in->in.hlc, .value = text.p,
+    lt_event_t ev = {.kind = LT_EV_LOG,
+                     .store = a->st->id,
+                     .seq = a->seq,
+                     .hash = a->in->hash,
+                     .author = a->in->in.author,
+                     .hlc = a->in->in.hlc,
+                     .value = text.p,
                      .vlen = text.len};
     return lt_db_emit(a->st->db, &ev);
 }
@@ -51,8 +55,7 @@ const lt_sm_type_t lt_logstore_type = {
 lt_err_t lt_logstore_append(lt_store_t *st, const uint8_t *text, size_t len, lt_hash_t *hash_out)
 {
     if (st->type != &lt_logstore_type)
-        return lt_fail(&st->db->eb, LT_ETYPE, "store is a %s, not a core:logstore",
-                       st->type->name);
+        return lt_fail(&st->db->eb, LT_ETYPE, "store is a %s, not a core:logstore", st->type->name);
     lt_buf_t entry = LT_BUF_INIT, uop = LT_BUF_INIT;
     lt_err_t rc = lt_logentry_encode(text, len, &entry);
     if (rc == LT_OK)
@@ -67,8 +70,7 @@ lt_err_t lt_logstore_append(lt_store_t *st, const uint8_t *text, size_t len, lt_
 lt_err_t lt_logstore_read(lt_store_t *st, uint64_t tail, lt_logstore_fn fn, void *ctx)
 {
     if (st->type != &lt_logstore_type)
-        return lt_fail(&st->db->eb, LT_ETYPE, "store is a %s, not a core:logstore",
-                       st->type->name);
+        return lt_fail(&st->db->eb, LT_ETYPE, "store is a %s, not a core:logstore", st->type->name);
     lt_kv_t *kv = st->db->kv;
     lt_kv_iter_t *it;
     lt_err_t rc = lt_kv_iter_new(kv, LT_CF_APP, &it);

@@ -12,7 +12,6 @@ LT_NODISCARD lt_err_t lt_logstore_append(lt_store_t *st, const uint8_t *text, si
 typedef lt_err_t (*lt_logstore_fn)(void *ctx, lt_hlc_t hlc, const lt_pubkey_t *author,
                                    const lt_hash_t *hash, const uint8_t *text, size_t len);
 /* Committed entries in order: all of them (tail == 0) or the last `tail`. */
-LT_NODISCARD lt_err_t lt_logstore_read(lt_store_t *st, uint64_t tail, lt_logstore_fn fn,
-                                       void *ctx);
+LT_NODISCARD lt_err_t lt_logstore_read(lt_store_t *st, uint64_t tail, lt_logstore_fn fn, void *ctx);
 
 #endif

@@ -46,8 +46,7 @@ lt_err_t lt_pb_encode_static(const pb_msgdesc_t *fields, const void *msg, lt_buf
     return s_encode(fields, msg, out);
 }
 
-lt_err_t lt_pb_decode_static(const pb_msgdesc_t *fields, void *msg, const uint8_t *buf,
-                             size_t len)
+lt_err_t lt_pb_decode_static(const pb_msgdesc_t *fields, void *msg, const uint8_t *buf, size_t len)
 {
     pb_istream_t is = pb_istream_from_buffer(buf, len);
     return pb_decode(&is, fields, msg) ? LT_OK : LT_EPAYLOAD;

@@ -40,8 +40,7 @@ typedef struct {
 /* Decodes a KvOp, calling fn for each entry in order. fn returns LT_OK to go
  * on; any other value stops decoding and is returned. Keys must be non-empty. */
 typedef lt_err_t (*lt_kv_entry_fn)(void *ctx, const lt_kv_entry_t *e);
-LT_NODISCARD lt_err_t lt_kvop_decode(const uint8_t *buf, size_t len, lt_kv_entry_fn fn,
-                                     void *ctx);
+LT_NODISCARD lt_err_t lt_kvop_decode(const uint8_t *buf, size_t len, lt_kv_entry_fn fn, void *ctx);
 LT_NODISCARD lt_err_t lt_kvop_encode(const lt_kv_entry_t *entries, size_t n, lt_buf_t *out);
 
 LT_NODISCARD lt_err_t lt_logentry_decode(const uint8_t *buf, size_t len, lt_view_t *text);
@@ -50,7 +49,7 @@ LT_NODISCARD lt_err_t lt_logentry_encode(const uint8_t *text, size_t len, lt_buf
 /* Encodes any nanopb message with static fields only (system sub-messages). */
 LT_NODISCARD lt_err_t lt_pb_encode_static(const pb_msgdesc_t *fields, const void *msg,
                                           lt_buf_t *out);
-LT_NODISCARD lt_err_t lt_pb_decode_static(const pb_msgdesc_t *fields, void *msg,
-                                          const uint8_t *buf, size_t len);
+LT_NODISCARD lt_err_t lt_pb_decode_static(const pb_msgdesc_t *fields, void *msg, const uint8_t *buf,
+                                          size_t len);
 
 #endif

@@ -52,12 +52,12 @@ typedef void (*lt_event_fn)(void *ctx, const lt_event_t *ev);
 
 /* ---- the node database ---- */
 typedef struct {
-    lt_kv_t *kv;                    /* ownership passes to the db on success */
-    const lt_identity_t *identity;  /* copied */
-    lt_now_fn now;                  /* NULL: system clock */
+    lt_kv_t *kv;                   /* ownership passes to the db on success */
+    const lt_identity_t *identity; /* copied */
+    lt_now_fn now;                 /* NULL: system clock */
     void *now_ctx;
-    uint64_t max_drift_ms;          /* 0: LT_DEFAULT_MAX_DRIFT_MS */
-    const lt_logger_t *log;         /* may be NULL */
+    uint64_t max_drift_ms;  /* 0: LT_DEFAULT_MAX_DRIFT_MS */
+    const lt_logger_t *log; /* may be NULL */
 } lt_db_config_t;
 
 LT_NODISCARD lt_err_t lt_db_open(const lt_db_config_t *cfg, lt_db_t **out, lt_errbuf_t *eb);
@@ -78,9 +78,9 @@ const lt_pubkey_t *lt_db_node_key(const lt_db_t *db);
 lt_kv_t *lt_db_kv(lt_db_t *db);
 /* Which events a subscription receives. */
 typedef struct {
-    bool any_store;      /* false: only events of `store` */
+    bool any_store; /* false: only events of `store` */
     lt_store_id_t store;
-    unsigned kinds;      /* bit mask of 1u << lt_event_kind_t; 0: all kinds */
+    unsigned kinds;        /* bit mask of 1u << lt_event_kind_t; 0: all kinds */
     const uint8_t *prefix; /* only events whose key starts with it (copied) */
     size_t plen;
 } lt_sub_filter_t;

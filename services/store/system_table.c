@@ -84,7 +84,10 @@ lt_err_t lt_system_apply(const lt_apply_t *a, const lattice_SystemOp *op)
             rc = LT_OK;
     }
     if (rc == LT_OK) {
-        lt_head_t w = {a->in->hash, a->in->in.hlc, a->in->in.author, false,
+        lt_head_t w = {a->in->hash,
+                       a->in->in.hlc,
+                       a->in->in.author,
+                       false,
                        {r.value.data ? r.value.data : (const uint8_t *)"", r.value.len}};
         rc = lt_heads_apply(&heads, &w, a->in->in.deps, a->in->in.ndeps);
     }
@@ -93,10 +96,16 @@ lt_err_t lt_system_apply(const lt_apply_t *a, const lattice_SystemOp *op)
     if (rc == LT_OK)
         rc = lt_txn_put(a->txn, LT_CF_SYSTEM, k, klen, enc.data, enc.len);
     if (rc == LT_OK) {
-        lt_event_t ev = {.kind = LT_EV_SYSTEM, .store = a->st->id, .seq = a->seq,
-                         .hash = a->in->hash, .author = a->in->in.author, .hlc = a->in->in.hlc,
-                         .key = k + LT_STORE_ID_LEN, .klen = klen - LT_STORE_ID_LEN,
-                         .conflicted = heads.n > 1, .nheads = heads.n};
+        lt_event_t ev = {.kind = LT_EV_SYSTEM,
+                         .store = a->st->id,
+                         .seq = a->seq,
+                         .hash = a->in->hash,
+                         .author = a->in->in.author,
+                         .hlc = a->in->in.hlc,
+                         .key = k + LT_STORE_ID_LEN,
+                         .klen = klen - LT_STORE_ID_LEN,
+                         .conflicted = heads.n > 1,
+                         .nheads = heads.n};
         rc = lt_db_emit(a->st->db, &ev);
     }
     lt_buf_free(&r.value);
@@ -250,8 +259,7 @@ void lt_invite_secret_hash(const uint8_t *secret, size_t len, lt_hash_t *out)
     lt_hash_personal(LT_PERSONAL_SECRET, secret, len, out);
 }
 
-lt_err_t lt_system_set_invite(lt_store_t *st, const lattice_InviteSet *invite,
-                              lt_hash_t *hash_out)
+lt_err_t lt_system_set_invite(lt_store_t *st, const lattice_InviteSet *invite, lt_hash_t *hash_out)
 {
     lattice_SystemOp op = lattice_SystemOp_init_zero;
     op.which_op = lattice_SystemOp_invite_tag;
@@ -259,8 +267,7 @@ lt_err_t lt_system_set_invite(lt_store_t *st, const lattice_InviteSet *invite,
     return s_write(st, &op, hash_out);
 }
 
-lt_err_t lt_system_get_invite(lt_store_t *st, const lt_hash_t *secret_hash,
-                              lattice_InviteSet *out)
+lt_err_t lt_system_get_invite(lt_store_t *st, const lt_hash_t *secret_hash, lattice_InviteSet *out)
 {
     lt_buf_t v = LT_BUF_INIT;
     lt_err_t rc = s_read(st, 'i', secret_hash->b, LT_HASH_LEN, &v);

@@ -153,8 +153,8 @@ static lt_err_t s_stage(lt_txn_t *t, unsigned cf, bool del, const uint8_t *key, 
     return LT_OK;
 }
 
-lt_err_t lt_txn_put(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen,
-                    const uint8_t *val, size_t vlen)
+lt_err_t lt_txn_put(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen, const uint8_t *val,
+                    size_t vlen)
 {
     return s_stage(txn, cf, false, key, klen, val, vlen);
 }

@@ -13,7 +13,10 @@ typedef struct {
     size_t cap;
 } lt_buf_t;
 
-#define LT_BUF_INIT {NULL, 0, 0}
+#define LT_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 /* Ensures room for `extra` more bytes past len. */
 LT_NODISCARD lt_err_t lt_buf_reserve(lt_buf_t *b, size_t extra);

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#define LT_NODISCARD __attribute__((warn_unused_result))
+#define LT_NODISCARD    __attribute__((warn_unused_result))
 #define LT_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 typedef enum {
@@ -22,19 +22,19 @@ typedef enum {
     LT_EFULL,     /* a bounded queue or buffer is full */
     LT_ELOCKED,   /* the database is in use by another process */
     /* decoding canonical records (intentions, witness records) */
-    LT_ETRUNCATED,    /* input ends before the record does */
-    LT_ETRAILING,     /* bytes after the end of the record */
-    LT_EVERSION,      /* unknown record version */
-    LT_ETOOMANYDEPS,  /* more causal dependencies than LT_MAX_DEPS */
-    LT_EDEPSORDER,    /* dependencies not in ascending order */
-    LT_EDEPSDUP,      /* the same dependency listed twice */
-    LT_EOPSTOOLARGE,  /* ops payload larger than LT_MAX_OPS */
-    LT_ESIGNATURE,    /* the signature does not verify */
-    LT_EWRONGSTORE,   /* the intention belongs to another store */
-    LT_EPREVAUTHOR,   /* store_prev names an intention by another author */
-    LT_EPAYLOAD,      /* the ops payload does not decode for its state machine */
-    LT_ETYPE,         /* unknown or mismatched state machine type */
-    LT_ECOUNT         /* number of codes; not an error */
+    LT_ETRUNCATED,   /* input ends before the record does */
+    LT_ETRAILING,    /* bytes after the end of the record */
+    LT_EVERSION,     /* unknown record version */
+    LT_ETOOMANYDEPS, /* more causal dependencies than LT_MAX_DEPS */
+    LT_EDEPSORDER,   /* dependencies not in ascending order */
+    LT_EDEPSDUP,     /* the same dependency listed twice */
+    LT_EOPSTOOLARGE, /* ops payload larger than LT_MAX_OPS */
+    LT_ESIGNATURE,   /* the signature does not verify */
+    LT_EWRONGSTORE,  /* the intention belongs to another store */
+    LT_EPREVAUTHOR,  /* store_prev names an intention by another author */
+    LT_EPAYLOAD,     /* the ops payload does not decode for its state machine */
+    LT_ETYPE,        /* unknown or mismatched state machine type */
+    LT_ECOUNT        /* number of codes; not an error */
 } lt_err_t;
 
 /* Returns a static one-line description of err (never NULL). */

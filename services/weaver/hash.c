@@ -6,8 +6,8 @@
 void lt_hash_personal(const char personal[16], const void *data, size_t len, lt_hash_t *out)
 {
     /* Cannot fail for these sizes: outlen 32 and no key are within limits. */
-    int rc = crypto_generichash_blake2b_salt_personal(out->b, LT_HASH_LEN, data, len, NULL, 0,
-                                                      NULL, (const unsigned char *)personal);
+    int rc = crypto_generichash_blake2b_salt_personal(out->b, LT_HASH_LEN, data, len, NULL, 0, NULL,
+                                                      (const unsigned char *)personal);
     (void)rc;
 }
 

@@ -31,5 +31,5 @@ void lt_identity_wipe(lt_identity_t *id)
 lt_err_t lt_sig_verify(const lt_pubkey_t *pk, const lt_hash_t *h, const lt_sig_t *sig)
 {
     return crypto_sign_verify_detached(sig->b, h->b, LT_HASH_LEN, pk->b) == 0 ? LT_OK
-                                                                            : LT_ESIGNATURE;
+                                                                              : LT_ESIGNATURE;
 }

@@ -24,8 +24,7 @@ void lt_identity_sign(const lt_identity_t *id, const lt_hash_t *h, lt_sig_t *sig
 void lt_identity_wipe(lt_identity_t *id);
 
 /* LT_OK if sig is pk's signature over h, LT_ESIGNATURE otherwise. */
-LT_NODISCARD lt_err_t lt_sig_verify(const lt_pubkey_t *pk, const lt_hash_t *h,
-                                    const lt_sig_t *sig);
+LT_NODISCARD lt_err_t lt_sig_verify(const lt_pubkey_t *pk, const lt_hash_t *h, const lt_sig_t *sig);
 
 /* Loads the identity stored at path (a 32-byte seed, file mode 0600), or
  * creates one there if the file does not exist. A file of the wrong size or

@@ -79,10 +79,8 @@ lt_err_t lt_test_db_reopen(const char *dir, const lt_identity_t *id, uint64_t *c
     lt_err_t rc = lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &opts, eb, &kv);
     if (rc)
         return rc;
-    lt_db_config_t cfg = {.kv = kv,
-                          .identity = id,
-                          .now = clock_ms ? lt_test_clock_now : NULL,
-                          .now_ctx = clock_ms};
+    lt_db_config_t cfg = {
+        .kv = kv, .identity = id, .now = clock_ms ? lt_test_clock_now : NULL, .now_ctx = clock_ms};
     rc = lt_db_open(&cfg, out, eb);
     if (rc)
         lt_kv_close(&kv);
@@ -104,10 +102,8 @@ lt_db_t *lt_test_db_open(lt_test_backend_t backend, const lt_identity_t *id, uin
     }
     lt_kv_t *kv;
     cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &kv), LT_OK);
-    lt_db_config_t cfg = {.kv = kv,
-                          .identity = id,
-                          .now = clock_ms ? lt_test_clock_now : NULL,
-                          .now_ctx = clock_ms};
+    lt_db_config_t cfg = {
+        .kv = kv, .identity = id, .now = clock_ms ? lt_test_clock_now : NULL, .now_ctx = clock_ms};
     lt_err_t rc = lt_db_open(&cfg, &db, &eb);
     cr_assert_eq(rc, LT_OK, "open memory db: %s: %s", lt_strerror(rc), eb.msg);
     return db;

@@ -239,8 +239,9 @@ static char *s_listing(lt_kv_t *kv, lt_kv_iter_t *it, bool forward)
     while (kv->ops->iter_valid(it)) {
         if (n == cap) {
             cap *= 2;
-            entries = realloc(entries, cap * sizeof *entries);
-            cr_assert_not_null(entries);
+            lt_buf_t *grown = realloc(entries, cap * sizeof *entries);
+            cr_assert_not_null(grown);
+            entries = grown;
         }
         lt_buf_t e = LT_BUF_INIT;
         size_t klen, vlen;
