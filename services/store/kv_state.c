@@ -115,7 +115,9 @@ static lt_err_t s_apply(const lt_apply_t *a, const uint8_t *app, size_t len)
         if (rc)
             break;
         lt_head_t w = {a->in->hash, a->in->in.hlc, a->in->in.author, e->del, e->value};
-        rc = lt_heads_apply(&heads, &w, a->in->in.deps, a->in->in.ndeps);
+        lt_hash_t cited[LT_MAX_DEPS + 1];
+        unsigned ncited = lt_intention_cited(&a->in->in, cited);
+        rc = lt_heads_apply(&heads, &w, cited, ncited);
         enc.len = 0;
         if (rc == LT_OK)
             rc = lt_heads_encode(&heads, &enc);

@@ -89,7 +89,9 @@ lt_err_t lt_system_apply(const lt_apply_t *a, const lattice_SystemOp *op)
                        a->in->in.author,
                        false,
                        {r.value.data ? r.value.data : (const uint8_t *)"", r.value.len}};
-        rc = lt_heads_apply(&heads, &w, a->in->in.deps, a->in->in.ndeps);
+        lt_hash_t cited[LT_MAX_DEPS + 1];
+        unsigned ncited = lt_intention_cited(&a->in->in, cited);
+        rc = lt_heads_apply(&heads, &w, cited, ncited);
     }
     if (rc == LT_OK)
         rc = lt_heads_encode(&heads, &enc);

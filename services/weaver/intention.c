@@ -174,3 +174,12 @@ void lt_deps_normalize(lt_hash_t *deps, uint8_t *ndeps)
             deps[w++] = deps[r];
     *ndeps = w;
 }
+
+unsigned lt_intention_cited(const lt_intention_t *in, lt_hash_t out[LT_MAX_DEPS + 1])
+{
+    unsigned n = in->ndeps <= LT_MAX_DEPS ? in->ndeps : LT_MAX_DEPS;
+    memcpy(out, in->deps, n * sizeof *out);
+    if (!lt_hash_is_zero(&in->store_prev))
+        out[n++] = in->store_prev;
+    return n;
+}

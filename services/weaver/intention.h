@@ -65,6 +65,11 @@ LT_NODISCARD lt_err_t lt_intention_sign(const lt_intention_t *in, const lt_ident
 LT_NODISCARD lt_err_t lt_signed_parse(const uint8_t *buf, size_t len, lt_signed_t *out);
 LT_NODISCARD lt_err_t lt_signed_verify(const lt_signed_t *s);
 
+/* The intentions `in` cites directly: its deps, and its store_prev when it
+ * has one (an author has always seen its own previous intention). Writes
+ * supersede exactly these. Returns the count (at most LT_MAX_DEPS + 1). */
+unsigned lt_intention_cited(const lt_intention_t *in, lt_hash_t out[LT_MAX_DEPS + 1]);
+
 /* Sorts deps ascending and removes duplicates (for building intentions). */
 void lt_deps_normalize(lt_hash_t *deps, uint8_t *ndeps);
 
