@@ -36,6 +36,10 @@ lt_err_t lt_heads_decode(const uint8_t *buf, size_t len, lt_heads_t *out)
         return LT_ECORRUPT;
     unsigned n = (unsigned)buf[0] | (unsigned)buf[1] << 8;
     const uint8_t *p = buf + 2, *end = buf + len;
+    /* Each head takes at least S_HEAD_FIXED bytes: check before allocating,
+     * so a corrupt count cannot make a few bytes allocate megabytes. */
+    if ((len - 2) / S_HEAD_FIXED < n)
+        return LT_ECORRUPT;
     lt_err_t rc = s_reserve(out, n);
     if (rc)
         return rc;
@@ -51,7 +55,10 @@ lt_err_t lt_heads_decode(const uint8_t *buf, size_t len, lt_heads_t *out)
         p += 4;
         memcpy(hd->author.b, p, LT_KEY_LEN);
         p += LT_KEY_LEN;
-        hd->tombstone = *p++ & 1;
+        uint8_t flags = *p++;
+        if (flags & ~1u) /* only bit 0 is defined: anything else was not written by us */
+            return LT_ECORRUPT;
+        hd->tombstone = flags & 1;
         uint32_t vlen = lt_get_u32le(p);
         p += 4;
         if ((size_t)(end - p) < vlen)

@@ -8,12 +8,41 @@
 #include <pb_decode.h>
 #include <pb_encode.h>
 
+/* The bounds of the payload being decoded. nanopb calls a field callback with
+ * a stream over the input when the field is length-delimited, but when a field
+ * arrives with a varint or fixed-width wire type it copies the value to its own
+ * stack and hands over a stream over that copy. A view of the copy would dangle
+ * once the callback returns, so the callbacks accept only streams that read
+ * from the input: a bytes or message field sent any other way is malformed. */
+typedef struct {
+    uintptr_t lo, hi;
+} s_input_t;
+
+static s_input_t s_input(const uint8_t *buf, size_t len)
+{
+    s_input_t in = {(uintptr_t)buf, (uintptr_t)buf + len};
+    return in;
+}
+
+static bool s_reads_input(const pb_istream_t *stream, const s_input_t *in)
+{
+    uintptr_t p = (uintptr_t)stream->state;
+    return p >= in->lo && p <= in->hi && stream->bytes_left <= in->hi - p;
+}
+
+typedef struct {
+    lt_view_t *view;
+    const s_input_t *in;
+} s_view_arg_t;
+
 static bool s_view_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
 {
     (void)field;
-    lt_view_t *v = *arg;
-    v->p = stream->state;
-    v->len = stream->bytes_left;
+    const s_view_arg_t *a = *arg;
+    if (!s_reads_input(stream, a->in))
+        return false;
+    a->view->p = stream->state;
+    a->view->len = stream->bytes_left;
     return pb_read(stream, NULL, stream->bytes_left);
 }
 
@@ -31,6 +60,8 @@ static lt_err_t s_encode(const pb_msgdesc_t *fields, const void *msg, lt_buf_t *
     size_t size;
     if (!pb_get_encoded_size(&size, fields, msg))
         return LT_EINVAL;
+    if (size == 0)
+        return LT_OK; /* all defaults: nothing to write (and out->data may be NULL) */
     lt_err_t rc = lt_buf_reserve(out, size);
     if (rc)
         return rc;
@@ -57,8 +88,10 @@ lt_err_t lt_uop_decode(const uint8_t *buf, size_t len, lt_uop_t *out)
     lattice_UniversalOp msg = lattice_UniversalOp_init_zero;
     out->app.p = NULL;
     out->app.len = 0;
+    s_input_t in = s_input(buf, len);
+    s_view_arg_t app = {&out->app, &in};
     msg.app.funcs.decode = s_view_cb;
-    msg.app.arg = &out->app;
+    msg.app.arg = &app;
     pb_istream_t is = pb_istream_from_buffer(buf, len);
     if (!pb_decode(&is, lattice_UniversalOp_fields, &msg))
         return LT_EPAYLOAD;
@@ -101,18 +134,24 @@ typedef struct {
     lt_kv_entry_fn fn;
     void *ctx;
     lt_err_t rc;
+    s_input_t in;
 } s_kvdec_t;
 
 static bool s_entry_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
 {
     (void)field;
     s_kvdec_t *d = *arg;
+    if (!s_reads_input(stream, &d->in)) {
+        d->rc = LT_EPAYLOAD;
+        return false;
+    }
     lattice_KvEntry msg = lattice_KvEntry_init_zero;
     lt_kv_entry_t e = {{NULL, 0}, {NULL, 0}, false};
+    s_view_arg_t key = {&e.key, &d->in}, value = {&e.value, &d->in};
     msg.key.funcs.decode = s_view_cb;
-    msg.key.arg = &e.key;
+    msg.key.arg = &key;
     msg.value.funcs.decode = s_view_cb;
-    msg.value.arg = &e.value;
+    msg.value.arg = &value;
     if (!pb_decode(stream, lattice_KvEntry_fields, &msg)) {
         d->rc = LT_EPAYLOAD;
         return false;
@@ -130,7 +169,7 @@ static bool s_entry_cb(pb_istream_t *stream, const pb_field_t *field, void **arg
 
 lt_err_t lt_kvop_decode(const uint8_t *buf, size_t len, lt_kv_entry_fn fn, void *ctx)
 {
-    s_kvdec_t d = {fn, ctx, LT_OK};
+    s_kvdec_t d = {fn, ctx, LT_OK, s_input(buf, len)};
     lattice_KvOp msg = lattice_KvOp_init_zero;
     msg.entries.funcs.decode = s_entry_cb;
     msg.entries.arg = &d;
@@ -179,8 +218,10 @@ lt_err_t lt_logentry_decode(const uint8_t *buf, size_t len, lt_view_t *text)
     lattice_LogEntry msg = lattice_LogEntry_init_zero;
     text->p = (const uint8_t *)"";
     text->len = 0;
+    s_input_t in = s_input(buf, len);
+    s_view_arg_t arg = {text, &in};
     msg.text.funcs.decode = s_view_cb;
-    msg.text.arg = text;
+    msg.text.arg = &arg;
     pb_istream_t is = pb_istream_from_buffer(buf, len);
     return pb_decode(&is, lattice_LogEntry_fields, &msg) ? LT_OK : LT_EPAYLOAD;
 }

@@ -60,7 +60,10 @@ lt_err_t lt_identity_load_or_create(const char *path, lt_identity_t *id, lt_errb
     }
     uint8_t seed[LT_SEED_LEN + 1];
     ssize_t n = read(fd, seed, sizeof seed);
+    int read_errno = errno;
     close(fd);
+    if (n < 0)
+        return lt_fail(eb, LT_EIO, "cannot read identity key %s: %s", path, strerror(read_errno));
     if (n != LT_SEED_LEN) {
         sodium_memzero(seed, sizeof seed);
         return lt_fail(eb, LT_ECORRUPT, "identity key %s has %zd bytes, expected %d", path, n,
