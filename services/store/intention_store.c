@@ -175,6 +175,9 @@ lt_err_t lt_store_reload(lt_store_t *st)
     kv->ops->iter_free(it);
     if (rc)
         return lt_fail(&st->db->eb, rc, "reading the witness log: %s", lt_kv_errmsg(kv));
+    rc = lt_store_floating_count(st, &st->nfloating);
+    if (rc)
+        return lt_fail(&st->db->eb, rc, "counting floating intentions: %s", lt_kv_errmsg(kv));
     return s_meta_get_u64(st, "cursor", &st->cursor);
 }
 
@@ -298,13 +301,21 @@ static lt_err_t s_float(lt_store_t *st, const lt_hash_t *h, const lt_hash_t *awa
     return rc;
 }
 
-static lt_err_t s_update_tips(lt_store_t *st, const lt_intention_t *in, const lt_hash_t *h)
+/* Moves the author's tips past h. *prev_was_tip tells whether store_prev was
+ * a tip (for a first intention: whether the author had no tip yet), in which
+ * case it cannot have a witnessed child yet: a child removes it from the tips,
+ * and nothing puts it back. */
+static lt_err_t s_update_tips(lt_store_t *st, const lt_intention_t *in, const lt_hash_t *h,
+                              bool *prev_was_tip)
 {
     uint8_t key[S_KEY_MAX];
     size_t klen = lt_key2(key, &st->id, in->author.b, LT_KEY_LEN, NULL, 0);
     lt_buf_t l = LT_BUF_INIT;
     lt_err_t rc = s_list_get(st, LT_CF_TIPS, key, klen, &l);
     if (rc == LT_OK) {
+        size_t before = l.len;
+        s_list_remove(&l, &in->store_prev);
+        *prev_was_tip = lt_hash_is_zero(&in->store_prev) ? before == 0 : l.len < before;
         /* A later intention that cites all branch heads (store_prev + deps)
          * joins the author's forked chain back into one tip. */
         s_list_remove(&l, &in->store_prev);
@@ -318,14 +329,15 @@ static lt_err_t s_update_tips(lt_store_t *st, const lt_intention_t *in, const lt
     return rc;
 }
 
-/* Records h as a child of its store_prev; more than one child is a fork. */
-static lt_err_t s_update_chain(lt_store_t *st, const lt_signed_t *s)
+/* Records h as a child of its store_prev; more than one child is a fork.
+ * first_child: store_prev is known to have no child yet (skips the read). */
+static lt_err_t s_update_chain(lt_store_t *st, const lt_signed_t *s, bool first_child)
 {
     uint8_t key[S_KEY_MAX];
     size_t klen =
         lt_key2(key, &st->id, s->in.author.b, LT_KEY_LEN, s->in.store_prev.b, LT_HASH_LEN);
     lt_buf_t l = LT_BUF_INIT;
-    lt_err_t rc = s_list_get(st, LT_CF_CHAIN, key, klen, &l);
+    lt_err_t rc = first_child ? LT_OK : s_list_get(st, LT_CF_CHAIN, key, klen, &l);
     if (rc == LT_OK)
         rc = s_list_insert(&l, &s->hash);
     if (rc == LT_OK)
@@ -359,8 +371,9 @@ static lt_err_t s_count_clock_fault(lt_store_t *st, const lt_pubkey_t *author)
     return rc ? rc : s_meta_put_u64(st, tag, n + 1);
 }
 
-/* Witnesses s (whose links are met): record, indexes, tips, projection. */
-static lt_err_t s_witness(lt_store_t *st, const lt_signed_t *s)
+/* Witnesses s (whose links are met): record, indexes, tips, projection.
+ * was_floating: s has a floating row to remove. */
+static lt_err_t s_witness(lt_store_t *st, const lt_signed_t *s, bool was_floating)
 {
     lt_db_t *db = st->db;
     lt_witness_t w = {st->id, st->seq + 1, s->hash, lt_clock_now_ms(&db->clock), st->last_rec};
@@ -374,12 +387,15 @@ static lt_err_t s_witness(lt_store_t *st, const lt_signed_t *s)
     lt_put_u64be(val, w.seq);
     memcpy(val + 8, s->in.author.b, LT_KEY_LEN);
     rc = lt_txn_put(db->txn, LT_CF_WINDEX, key, klen, val, sizeof val);
-    if (rc == LT_OK)
+    if (rc == LT_OK && was_floating) {
         rc = lt_txn_del(db->txn, LT_CF_FLOATING, key, klen);
+        st->nfloating--;
+    }
+    bool prev_was_tip = false;
     if (rc == LT_OK)
-        rc = s_update_tips(st, &s->in, &s->hash);
+        rc = s_update_tips(st, &s->in, &s->hash, &prev_was_tip);
     if (rc == LT_OK)
-        rc = s_update_chain(st, s);
+        rc = s_update_chain(st, s, prev_was_tip);
     if (rc == LT_OK && !lt_clock_observe(&db->clock, s->in.hlc)) {
         char author[65];
         lt_hex(s->in.author.b, LT_KEY_LEN, author);
@@ -451,10 +467,11 @@ static lt_err_t s_cascade(lt_store_t *st, const lt_hash_t *first, unsigned *witn
                 rc = lt_txn_del(st->db->txn, LT_CF_INTENTIONS, key, klen);
                 if (rc == LT_OK)
                     rc = lt_txn_del(st->db->txn, LT_CF_FLOATING, key, klen);
+                st->nfloating--;
             } else if (nmissing) {
                 rc = s_float(st, &wh, &missing[0]);
             } else {
-                rc = s_witness(st, &s);
+                rc = s_witness(st, &s, true);
                 if (rc == LT_OK) {
                     (*witnessed)++;
                     rc = lt_buf_append(&work, wh.b, LT_HASH_LEN);
@@ -505,14 +522,16 @@ static lt_err_t s_ingest(lt_store_t *st, const uint8_t *bytes, size_t len, bool 
         return rc;
     if (res->nmissing) {
         res->status = LT_INGEST_FLOATING;
+        st->nfloating++;
         return s_float(st, &s.hash, &res->missing[0]);
     }
-    rc = s_witness(st, &s);
+    rc = s_witness(st, &s, false);
     if (rc)
         return rc;
     res->status = LT_INGEST_WITNESSED;
     res->witnessed = 1;
-    return s_cascade(st, &s.hash, &res->witnessed);
+    /* Nothing floats: nothing can be waiting for s. */
+    return st->nfloating ? s_cascade(st, &s.hash, &res->witnessed) : LT_OK;
 }
 
 lt_err_t lt_store_ingest(lt_store_t *st, const uint8_t *signed_bytes, size_t len,
@@ -785,6 +804,13 @@ lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
         if (lt_store_get_intention(st, &w.intention, &ib) != LT_OK ||
             lt_signed_parse(ib.data, ib.len, &s) != LT_OK || !lt_hash_eq(&s.hash, &w.intention)) {
             rc = s_corrupt(st, seq, bad_seq, "its intention is missing or altered");
+            break;
+        }
+        /* The signature is outside the hash the chain covers: a damaged one
+         * would be served to peers, who reject it. Checking it costs an
+         * Ed25519 verify per record, so only the full verify pays it. */
+        if (full && lt_signed_verify(&s) != LT_OK) {
+            rc = s_corrupt(st, seq, bad_seq, "its intention's signature does not verify");
             break;
         }
         lt_witness_hash(&w, &prev);

@@ -17,6 +17,7 @@ struct lt_store {
     uint64_t seq;       /* last witnessed sequence number (0: none) */
     lt_hash_t last_rec; /* hash of record `seq` (zero when seq == 0) */
     uint64_t cursor;    /* projection applied up to this seq */
+    uint64_t nfloating; /* floating intentions (exact: lets a witness skip the cascade) */
     bool dirty;         /* witnessed in the pending transaction */
     bool found;         /* listed in the directory (used while reloading) */
 };
