@@ -371,6 +371,13 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
     rocksdb_options_set_db_write_buffer_size(o, S_DB_WRITE_BUFFER_BYTES);
     rocksdb_options_set_keep_log_file_num(o, S_INFO_LOG_FILES);
     rocksdb_options_set_max_log_file_size(o, S_INFO_LOG_BYTES);
+    /* The store writes from one thread and reads many keys that are not
+     * there yet (new hashes): a memtable bloom filter answers those misses
+     * without a skiplist search, and single-writer inserts skip the
+     * concurrent-insert machinery. */
+    rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.05);
+    rocksdb_options_set_memtable_whole_key_filtering(o, 1);
+    rocksdb_options_set_allow_concurrent_memtable_write(o, 0);
 
     rocksdb_block_based_table_options_t *bbo = rocksdb_block_based_options_create();
     rdb->cache = rocksdb_cache_create_lru(S_BLOCK_CACHE_BYTES);

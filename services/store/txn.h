@@ -4,7 +4,8 @@
  * an in-memory overlay that lt_txn_get() consults before the backend, so an
  * intention witnessed earlier in the same group is visible to the next one.
  * lt_txn_commit() writes the overlay as one atomic batch (synced on request);
- * lt_txn_abort() forgets it. Range reads (iterators) see committed data only:
+ * lt_txn_abort() forgets it. Point reads from the backend are cached in the
+ * transaction until it ends. Range reads (iterators) see committed data only:
  * the write path of the store needs point reads alone, by design. */
 #ifndef LT_TXN_H
 #define LT_TXN_H
@@ -26,7 +27,7 @@ LT_NODISCARD lt_err_t lt_txn_del(lt_txn_t *txn, unsigned cf, const uint8_t *key,
  * On failure nothing was written and the overlay is kept (abort or retry). */
 LT_NODISCARD lt_err_t lt_txn_commit(lt_txn_t *txn, bool sync);
 void lt_txn_abort(lt_txn_t *txn);
-/* Number of distinct keys staged. */
+/* Number of distinct keys with a staged write (reads cached are not counted). */
 size_t lt_txn_size(const lt_txn_t *txn);
 /* Bytes staged (keys + values), to bound a commit group. */
 size_t lt_txn_bytes(const lt_txn_t *txn);
