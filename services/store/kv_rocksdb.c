@@ -12,6 +12,17 @@
  * the caller did not ask for (one a newer version created, say); those extra
  * handles are kept only to be destroyed at close.
  *
+ * The seal. RocksDB reads a MANIFEST whose end is cut as a torn last write:
+ * it silently rolls back to the version before, then deletes the table files
+ * that version does not list. To refuse that instead of serving (and
+ * destroying) an older database, the adapter keeps a file LATTICE-SEAL in the
+ * database directory with RocksDB's last sequence number, rewritten
+ * atomically at every open and close. When a seal is there, the database is
+ * first opened read-only (which deletes nothing) and must have reached the
+ * sealed sequence number; otherwise the open fails with LT_ECORRUPT and the
+ * files stay as they are. Sequence numbers only grow, so a crash (which
+ * leaves an older seal) never trips it.
+ *
  * Tuning: one LRU block cache per backend shared by its families, a full bloom
  * filter, 32 MiB memtables capped at 128 MiB across families, paranoid checks
  * when opening. The numbers suit a single store on a desktop or server; boards
@@ -25,7 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define S_BLOCK_CACHE_BYTES     ((size_t)64 << 20)
 #define S_WRITE_BUFFER_BYTES    ((size_t)32 << 20)
@@ -48,6 +61,7 @@ typedef struct {
     size_t nextra;
     bool paranoid;
     size_t readers; /* open snapshots and iterators, which must go before close */
+    char *seal_path;
     lt_errbuf_t err;
 } s_rdb_t;
 
@@ -291,23 +305,68 @@ static lt_err_t s_flush(void *self)
     return LT_OK;
 }
 
-/* Frees whatever s_open got to; every field may still be NULL. */
-static void s_destroy(s_rdb_t *rdb)
+/* Closes the database and its family handles (handles go first). */
+static void s_close_db(s_rdb_t *rdb)
 {
-    if (!rdb)
-        return;
-    /* Column family handles go before the database they belong to. */
     for (unsigned cf = 0; cf < rdb->ncf; cf++) {
         if (rdb->cf[cf])
             rocksdb_column_family_handle_destroy(rdb->cf[cf]);
+        rdb->cf[cf] = NULL;
     }
     for (size_t i = 0; i < rdb->nextra; i++) {
         if (rdb->extra[i])
             rocksdb_column_family_handle_destroy(rdb->extra[i]);
     }
     free(rdb->extra);
+    rdb->extra = NULL;
+    rdb->nextra = 0;
     if (rdb->db)
         rocksdb_close(rdb->db);
+    rdb->db = NULL;
+}
+
+/* Writes the seal: RocksDB's last sequence number, via a synced temporary
+ * file renamed over the old seal. */
+static lt_err_t s_seal_write(s_rdb_t *rdb, lt_errbuf_t *eb)
+{
+    char tmp[4200], text[64];
+    snprintf(tmp, sizeof tmp, "%s.tmp", rdb->seal_path);
+    int len = snprintf(text, sizeof text, "lattice-seal 1\nsequence %llu\n",
+                       (unsigned long long)rocksdb_get_latest_sequence_number(rdb->db));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return lt_fail(eb, LT_EIO, "cannot write %s: %s", tmp, strerror(errno));
+    bool ok = write(fd, text, (size_t)len) == len && fsync(fd) == 0;
+    int e = errno;
+    close(fd);
+    if (!ok || rename(tmp, rdb->seal_path) != 0) {
+        e = ok ? errno : e;
+        unlink(tmp);
+        return lt_fail(eb, LT_EIO, "cannot write %s: %s", rdb->seal_path, strerror(e));
+    }
+    return LT_OK;
+}
+
+/* The sealed sequence number; false when there is no (readable) seal. */
+static bool s_seal_read(const char *path, uint64_t *seq)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    unsigned long long v;
+    bool ok = fscanf(f, "lattice-seal 1 sequence %llu", &v) == 1;
+    fclose(f);
+    *seq = v;
+    return ok;
+}
+
+/* Frees whatever s_open got to; every field may still be NULL. */
+static void s_destroy(s_rdb_t *rdb)
+{
+    if (!rdb)
+        return;
+    s_close_db(rdb);
+    free(rdb->seal_path);
     if (rdb->fo)
         rocksdb_flushoptions_destroy(rdb->fo);
     if (rdb->wo_sync)
@@ -328,6 +387,9 @@ static void s_close(void *self)
 {
     s_rdb_t *rdb = self;
     assert(rdb->readers == 0 && "closing with open snapshots or iterators");
+    /* A seal that cannot be written at close leaves the older one, which is
+     * still a true lower bound. */
+    (void)s_seal_write(rdb, NULL);
     s_destroy(rdb);
 }
 
@@ -433,7 +495,7 @@ static lt_err_t s_check_exists(const char *path, lt_errbuf_t *eb)
 /* Opens the database with the requested families first, then "default" and
  * any family on disk the caller did not name. */
 static lt_err_t s_open_db(s_rdb_t *rdb, const char *path, const char *const *cf_names,
-                          lt_errbuf_t *eb)
+                          bool read_only, lt_errbuf_t *eb)
 {
     char *err = NULL;
     size_t nlisted = 0;
@@ -467,8 +529,12 @@ static lt_err_t s_open_db(s_rdb_t *rdb, const char *path, const char *const *cf_
     for (size_t i = 0; i < n; i++)
         cfopts[i] = rdb->options;
 
-    rdb->db =
-        rocksdb_open_column_families(rdb->options, path, (int)n, names, cfopts, handles, &err);
+    if (read_only)
+        rdb->db = rocksdb_open_for_read_only_column_families(rdb->options, path, (int)n, names,
+                                                             cfopts, handles, 0, &err);
+    else
+        rdb->db =
+            rocksdb_open_column_families(rdb->options, path, (int)n, names, cfopts, handles, &err);
     if (err) {
         rc = s_fail(rdb, eb, err, "open");
         goto done;
@@ -526,7 +592,29 @@ lt_err_t lt_kv_rocksdb_open(const char *path, const char *const *cf_names, unsig
     }
     rdb->ncf = ncf;
     s_set_options(rdb, opts);
-    lt_err_t rc = s_open_db(rdb, path, cf_names, errbuf);
+    lt_err_t rc = LT_OK;
+    size_t plen = strlen(path) + sizeof "/LATTICE-SEAL";
+    rdb->seal_path = malloc(plen);
+    if (!rdb->seal_path)
+        rc = lt_fail(errbuf, LT_ENOMEM, "open %s: out of memory", path);
+    else
+        snprintf(rdb->seal_path, plen, "%s/LATTICE-SEAL", path);
+    uint64_t sealed;
+    if (rc == LT_OK && s_seal_read(rdb->seal_path, &sealed)) {
+        rc = s_open_db(rdb, path, cf_names, true, errbuf);
+        uint64_t seq = rc ? 0 : rocksdb_get_latest_sequence_number(rdb->db);
+        s_close_db(rdb);
+        if (rc == LT_OK && seq < sealed)
+            rc = lt_fail(errbuf, LT_ECORRUPT,
+                         "open %s: the database went back to sequence %llu but reached %llu "
+                         "before: a damaged MANIFEST or lost files; refusing to open it (the "
+                         "files are left as they are)",
+                         path, (unsigned long long)seq, (unsigned long long)sealed);
+    }
+    if (rc == LT_OK)
+        rc = s_open_db(rdb, path, cf_names, false, errbuf);
+    if (rc == LT_OK)
+        rc = s_seal_write(rdb, errbuf);
     if (rc) {
         s_destroy(rdb);
         free(kv);

@@ -455,7 +455,7 @@ static void s_find_file(const char *prefix, const char *suffix, char *out, size_
         size_t n = strlen(e->d_name);
         bool match = suffix
                          ? n > strlen(suffix) && strcmp(e->d_name + n - strlen(suffix), suffix) == 0
-                         : strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+                         : prefix && strncmp(e->d_name, prefix, strlen(prefix)) == 0;
         if (!match)
             continue;
         char path[4096 + 256];
