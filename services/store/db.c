@@ -35,6 +35,11 @@ const lt_pubkey_t *lt_db_node_key(const lt_db_t *db)
     return &db->id.pk;
 }
 
+size_t lt_db_pending_bytes(const lt_db_t *db)
+{
+    return lt_txn_bytes(db->txn);
+}
+
 lt_kv_t *lt_db_kv(lt_db_t *db)
 {
     return db->kv;
@@ -140,8 +145,9 @@ static lt_err_t s_load_stores(lt_db_t *db)
 static void s_recover(lt_db_t *db)
 {
     lt_txn_abort(db->txn);
-    db->nevents = 0;
-    lt_buf_reset(&db->ev_arena);
+    db->poisoned = LT_OK;
+    db->pending.n = 0;
+    lt_buf_reset(&db->pending.arena);
     lt_errbuf_t keep = db->eb;
     for (size_t i = 0; i < db->nstores; i++)
         db->stores[i]->found = false;
@@ -191,9 +197,88 @@ static lt_err_t s_save_clock(lt_db_t *db)
     return lt_txn_put(db->txn, LT_CF_META, k, klen, v, sizeof v);
 }
 
+void lt_db_poison(lt_db_t *db, lt_err_t why)
+{
+    if (!db->poisoned)
+        db->poisoned = why;
+}
+
+static bool s_sub_matches(const lt_sub_t *sub, const lt_event_t *ev)
+{
+    if (!sub->fn)
+        return false; /* unsubscribed during delivery */
+    if (!sub->any_store && !lt_store_id_eq(&sub->store, &ev->store))
+        return false;
+    if (sub->kinds && !(sub->kinds & (1u << ev->kind)))
+        return false;
+    return !sub->plen || (ev->klen >= sub->plen && memcmp(ev->key, sub->prefix, sub->plen) == 0);
+}
+
+static void s_batch_free(lt_ev_batch_t *b)
+{
+    free(b->v);
+    lt_buf_free(&b->arena);
+}
+
+static void s_compact_subs(lt_db_t *db)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < db->nsubs; i++) {
+        if (db->subs[i].fn)
+            db->subs[w++] = db->subs[i];
+        else
+            free(db->subs[i].prefix);
+    }
+    db->nsubs = w;
+}
+
+/* Delivers committed events in commit order. Subscribers may write, commit
+ * (their events join the queue and are delivered after the current ones,
+ * never re-entrantly), subscribe or unsubscribe: nothing is held across a
+ * subscriber call but the detached batch being delivered. */
+static void s_deliver(lt_db_t *db)
+{
+    if (db->delivering)
+        return;
+    db->delivering = true;
+    while (db->ready) {
+        lt_ev_batch_t *b = db->ready;
+        db->ready = b->next;
+        if (!db->ready)
+            db->ready_tail = NULL;
+        for (size_t i = 0; i < b->n; i++) {
+            lt_event_t ev = b->v[i].ev;
+            ev.key = ev.klen ? b->arena.data + b->v[i].key_off : NULL;
+            ev.value = ev.vlen ? b->arena.data + b->v[i].val_off : NULL;
+            for (size_t s = 0; s < db->nsubs; s++) {
+                if (!s_sub_matches(&db->subs[s], &ev))
+                    continue;
+                lt_event_fn fn = db->subs[s].fn;
+                void *ctx = db->subs[s].ctx;
+                fn(ctx, &ev);
+            }
+        }
+        s_batch_free(b);
+        free(b);
+    }
+    db->delivering = false;
+    s_compact_subs(db);
+}
+
 lt_err_t lt_db_commit_ex(lt_db_t *db, bool sync)
 {
-    lt_err_t rc = LT_OK;
+    lt_err_t rc = db->poisoned;
+    if (rc) {
+        char why[sizeof db->eb.msg];
+        snprintf(why, sizeof why, "%s", db->eb.msg[0] ? db->eb.msg : lt_strerror(rc));
+        lt_fail(&db->eb, rc,
+                "commit refused: a write of this group failed (%s); the group's "
+                "writes were discarded",
+                why);
+        lt_log_error(db->log, S_TAG, "%s", db->eb.msg);
+        s_recover(db);
+        return rc;
+    }
     for (size_t i = 0; rc == LT_OK && i < db->nstores; i++)
         rc = lt_store_sign_tail(db->stores[i]);
     if (rc == LT_OK && lt_txn_size(db->txn))
@@ -201,38 +286,31 @@ lt_err_t lt_db_commit_ex(lt_db_t *db, bool sync)
     if (rc == LT_OK)
         rc = lt_txn_commit(db->txn, sync);
     if (rc) {
-        lt_fail(&db->eb, rc, "commit failed: %s", lt_kv_errmsg(db->kv));
+        lt_fail(&db->eb, rc, "commit failed: %s",
+                rc == LT_EIO || rc == LT_ECORRUPT ? lt_kv_errmsg(db->kv) : lt_strerror(rc));
         lt_log_error(db->log, S_TAG, "%s", db->eb.msg);
         s_recover(db);
         return rc;
     }
-    /* Deliver events; a subscriber may write (into the next transaction) or
-     * unsubscribe, so walk a stable count and re-check the list each time. */
-    size_t n = db->nevents;
-    for (size_t i = 0; i < n; i++) {
-        lt_pending_event_t *pe = &db->events[i];
-        pe->ev.key = pe->ev.klen ? db->ev_arena.data + pe->key_off : NULL;
-        pe->ev.value = pe->ev.vlen ? db->ev_arena.data + pe->val_off : NULL;
-        for (size_t s = 0; s < db->nsubs; s++) {
-            const lt_sub_t *sub = &db->subs[s];
-            if (!sub->any_store && !lt_store_id_eq(&sub->store, &pe->ev.store))
-                continue;
-            if (sub->kinds && !(sub->kinds & (1u << pe->ev.kind)))
-                continue;
-            if (sub->plen &&
-                (pe->ev.klen < sub->plen || memcmp(pe->ev.key, sub->prefix, sub->plen) != 0))
-                continue;
-            sub->fn(sub->ctx, &pe->ev);
+    if (db->pending.n) {
+        lt_ev_batch_t *b = malloc(sizeof *b);
+        if (!b) {
+            lt_log_error(db->log, S_TAG, "out of memory: %zu committed events not delivered",
+                         db->pending.n);
+            db->pending.n = 0;
+            lt_buf_reset(&db->pending.arena);
+        } else {
+            *b = db->pending;
+            b->next = NULL;
+            memset(&db->pending, 0, sizeof db->pending);
+            if (db->ready_tail)
+                db->ready_tail->next = b;
+            else
+                db->ready = b;
+            db->ready_tail = b;
         }
     }
-    /* Events queued by subscribers during delivery belong to the next commit. */
-    if (db->nevents > n) {
-        memmove(db->events, db->events + n, (db->nevents - n) * sizeof *db->events);
-        db->nevents -= n;
-    } else {
-        db->nevents = 0;
-        lt_buf_reset(&db->ev_arena);
-    }
+    s_deliver(db);
     return LT_OK;
 }
 
@@ -245,23 +323,24 @@ lt_err_t lt_db_emit(lt_db_t *db, const lt_event_t *ev)
 {
     if (db->nsubs == 0)
         return LT_OK; /* nobody listens: skip the copies */
-    if (db->nevents == db->cap_events) {
-        size_t cap = db->cap_events ? db->cap_events * 2 : 64;
-        lt_pending_event_t *v = realloc(db->events, cap * sizeof *v);
+    lt_ev_batch_t *b = &db->pending;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        lt_pending_event_t *v = realloc(b->v, cap * sizeof *v);
         if (!v)
             return LT_ENOMEM;
-        db->events = v;
-        db->cap_events = cap;
+        b->v = v;
+        b->cap = cap;
     }
-    lt_pending_event_t *pe = &db->events[db->nevents];
+    lt_pending_event_t *pe = &b->v[b->n];
     pe->ev = *ev;
-    pe->key_off = db->ev_arena.len;
-    lt_err_t rc = lt_buf_append(&db->ev_arena, ev->key, ev->klen);
-    pe->val_off = db->ev_arena.len;
+    pe->key_off = b->arena.len;
+    lt_err_t rc = lt_buf_append(&b->arena, ev->key, ev->klen);
+    pe->val_off = b->arena.len;
     if (rc == LT_OK)
-        rc = lt_buf_append(&db->ev_arena, ev->value, ev->vlen);
+        rc = lt_buf_append(&b->arena, ev->value, ev->vlen);
     if (rc == LT_OK)
-        db->nevents++;
+        b->n++;
     return rc;
 }
 
@@ -297,14 +376,11 @@ lt_err_t lt_db_subscribe(lt_db_t *db, const lt_sub_filter_t *filter, lt_event_fn
 
 void lt_db_unsubscribe(lt_db_t *db, unsigned id)
 {
-    for (size_t i = 0; i < db->nsubs; i++) {
-        if (db->subs[i].id == id) {
-            free(db->subs[i].prefix);
-            memmove(&db->subs[i], &db->subs[i + 1], (db->nsubs - i - 1) * sizeof *db->subs);
-            db->nsubs--;
-            return;
-        }
-    }
+    for (size_t i = 0; i < db->nsubs; i++)
+        if (db->subs[i].id == id)
+            db->subs[i].fn = NULL; /* removed now, or after the delivery loop */
+    if (!db->delivering)
+        s_compact_subs(db);
 }
 
 lt_err_t lt_db_open(const lt_db_config_t *cfg, lt_db_t **out, lt_errbuf_t *eb)
@@ -356,8 +432,13 @@ void lt_db_close(lt_db_t **db_p)
         lt_store_free(&db->stores[i]);
     free(db->stores);
     lt_txn_destroy(&db->txn);
-    free(db->events);
-    lt_buf_free(&db->ev_arena);
+    s_batch_free(&db->pending);
+    while (db->ready) {
+        lt_ev_batch_t *b = db->ready;
+        db->ready = b->next;
+        s_batch_free(b);
+        free(b);
+    }
     for (size_t i = 0; i < db->nsubs; i++)
         free(db->subs[i].prefix);
     free(db->subs);
@@ -408,7 +489,9 @@ lt_err_t lt_store_remove(lt_db_t *db, const lt_store_id_t *id)
     size_t i = s_store_pos(db, id);
     if (i == db->nstores || !lt_store_id_eq(&db->stores[i]->id, id))
         return lt_fail(&db->eb, LT_ENOTFOUND, "no such store");
-    /* Range deletes read committed rows: commit what is pending first. */
+    /* Range deletes read committed rows: commit what is pending first. The
+     * removal commits by itself too, so that nothing (a re-created store with
+     * the same id, say) ever reads around staged deletes. */
     lt_err_t rc = lt_db_commit(db);
     if (rc)
         return rc;
@@ -419,9 +502,15 @@ lt_err_t lt_store_remove(lt_db_t *db, const lt_store_id_t *id)
     if (rc == LT_OK)
         rc = lt_txn_del(db->txn, LT_CF_META, k, klen);
     if (rc) {
+        lt_fail(&db->eb, rc, "removing a store: %s", lt_strerror(rc));
         s_recover(db);
         return rc;
     }
+    st->dirty = false; /* nothing of it is left to sign */
+    rc = lt_db_commit(db);
+    if (rc)
+        return rc; /* recovered: the store is still there */
+    i = s_store_pos(db, id);
     memmove(&db->stores[i], &db->stores[i + 1], (db->nstores - i - 1) * sizeof *db->stores);
     db->nstores--;
     lt_store_free(&st);

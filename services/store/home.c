@@ -17,16 +17,22 @@ lt_err_t lt_db_open_home(const char *home, const lt_logger_t *log, lt_db_t **out
     lt_err_t rc = lt_crypto_init();
     if (rc)
         return lt_fail(eb, rc, "libsodium failed to initialize");
-    lt_identity_t id;
-    rc = lt_identity_load_or_create(path, &id, eb);
-    if (rc)
-        return rc;
-    snprintf(path, sizeof path, "%s/store.rdb", home);
+    /* The database first: its lock makes this process the only one on this
+     * home before the identity key can be created. */
+    char dbpath[4096 + 16];
+    snprintf(dbpath, sizeof dbpath, "%s/store.rdb", home);
     lt_kv_rocksdb_opts_t opts = {.create_if_missing = true, .paranoid = false};
     lt_kv_t *kv;
-    rc = lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &opts, eb, &kv);
+    rc = lt_kv_rocksdb_open(dbpath, lt_cf_names, LT_CF_COUNT, &opts, eb, &kv);
+    if (rc == LT_ELOCKED)
+        return lt_fail(eb, rc, "home %s is in use by another process (%s)", home,
+                       eb ? eb->msg : "locked");
+    if (rc)
+        return rc;
+    lt_identity_t id;
+    rc = lt_identity_load_or_create(path, &id, eb);
     if (rc) {
-        lt_identity_wipe(&id);
+        lt_kv_close(&kv);
         return rc;
     }
     lt_db_config_t cfg = {.kv = kv, .identity = &id, .log = log};

@@ -75,19 +75,21 @@ static lt_err_t s_read_record(lt_store_t *st, uint64_t seq, lt_witness_t *w, lt_
 {
     uint8_t key[S_KEY_MAX];
     size_t klen = lt_key_seq(key, &st->id, seq);
-    lt_err_t rc = lt_txn_get(st->db->txn, LT_CF_WITNESS, key, klen, scratch);
+    lt_err_t rc = lt_txn_read(st->db->txn, LT_CF_WITNESS, key, klen, scratch);
     if (rc)
         return rc;
     return lt_witness_decode(scratch->data, scratch->len, w) ? LT_ECORRUPT : LT_OK;
 }
 
-/* windex lookup: seq and author of a witnessed intention. */
-static lt_err_t s_windex(lt_store_t *st, const lt_hash_t *h, uint64_t *seq, lt_pubkey_t *author)
+/* windex lookup: seq and author of a witnessed intention. cache: keep the
+ * row in the transaction (the write path asks again; a walk does not). */
+static lt_err_t s_windex(lt_store_t *st, const lt_hash_t *h, uint64_t *seq, lt_pubkey_t *author,
+                         bool cache)
 {
     uint8_t key[S_KEY_MAX];
     size_t klen = lt_key2(key, &st->id, h->b, LT_HASH_LEN, NULL, 0);
     lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = lt_txn_get(st->db->txn, LT_CF_WINDEX, key, klen, &b);
+    lt_err_t rc = (cache ? lt_txn_get : lt_txn_read)(st->db->txn, LT_CF_WINDEX, key, klen, &b);
     if (rc == LT_OK && b.len != 8 + LT_KEY_LEN)
         rc = LT_ECORRUPT;
     if (rc == LT_OK) {
@@ -265,7 +267,7 @@ static lt_err_t s_links(lt_store_t *st, const lt_intention_t *in, lt_hash_t *mis
     *bad = false;
     if (!lt_hash_is_zero(&in->store_prev)) {
         lt_pubkey_t author;
-        lt_err_t rc = s_windex(st, &in->store_prev, NULL, &author);
+        lt_err_t rc = s_windex(st, &in->store_prev, NULL, &author, true);
         if (rc == LT_ENOTFOUND)
             missing[(*nmissing)++] = in->store_prev;
         else if (rc)
@@ -274,7 +276,7 @@ static lt_err_t s_links(lt_store_t *st, const lt_intention_t *in, lt_hash_t *mis
             *bad = true;
     }
     for (unsigned i = 0; i < in->ndeps; i++) {
-        lt_err_t rc = s_windex(st, &in->deps[i], NULL, NULL);
+        lt_err_t rc = s_windex(st, &in->deps[i], NULL, NULL, true);
         if (rc == LT_ENOTFOUND)
             missing[(*nmissing)++] = in->deps[i];
         else if (rc)
@@ -440,7 +442,7 @@ static lt_err_t s_cascade(lt_store_t *st, const lt_hash_t *first, unsigned *witn
         for (size_t o = 0; rc == LT_OK && o < waiters.len; o += LT_HASH_LEN) {
             lt_hash_t wh;
             memcpy(wh.b, waiters.data + o, LT_HASH_LEN);
-            if (s_windex(st, &wh, NULL, NULL) == LT_OK)
+            if (s_windex(st, &wh, NULL, NULL, true) == LT_OK)
                 continue; /* witnessed already */
             klen = lt_key2(key, &st->id, wh.b, LT_HASH_LEN, NULL, 0);
             rc = lt_txn_get(st->db->txn, LT_CF_INTENTIONS, key, klen, &bytes);
@@ -485,19 +487,50 @@ static lt_err_t s_cascade(lt_store_t *st, const lt_hash_t *first, unsigned *witn
     return rc;
 }
 
+/* Stores and witnesses (or floats) a validated intention. A failure here
+ * leaves the pending transaction half-written: the caller poisons the db. */
+static lt_err_t s_accept(lt_store_t *st, const lt_signed_t *s, const uint8_t *key, size_t klen,
+                         lt_ingest_result_t *res)
+{
+    lt_err_t rc = lt_txn_put(st->db->txn, LT_CF_INTENTIONS, key, klen, s->bytes, s->len);
+    if (rc)
+        return rc;
+    if (res->nmissing) {
+        res->status = LT_INGEST_FLOATING;
+        st->nfloating++;
+        return s_float(st, &s->hash, &res->missing[0]);
+    }
+    rc = s_witness(st, s, false);
+    if (rc)
+        return rc;
+    res->status = LT_INGEST_WITNESSED;
+    res->witnessed = 1;
+    /* Nothing floats: nothing can be waiting for s. */
+    return st->nfloating ? s_cascade(st, &s->hash, &res->witnessed) : LT_OK;
+}
+
 static lt_err_t s_ingest(lt_store_t *st, const uint8_t *bytes, size_t len, bool trusted,
                          lt_ingest_result_t *res)
 {
     lt_db_t *db = st->db;
     lt_signed_t s;
     memset(res, 0, sizeof *res);
+    if (db->poisoned)
+        return lt_fail(&db->eb, db->poisoned,
+                       "an earlier write of this commit group failed; commit or abort first");
     lt_err_t rc = lt_signed_parse(bytes, len, &s);
     if (rc)
         return lt_fail(&db->eb, rc, "intention rejected: %s", lt_strerror(rc));
     res->hash = s.hash;
-    if (!lt_store_id_eq(&s.in.store_id, &st->id))
-        return lt_fail(&db->eb, LT_EWRONGSTORE, "intention rejected: %s",
-                       lt_strerror(LT_EWRONGSTORE));
+    char hex[2 * LT_HASH_LEN + 1];
+    lt_hex(s.hash.b, LT_HASH_LEN, hex);
+    if (!lt_store_id_eq(&s.in.store_id, &st->id)) {
+        char want[33], got[33];
+        lt_hex(st->id.b, LT_STORE_ID_LEN, want);
+        lt_hex(s.in.store_id.b, LT_STORE_ID_LEN, got);
+        return lt_fail(&db->eb, LT_EWRONGSTORE,
+                       "intention %.16s rejected: it belongs to store %s, not %s", hex, got, want);
+    }
     uint8_t key[S_KEY_MAX];
     size_t klen = lt_key2(key, &st->id, s.hash.b, LT_HASH_LEN, NULL, 0);
     rc = lt_txn_get(db->txn, LT_CF_INTENTIONS, key, klen, NULL);
@@ -508,30 +541,24 @@ static lt_err_t s_ingest(lt_store_t *st, const uint8_t *bytes, size_t len, bool 
     if (rc != LT_ENOTFOUND)
         return lt_fail(&db->eb, rc, "reading intentions: %s", lt_kv_errmsg(db->kv));
     if (!trusted && lt_signed_verify(&s) != LT_OK)
-        return lt_fail(&db->eb, LT_ESIGNATURE, "intention rejected: %s",
+        return lt_fail(&db->eb, LT_ESIGNATURE, "intention %.16s rejected: %s", hex,
                        lt_strerror(LT_ESIGNATURE));
     bool bad;
     rc = s_links(st, &s.in, res->missing, &res->nmissing, &bad);
     if (rc)
-        return rc;
+        return lt_fail(&db->eb, rc, "intention %.16s: reading its links: %s", hex,
+                       lt_kv_errmsg(db->kv));
     if (bad)
-        return lt_fail(&db->eb, LT_EPREVAUTHOR, "intention rejected: %s",
+        return lt_fail(&db->eb, LT_EPREVAUTHOR, "intention %.16s rejected: %s", hex,
                        lt_strerror(LT_EPREVAUTHOR));
-    rc = lt_txn_put(db->txn, LT_CF_INTENTIONS, key, klen, bytes, len);
-    if (rc)
-        return rc;
-    if (res->nmissing) {
-        res->status = LT_INGEST_FLOATING;
-        st->nfloating++;
-        return s_float(st, &s.hash, &res->missing[0]);
+    lt_errbuf_clear(&db->eb);
+    rc = s_accept(st, &s, key, klen, res);
+    if (rc) {
+        if (!db->eb.msg[0])
+            lt_fail(&db->eb, rc, "storing intention %.16s: %s", hex, lt_strerror(rc));
+        lt_db_poison(db, rc);
     }
-    rc = s_witness(st, &s, false);
-    if (rc)
-        return rc;
-    res->status = LT_INGEST_WITNESSED;
-    res->witnessed = 1;
-    /* Nothing floats: nothing can be waiting for s. */
-    return st->nfloating ? s_cascade(st, &s.hash, &res->witnessed) : LT_OK;
+    return rc;
 }
 
 lt_err_t lt_store_ingest(lt_store_t *st, const uint8_t *signed_bytes, size_t len,
@@ -562,9 +589,23 @@ lt_err_t lt_store_write(lt_store_t *st, const uint8_t *ops, size_t len, const lt
                         unsigned ndeps, lt_hash_t *hash_out)
 {
     lt_db_t *db = st->db;
+    if (db->poisoned)
+        return lt_fail(&db->eb, db->poisoned,
+                       "an earlier write of this commit group failed; commit or abort first");
     if (len > LT_MAX_OPS)
         return lt_fail(&db->eb, LT_EOPSTOOLARGE, "write of %zu bytes: %s", len,
                        lt_strerror(LT_EOPSTOOLARGE));
+    /* A local write may only cite what this node has witnessed: anything else
+     * would float, and the next write would fork our own chain. */
+    for (unsigned i = 0; i < ndeps; i++) {
+        lt_err_t rc = s_windex(st, &deps[i], NULL, NULL, true);
+        if (rc) {
+            char hex[2 * LT_HASH_LEN + 1];
+            lt_hex(deps[i].b, LT_HASH_LEN, hex);
+            return lt_fail(&db->eb, rc == LT_ENOTFOUND ? LT_ENOTFOUND : rc,
+                           "write cites intention %.16s, which this store has not witnessed", hex);
+        }
+    }
     lt_intention_t in = {.version = LT_INTENTION_VERSION,
                          .author = db->id.pk,
                          .store_id = st->id,
@@ -577,7 +618,12 @@ lt_err_t lt_store_write(lt_store_t *st, const uint8_t *ops, size_t len, const lt
     lt_err_t rc = lt_store_author_tips(st, &db->id.pk, tips, LT_MAX_DEPS + 1, &ntips);
     if (rc)
         return rc;
-    if (ntips > LT_MAX_DEPS + 1 || ndeps + (ntips ? ntips - 1 : 0) > 2 * LT_MAX_DEPS)
+    if (ntips > LT_MAX_DEPS + 1)
+        return lt_fail(&db->eb, LT_ETOOMANYDEPS,
+                       "this node's own chain has %u branch heads, more than one write can "
+                       "join (%d)",
+                       ntips, LT_MAX_DEPS + 1);
+    if (ndeps + (ntips ? ntips - 1 : 0) > 2 * LT_MAX_DEPS)
         return lt_fail(&db->eb, LT_ETOOMANYDEPS, "write cites more than %d intentions",
                        LT_MAX_DEPS);
     unsigned n = 0;
@@ -607,8 +653,11 @@ lt_err_t lt_store_write(lt_store_t *st, const uint8_t *ops, size_t len, const lt
     if (rc == LT_OK)
         rc = s_ingest(st, b.data, b.len, true, &res);
     lt_buf_free(&b);
-    if (rc == LT_OK && res.status != LT_INGEST_WITNESSED)
+    if (rc == LT_OK && res.status != LT_INGEST_WITNESSED) {
+        /* Its links were all checked above: only damaged state gets here. */
         rc = lt_fail(&db->eb, LT_ECORRUPT, "a local write could not be witnessed");
+        lt_db_poison(db, rc);
+    }
     if (rc == LT_OK && hash_out)
         *hash_out = h;
     return rc;
@@ -618,12 +667,12 @@ lt_err_t lt_store_get_intention(lt_store_t *st, const lt_hash_t *h, lt_buf_t *ou
 {
     uint8_t key[S_KEY_MAX];
     size_t klen = lt_key2(key, &st->id, h->b, LT_HASH_LEN, NULL, 0);
-    return lt_txn_get(st->db->txn, LT_CF_INTENTIONS, key, klen, out);
+    return lt_txn_read(st->db->txn, LT_CF_INTENTIONS, key, klen, out);
 }
 
 lt_err_t lt_store_witness_seq(lt_store_t *st, const lt_hash_t *h, uint64_t *seq)
 {
-    return s_windex(st, h, seq, NULL);
+    return s_windex(st, h, seq, NULL, false);
 }
 
 /* Calls fn(key, value) for each committed row of cf with the store prefix. */
@@ -738,7 +787,7 @@ static lt_err_t s_check_sig(lt_store_t *st, uint64_t seq, const lt_hash_t *rec_h
     uint8_t key[S_KEY_MAX];
     size_t klen = lt_key_seq(key, &st->id, seq);
     lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = lt_txn_get(st->db->txn, LT_CF_WSIG, key, klen, &b);
+    lt_err_t rc = lt_txn_read(st->db->txn, LT_CF_WSIG, key, klen, &b);
     if (rc == LT_ENOTFOUND && !required) {
         rc = LT_OK;
     } else if (rc == LT_ENOTFOUND) {
@@ -796,7 +845,7 @@ lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
             break;
         }
         uint64_t iseq;
-        if (s_windex(st, &w.intention, &iseq, NULL) != LT_OK || iseq != seq) {
+        if (s_windex(st, &w.intention, &iseq, NULL, false) != LT_OK || iseq != seq) {
             rc = s_corrupt(st, seq, bad_seq, "the witness index does not point back to it");
             break;
         }

@@ -353,7 +353,7 @@ static bool s_seal_read(const char *path, uint64_t *seq)
     FILE *f = fopen(path, "re");
     if (!f)
         return false;
-    unsigned long long v;
+    unsigned long long v = 0;
     bool ok = fscanf(f, "lattice-seal 1 sequence %llu", &v) == 1;
     fclose(f);
     *seq = v;
@@ -387,9 +387,15 @@ static void s_close(void *self)
 {
     s_rdb_t *rdb = self;
     assert(rdb->readers == 0 && "closing with open snapshots or iterators");
-    /* A seal that cannot be written at close leaves the older one, which is
-     * still a true lower bound. */
-    (void)s_seal_write(rdb, NULL);
+    /* The seal must never claim more than survives a power loss: make the
+     * WAL durable first (unsynced batches are in it). A seal that cannot be
+     * written leaves the older one, which is still a true lower bound. */
+    char *err = NULL;
+    rocksdb_flush_wal(rdb->db, 1, &err);
+    if (err)
+        rocksdb_free(err);
+    else
+        (void)s_seal_write(rdb, NULL);
     s_destroy(rdb);
 }
 
@@ -613,8 +619,12 @@ lt_err_t lt_kv_rocksdb_open(const char *path, const char *const *cf_names, unsig
     }
     if (rc == LT_OK)
         rc = s_open_db(rdb, path, cf_names, false, errbuf);
-    if (rc == LT_OK)
-        rc = s_seal_write(rdb, errbuf);
+    if (rc == LT_OK) {
+        /* What recovery replayed must be durable before the seal says so. */
+        char *err = NULL;
+        rocksdb_flush_wal(rdb->db, 1, &err);
+        rc = err ? s_fail(rdb, errbuf, err, "sync the WAL") : s_seal_write(rdb, errbuf);
+    }
     if (rc) {
         s_destroy(rdb);
         free(kv);

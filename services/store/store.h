@@ -69,6 +69,9 @@ LT_NODISCARD lt_err_t lt_db_open_home(const char *home, const lt_logger_t *log, 
 LT_NODISCARD lt_err_t lt_db_commit(lt_db_t *db);
 /* Same, choosing whether the batch is synced (tests, bulk loads). */
 LT_NODISCARD lt_err_t lt_db_commit_ex(lt_db_t *db, bool sync);
+/* Bytes held by the pending transaction (staged writes and cached reads):
+ * lets a caller bound a commit group. */
+size_t lt_db_pending_bytes(const lt_db_t *db);
 /* Forgets pending writes. */
 void lt_db_abort(lt_db_t *db);
 /* Closes the stores and the backend (pending writes are forgotten). */

@@ -24,8 +24,16 @@ struct lt_store {
 
 typedef struct {
     lt_event_t ev;
-    size_t key_off, val_off; /* into lt_db.ev_arena */
+    size_t key_off, val_off; /* into the batch's arena */
 } lt_pending_event_t;
+
+/* The events of one commit (or of the pending transaction). */
+typedef struct lt_ev_batch {
+    lt_pending_event_t *v;
+    size_t n, cap;
+    lt_buf_t arena;
+    struct lt_ev_batch *next;
+} lt_ev_batch_t;
 
 typedef struct {
     lt_event_fn fn;
@@ -47,14 +55,21 @@ struct lt_db {
     lt_registry_t registry;
     lt_store_t **stores; /* sorted by id */
     size_t nstores, cap_stores;
-    lt_pending_event_t *events;
-    size_t nevents, cap_events;
-    lt_buf_t ev_arena;
+    lt_ev_batch_t pending;             /* events of the pending transaction */
+    lt_ev_batch_t *ready, *ready_tail; /* committed, not yet delivered */
+    bool delivering;                   /* inside the delivery loop */
     lt_sub_t *subs;
     size_t nsubs;
     unsigned next_sub;
     lt_errbuf_t eb;
+    /* Set when a write failed after staging part of itself: the pending
+     * transaction is inconsistent, so every write is refused and the next
+     * commit discards the group (lt_db_poison). */
+    lt_err_t poisoned;
 };
+
+/* Marks the pending transaction unusable (see lt_db.poisoned). */
+void lt_db_poison(lt_db_t *db, lt_err_t why);
 
 /* Queues an event for delivery after the commit (key/value are copied). */
 LT_NODISCARD lt_err_t lt_db_emit(lt_db_t *db, const lt_event_t *ev);

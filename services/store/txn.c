@@ -20,7 +20,7 @@ typedef struct {
 /* Arena entry layout: cf u8 | kind u8 | klen u32 | vlen u32 | key | value */
 #define S_HDR 10
 
-enum { S_PUT, S_DEL, S_CACHED, S_CACHED_ABSENT };
+enum { S_PUT, S_DEL, S_CACHED, S_CACHED_ABSENT, S_CACHED_PRESENT };
 
 struct lt_txn {
     lt_kv_t *kv;
@@ -177,30 +177,54 @@ lt_err_t lt_txn_del(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen)
     return s_stage(txn, cf, S_DEL, key, klen, NULL, 0);
 }
 
+/* Looks (cf, key) up in the table: returns 1 with *rc set when the table
+ * answers, 0 when the backend must be asked. */
+static int s_lookup(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen, lt_buf_t *out,
+                    lt_err_t *rc)
+{
+    if (!txn->count)
+        return 0;
+    uint64_t h = s_hash(cf, key, klen);
+    size_t i = s_find(txn, h, cf, key, klen);
+    if (!txn->slots[i].hash)
+        return 0;
+    const uint8_t *e = s_entry(txn, txn->slots[i].off);
+    if (e[1] == S_DEL || e[1] == S_CACHED_ABSENT) {
+        *rc = LT_ENOTFOUND;
+        return 1;
+    }
+    if (!out) {
+        *rc = LT_OK;
+        return 1;
+    }
+    if (e[1] == S_CACHED_PRESENT)
+        return 0; /* known to exist, value not cached */
+    *rc = lt_buf_set(out, e + S_HDR + klen, lt_get_u32le(e + 6));
+    return 1;
+}
+
 lt_err_t lt_txn_get(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen, lt_buf_t *out)
 {
-    if (txn->count) {
-        uint64_t h = s_hash(cf, key, klen);
-        size_t i = s_find(txn, h, cf, key, klen);
-        if (txn->slots[i].hash) {
-            const uint8_t *e = s_entry(txn, txn->slots[i].off);
-            if (e[1] == S_DEL || e[1] == S_CACHED_ABSENT)
-                return LT_ENOTFOUND;
-            if (!out)
-                return LT_OK;
-            return lt_buf_set(out, e + S_HDR + klen, lt_get_u32le(e + 6));
-        }
-    }
-    lt_buf_t tmp = LT_BUF_INIT;
-    lt_buf_t *dst = out ? out : &tmp;
-    lt_err_t rc = lt_kv_get(txn->kv, cf, key, klen, dst);
-    /* Remember the answer; failing to cache only costs a later read. */
+    lt_err_t rc;
+    if (s_lookup(txn, cf, key, klen, out, &rc))
+        return rc;
+    rc = lt_kv_get(txn->kv, cf, key, klen, out);
+    /* Remember the answer (only presence when the value was not asked for);
+     * failing to cache only costs a later read. */
     if (rc == LT_OK)
-        (void)s_stage(txn, cf, S_CACHED, key, klen, dst->data, dst->len);
+        (void)s_stage(txn, cf, out ? S_CACHED : S_CACHED_PRESENT, key, klen, out ? out->data : NULL,
+                      out ? out->len : 0);
     else if (rc == LT_ENOTFOUND)
         (void)s_stage(txn, cf, S_CACHED_ABSENT, key, klen, NULL, 0);
-    lt_buf_free(&tmp);
     return rc;
+}
+
+lt_err_t lt_txn_read(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen, lt_buf_t *out)
+{
+    lt_err_t rc;
+    if (s_lookup(txn, cf, key, klen, out, &rc))
+        return rc;
+    return lt_kv_get(txn->kv, cf, key, klen, out);
 }
 
 static int s_op_cmp(const void *pa, const void *pb)

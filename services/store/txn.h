@@ -20,6 +20,10 @@ void lt_txn_destroy(lt_txn_t **txn_p);
 /* LT_ENOTFOUND when absent (or deleted in this transaction). out may be NULL. */
 LT_NODISCARD lt_err_t lt_txn_get(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen,
                                  lt_buf_t *out);
+/* The same, without caching what the backend returns: for reads that walk
+ * much of the database once (verification, scans, serving intentions). */
+LT_NODISCARD lt_err_t lt_txn_read(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen,
+                                  lt_buf_t *out);
 LT_NODISCARD lt_err_t lt_txn_put(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen,
                                  const uint8_t *val, size_t vlen);
 LT_NODISCARD lt_err_t lt_txn_del(lt_txn_t *txn, unsigned cf, const uint8_t *key, size_t klen);

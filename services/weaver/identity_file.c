@@ -1,26 +1,35 @@
 /* The identity key on disk: 32 bytes of seed in a 0600 file. The file is
- * written to a temporary name, synced and renamed, so a crash never leaves a
- * half-written key. */
+ * written under a unique temporary name, synced, and linked into place, so a
+ * crash never leaves a half-written key and two processes racing to create
+ * it end up with the same one (link() fails for the loser, which loads it). */
 #include "weaver/identity.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* LT_EEXIST when another process created the key first. */
 static lt_err_t s_create(const char *path, lt_identity_t *id, lt_errbuf_t *eb)
 {
     uint8_t seed[LT_SEED_LEN];
     randombytes_buf(seed, sizeof seed);
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp)
         return lt_fail(eb, LT_EINVAL, "identity path too long: %s", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = mkstemp(tmp);
     if (fd < 0)
         return lt_fail(eb, LT_EIO, "cannot create %s: %s", tmp, strerror(errno));
+    if (fchmod(fd, 0600) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        return lt_fail(eb, LT_EIO, "cannot chmod %s: %s", tmp, strerror(e));
+    }
     ssize_t n = write(fd, seed, sizeof seed);
     if (n != (ssize_t)sizeof seed || fsync(fd) != 0) {
         int e = errno;
@@ -29,11 +38,15 @@ static lt_err_t s_create(const char *path, lt_identity_t *id, lt_errbuf_t *eb)
         return lt_fail(eb, LT_EIO, "cannot write %s: %s", tmp, strerror(e));
     }
     close(fd);
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return lt_fail(eb, LT_EIO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+    int linked = link(tmp, path);
+    int e = errno;
+    unlink(tmp);
+    if (linked != 0 && e == EEXIST) {
+        sodium_memzero(seed, sizeof seed);
+        return LT_EEXIST;
     }
+    if (linked != 0)
+        return lt_fail(eb, LT_EIO, "cannot link %s to %s: %s", tmp, path, strerror(e));
     lt_identity_from_seed(id, seed);
     sodium_memzero(seed, sizeof seed);
     return LT_OK;
@@ -43,8 +56,11 @@ lt_err_t lt_identity_load_or_create(const char *path, lt_identity_t *id, lt_errb
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        if (errno == ENOENT)
-            return s_create(path, id, eb);
+        if (errno == ENOENT) {
+            lt_err_t rc = s_create(path, id, eb);
+            /* Lost a race to another process: use the key it made. */
+            return rc == LT_EEXIST ? lt_identity_load_or_create(path, id, eb) : rc;
+        }
         return lt_fail(eb, LT_EIO, "cannot open identity key %s: %s", path, strerror(errno));
     }
     struct stat st;
