@@ -108,3 +108,30 @@ lt_db_t *lt_test_db_open(lt_test_backend_t backend, const lt_identity_t *id, uin
     cr_assert_eq(rc, LT_OK, "open memory db: %s: %s", lt_strerror(rc), eb.msg);
     return db;
 }
+
+void lt_test_node_open(lt_test_node_t *n, uint8_t seed, lt_test_backend_t backend, uint64_t t0,
+                       const char *type, const lt_store_id_t *sid)
+{
+    lt_test_identity(&n->id, seed);
+    n->clock = t0;
+    n->sid = *sid;
+    n->db = lt_test_db_open(backend, &n->id, &n->clock, &n->dir);
+    cr_assert_eq(lt_store_create(n->db, type, sid, &n->st), LT_OK);
+    cr_assert_eq(lt_db_commit(n->db), LT_OK);
+}
+
+void lt_test_node_reopen(lt_test_node_t *n)
+{
+    lt_db_close(&n->db);
+    lt_errbuf_t eb = {{0}};
+    lt_err_t rc = lt_test_db_reopen(n->dir, &n->id, &n->clock, &n->db, &eb);
+    cr_assert_eq(rc, LT_OK, "reopen: %s: %s", lt_errname(rc), eb.msg);
+    n->st = lt_db_store(n->db, &n->sid);
+    cr_assert_not_null(n->st, "the store is not there after a reopen");
+}
+
+void lt_test_node_close(lt_test_node_t *n)
+{
+    lt_db_close(&n->db);
+    lt_test_rmtree(&n->dir);
+}

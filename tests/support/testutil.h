@@ -32,4 +32,28 @@ lt_db_t *lt_test_db_open(lt_test_backend_t backend, const lt_identity_t *id, uin
 lt_err_t lt_test_db_reopen(const char *dir, const lt_identity_t *id, uint64_t *clock_ms,
                            lt_db_t **out, lt_errbuf_t *eb);
 
+/* One node holding one store, as most store tests need: an identity from
+ * `seed`, a virtual clock starting at t0, a db on `backend`, and a store of
+ * `type` with id `sid` created and committed. */
+typedef struct {
+    lt_identity_t id;
+    uint64_t clock;
+    lt_db_t *db;
+    lt_store_t *st;
+    char *dir;
+    lt_store_id_t sid;
+} lt_test_node_t;
+
+void lt_test_node_open(lt_test_node_t *n, uint8_t seed, lt_test_backend_t backend, uint64_t t0,
+                       const char *type, const lt_store_id_t *sid);
+/* Closes and reopens a RocksDB node; n->st is the store again. */
+void lt_test_node_reopen(lt_test_node_t *n);
+/* Closes the db and removes its directory; safe on a node never opened. */
+void lt_test_node_close(lt_test_node_t *n);
+
+static inline const uint8_t *lt_test_b(const char *s)
+{
+    return (const uint8_t *)s;
+}
+
 #endif

@@ -18,39 +18,24 @@
 static const lt_store_id_t s_sid = {{0x6b, 0x76, 0x73, 0x74, 0x6f, 0x72, 0x40, 0x01, 0x80, 0x01,
                                      0x02, 0x03, 0x04, 0x05, 0x06, 0x07}};
 
-typedef struct {
-    lt_identity_t id;
-    uint64_t clock;
-    lt_db_t *db;
-    lt_store_t *st;
-    char *dir;
-} s_node_t;
+typedef lt_test_node_t s_node_t;
 
 static s_node_t s_nodes[3];
 
 static void s_node_open(s_node_t *n, uint8_t seed, lt_test_backend_t backend, uint64_t t0)
 {
-    lt_test_identity(&n->id, seed);
-    n->clock = t0;
-    n->db = lt_test_db_open(backend, &n->id, &n->clock, &n->dir);
-    cr_assert_eq(lt_store_create(n->db, "core:kvstore", &s_sid, &n->st), LT_OK);
-    cr_assert_eq(lt_db_commit(n->db), LT_OK);
+    lt_test_node_open(n, seed, backend, t0, "core:kvstore", &s_sid);
 }
 
 static void s_teardown(void)
 {
-    for (size_t i = 0; i < sizeof s_nodes / sizeof *s_nodes; i++) {
-        lt_db_close(&s_nodes[i].db);
-        lt_test_rmtree(&s_nodes[i].dir);
-    }
+    for (size_t i = 0; i < sizeof s_nodes / sizeof *s_nodes; i++)
+        lt_test_node_close(&s_nodes[i]);
 }
 
 TestSuite(kv_state, .fini = s_teardown, .timeout = 60);
 
-static const uint8_t *s_b(const char *s)
-{
-    return (const uint8_t *)s;
-}
+#define s_b lt_test_b
 
 static lt_hash_t s_put(s_node_t *n, const char *k, const char *v)
 {
