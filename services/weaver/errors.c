@@ -28,6 +28,8 @@ static const struct {
     [LT_EPREVAUTHOR] = {"LT_EPREVAUTHOR", "store_prev names an intention by another author"},
     [LT_EPAYLOAD] = {"LT_EPAYLOAD", "ops payload is malformed for the state machine"},
     [LT_ETYPE] = {"LT_ETYPE", "unknown or mismatched store type"},
+    [LT_EUNAVAILABLE] = {"LT_EUNAVAILABLE", "service unavailable (down or restarting)"},
+    [LT_ETIMEDOUT] = {"LT_ETIMEDOUT", "no reply before the deadline"},
 };
 
 const char *lt_strerror(lt_err_t err)

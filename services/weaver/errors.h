@@ -34,6 +34,9 @@ typedef enum {
     LT_EPREVAUTHOR,  /* store_prev names an intention by another author */
     LT_EPAYLOAD,     /* the ops payload does not decode for its state machine */
     LT_ETYPE,        /* unknown or mismatched state machine type */
+    /* messaging (values travel in kernel frames: append, never renumber) */
+    LT_EUNAVAILABLE, /* the service is down or restarting past its queue or deadline */
+    LT_ETIMEDOUT,    /* no reply before the caller's deadline */
     LT_ECOUNT        /* number of codes; not an error */
 } lt_err_t;
 
