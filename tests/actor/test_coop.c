@@ -245,8 +245,11 @@ static void s_driver_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *m)
     size_t to_len = (size_t)(sep - (const char *)m->body);
     cr_assert_lt(to_len, sizeof to);
     memcpy(to, m->body, to_len);
+    /* The body is not NUL-terminated: numbers are read from a copy. */
     const char *payload = sep + 1;
     size_t plen = m->len - to_len - 1;
+    char num[32] = "";
+    memcpy(num, payload, plen < sizeof num - 1 ? plen : sizeof num - 1);
     lt_err_t rc = LT_OK;
     uint64_t corr = 0;
     switch (m->type) {
@@ -259,7 +262,7 @@ static void s_driver_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *m)
         s_tracef(o, "driver request corr=%" PRIu64 " -> %s: %s", corr, to, lt_errname(rc));
         break;
     case S_DO_FLOOD: {
-        int n = atoi(payload);
+        int n = atoi(num);
         o->accepted = o->refused = 0;
         for (int i = 0; i < n; i++) {
             char body[16];
@@ -284,7 +287,7 @@ static void s_driver_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *m)
     }
     case S_DO_SEND_N: { /* an event of atoi(payload) bytes */
         static const char zs[256] = {0};
-        size_t len = (size_t)atoi(payload);
+        size_t len = (size_t)atoi(num);
         cr_assert_leq(len, sizeof zs);
         rc = lt_ctx_event(ctx, to, 0, zs, len);
         s_tracef(o, "driver %zu bytes -> %s: %s", len, to, lt_errname(rc));
