@@ -474,8 +474,8 @@ Test(frame, encode_refuses_frames_that_would_not_decode)
     cr_expect_eq(lt_frame_encode(&unknown, parts, &n, &scratch, &eb), LT_EINVAL);
     lt_frame_t bad_addr = {.cmd = LT_FRAME_REQUEST, .addr = "No"};
     cr_expect_eq(lt_frame_encode(&bad_addr, parts, &n, &scratch, &eb), LT_EINVAL);
-    lt_frame_t status = {.cmd = LT_FRAME_EVENT, .addr = "store", .status = 1};
-    cr_expect_eq(lt_frame_encode(&status, parts, &n, &scratch, &eb), LT_EINVAL);
+    lt_frame_t event_status = {.cmd = LT_FRAME_EVENT, .addr = "store", .status = 1};
+    cr_expect_eq(lt_frame_encode(&event_status, parts, &n, &scratch, &eb), LT_EINVAL);
     lt_frame_t big = {.cmd = LT_FRAME_REPLY, .addr = "store", .status = 0x10000};
     cr_expect_eq(lt_frame_encode(&big, parts, &n, &scratch, &eb), LT_EINVAL);
     lt_frame_t body = {.cmd = LT_FRAME_REPLY, .addr = "store", .len = 1};
@@ -483,8 +483,8 @@ Test(frame, encode_refuses_frames_that_would_not_decode)
     lt_frame_t huge = {
         .cmd = LT_FRAME_REPLY, .addr = "store", .body = s_b("x"), .len = LT_FRAME_MAX_BODY + 1};
     cr_expect_eq(lt_frame_encode(&huge, parts, &n, &scratch, &eb), LT_EINVAL);
-    lt_frame_t name = {.cmd = LT_FRAME_READY, .name = "store@x"};
-    cr_expect_eq(lt_frame_encode(&name, parts, &n, &scratch, &eb), LT_EINVAL);
+    lt_frame_t bad_name = {.cmd = LT_FRAME_READY, .name = "store@x"};
+    cr_expect_eq(lt_frame_encode(&bad_name, parts, &n, &scratch, &eb), LT_EINVAL);
     lt_frame_t unterminated = {.cmd = LT_FRAME_READY};
     memset(unterminated.name, 'a', sizeof unterminated.name);
     cr_expect_eq(lt_frame_encode(&unterminated, parts, &n, &scratch, &eb), LT_EINVAL);
