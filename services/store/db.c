@@ -4,7 +4,10 @@
  * Node rows in CF_META use the all-zero store id, which no store can have
  * (store ids are random UUIDv4, whose version bits are never zero):
  *   0^16|"S"|store id  -> type name        (the store directory)
- *   0^16|"H"           -> wall u64le | counter u32le  (the clock, at last commit) */
+ *   0^16|"H"           -> wall u64le | counter u32le  (the clock, at last commit)
+ *   0^16|"Q"|request id -> seq u64le | reply        (request ids: lt_db_request_*)
+ *   0^16|"q"|seq(be64)  -> request id               (the same, in recording order)
+ *   0^16|"R"            -> next seq u64le           (request ids ever recorded) */
 #include "store/store_impl.h"
 
 #include <sodium.h>
@@ -515,4 +518,92 @@ lt_err_t lt_store_remove(lt_db_t *db, const lt_store_id_t *id)
     db->nstores--;
     lt_store_free(&st);
     return LT_OK;
+}
+
+/* ---- request ids ----
+ * Each record gets the next sequence number; recording number n forgets
+ * number n - LT_REQUEST_KEEP through the "q" index, so the table holds at
+ * most LT_REQUEST_KEEP ids at a cost of a few point operations per write. */
+
+#define S_RID_KEY_MAX (LT_STORE_ID_LEN + 1 + LT_REQUEST_ID_LEN)
+
+static size_t s_rid_key(uint8_t *k, const uint8_t *rid)
+{
+    return lt_key2(k, &s_node_id, "Q", 1, rid, LT_REQUEST_ID_LEN);
+}
+
+static size_t s_rid_seq_key(uint8_t *k, uint64_t seq)
+{
+    uint8_t be[8];
+    lt_put_u64be(be, seq);
+    return lt_key2(k, &s_node_id, "q", 1, be, sizeof be);
+}
+
+lt_err_t lt_db_request_lookup(lt_db_t *db, const uint8_t rid[LT_REQUEST_ID_LEN], lt_buf_t *reply)
+{
+    uint8_t k[S_RID_KEY_MAX];
+    size_t klen = s_rid_key(k, rid);
+    lt_buf_t v = LT_BUF_INIT;
+    lt_err_t rc = lt_txn_get(db->txn, LT_CF_META, k, klen, &v);
+    if (rc == LT_OK && v.len < 8)
+        rc = lt_fail(&db->eb, LT_ECORRUPT, "a request id record is malformed");
+    if (rc == LT_OK)
+        rc = lt_buf_set(reply, v.data + 8, v.len - 8);
+    lt_buf_free(&v);
+    return rc;
+}
+
+lt_err_t lt_db_request_record(lt_db_t *db, const uint8_t rid[LT_REQUEST_ID_LEN],
+                              const uint8_t *reply, size_t len)
+{
+    uint8_t k[S_RID_KEY_MAX], qk[S_RID_KEY_MAX], ck[LT_STORE_ID_LEN + 1], num[8];
+    size_t cklen = lt_key2(ck, &s_node_id, "R", 1, NULL, 0);
+    lt_buf_t v = LT_BUF_INIT;
+    uint64_t seq = 0;
+    lt_err_t rc = lt_txn_get(db->txn, LT_CF_META, ck, cklen, &v);
+    if (rc == LT_OK && v.len == 8)
+        seq = lt_get_u64le(v.data);
+    else if (rc == LT_OK)
+        rc = lt_fail(&db->eb, LT_ECORRUPT, "the request id counter is malformed");
+    else if (rc == LT_ENOTFOUND)
+        rc = LT_OK;
+    /* Forget the oldest id, unless it was recorded again since. */
+    if (rc == LT_OK && seq >= LT_REQUEST_KEEP) {
+        size_t qlen = s_rid_seq_key(qk, seq - LT_REQUEST_KEEP);
+        rc = lt_txn_get(db->txn, LT_CF_META, qk, qlen, &v);
+        if (rc == LT_OK && v.len == LT_REQUEST_ID_LEN) {
+            size_t klen = s_rid_key(k, v.data);
+            rc = lt_txn_get(db->txn, LT_CF_META, k, klen, &v);
+            if (rc == LT_OK && v.len >= 8 && lt_get_u64le(v.data) == seq - LT_REQUEST_KEEP)
+                rc = lt_txn_del(db->txn, LT_CF_META, k, klen);
+            else if (rc == LT_ENOTFOUND || rc == LT_OK)
+                rc = LT_OK;
+        } else if (rc == LT_ENOTFOUND) {
+            rc = LT_OK;
+        }
+        if (rc == LT_OK)
+            rc = lt_txn_del(db->txn, LT_CF_META, qk, qlen);
+    }
+    if (rc == LT_OK) {
+        lt_buf_reset(&v);
+        rc = lt_buf_put_u64le(&v, seq);
+        if (rc == LT_OK)
+            rc = lt_buf_append(&v, reply, len);
+    }
+    if (rc == LT_OK) {
+        size_t klen = s_rid_key(k, rid);
+        rc = lt_txn_put(db->txn, LT_CF_META, k, klen, v.data, v.len);
+    }
+    if (rc == LT_OK) {
+        size_t qlen = s_rid_seq_key(qk, seq);
+        rc = lt_txn_put(db->txn, LT_CF_META, qk, qlen, rid, LT_REQUEST_ID_LEN);
+    }
+    if (rc == LT_OK) {
+        lt_put_u64le(num, seq + 1);
+        rc = lt_txn_put(db->txn, LT_CF_META, ck, cklen, num, sizeof num);
+    }
+    lt_buf_free(&v);
+    if (rc)
+        lt_db_poison(db, rc); /* part of the record may be staged */
+    return rc;
 }

@@ -94,6 +94,24 @@ LT_NODISCARD lt_err_t lt_db_subscribe(lt_db_t *db, const lt_sub_filter_t *filter
                                       void *ctx, unsigned *id);
 void lt_db_unsubscribe(lt_db_t *db, unsigned id);
 
+/* ---- request ids ----
+ * Clients retry idempotently by request id (DESIGN.md §2): the caller records
+ * the reply of each write request under its 16-byte id in the same pending
+ * transaction as the write, so the two commit (or fail) together, and answers
+ * a retry from the record without writing again. The node keeps the last
+ * LT_REQUEST_KEEP ids; recording one more forgets the oldest. */
+#define LT_REQUEST_ID_LEN 16
+#define LT_REQUEST_KEEP   65536u
+
+/* The reply recorded for `rid` (pending records included) into *reply.
+ * LT_ENOTFOUND when the id is unknown (never seen, or forgotten). */
+LT_NODISCARD lt_err_t lt_db_request_lookup(lt_db_t *db, const uint8_t rid[LT_REQUEST_ID_LEN],
+                                           lt_buf_t *reply);
+/* Records `reply` (opaque bytes, may be empty) under `rid` in the pending
+ * transaction; replaces an earlier record of the same id. */
+LT_NODISCARD lt_err_t lt_db_request_record(lt_db_t *db, const uint8_t rid[LT_REQUEST_ID_LEN],
+                                           const uint8_t *reply, size_t len);
+
 /* ---- stores ---- */
 /* Creates a store of the registered type ("core:kvstore", "core:logstore").
  * id NULL: a random id. The store is open on return; commit to persist. */

@@ -1,0 +1,1199 @@
+/* The store actor: the store protocol over the node database, with group
+ * commit, deferred replies, request-id idempotency and watches (see
+ * store_actor.h for the contract).
+ *
+ * The burst. Between two commits the actor holds a queue of what it owes
+ * (`pending`): the replies of writes already staged in the db's transaction,
+ * and reads that arrived after them, kept as copies of their requests. A
+ * flush commits, then walks the queue in order: a write's reply goes out with
+ * its own result or, if the commit failed, the commit's error; a read is
+ * served only now, from durable data. While the queue is empty a read is
+ * answered at once. */
+#include "store/store_actor.h"
+
+#include "store/kv_state.h"
+#include "store/log_state.h"
+#include "store/store_proto.h"
+#include "store/system_table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define S_TAG             "store"
+#define S_HISTORY_DEFAULT 50
+#define S_GROUP_MAX_BYTES (64u << 20) /* also commit early past this much staged data */
+#define S_KV_TYPE         "core:kvstore"
+#define S_LOG_TYPE        "core:logstore"
+#define S_WATCH_KV        1
+#define S_WATCH_LOG       2
+
+typedef struct s_actor s_actor_t;
+
+/* Who a reply goes to. */
+typedef struct {
+    char to[LT_ADDR_MAX];
+    uint64_t corr;
+    uint32_t type;
+} s_origin_t;
+
+/* One thing owed to a client until the next commit. */
+typedef struct {
+    s_origin_t o;
+    bool is_read;    /* body is the request, to serve after the commit */
+    bool on_commit;  /* a write's success reply: replaced by the commit's error if it fails */
+    lt_err_t status; /* replies: their status */
+    lt_buf_t body;   /* the reply body, or the read's request body */
+} s_owed_t;
+
+typedef struct {
+    s_actor_t *a;
+    char to[LT_ADDR_MAX];
+    uint64_t corr;
+    int kind; /* S_WATCH_KV / S_WATCH_LOG */
+    unsigned sub;
+    bool dead;
+} s_watch_t;
+
+struct s_actor {
+    lt_db_t *db;
+    lt_ctx_t *ctx; /* of the handler running now (events are sent from inside it) */
+    const lt_logger_t *log;
+    const lt_ctx_ops_t *rt_ops; /* for the default clock */
+    void *rt;
+    size_t max_group;
+    size_t nwrites; /* writes staged since the last commit */
+    s_owed_t *owed;
+    size_t nowed, capowed;
+    bool flushing;
+    s_watch_t **watches;
+    size_t nwatches;
+};
+
+/* ---- sending ---- */
+
+static void s_send_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, const uint8_t *body,
+                         size_t len)
+{
+    lt_msg_t m = {.kind = LT_MSG_REPLY,
+                  .corr = o->corr,
+                  .type = o->type,
+                  .status = status,
+                  .body = body,
+                  .len = len};
+    lt_err_t rc = a->ctx->ops->send(a->ctx->rt, o->to, &m);
+    if (rc == LT_EINVAL && len) {
+        /* Most likely past the transport's message size: say so instead. */
+        lt_buf_t e = LT_BUF_INIT;
+        char why[128];
+        snprintf(why, sizeof why, "the reply (%zu bytes) is larger than a message may be", len);
+        if (lt_store_error_encode(why, &e) == LT_OK) {
+            m.status = LT_EFULL;
+            m.body = e.data;
+            m.len = e.len;
+            rc = a->ctx->ops->send(a->ctx->rt, o->to, &m);
+        }
+        lt_buf_free(&e);
+    }
+    if (rc)
+        lt_log_warn(a->log, S_TAG, "reply to %s (corr %llu) not delivered: %s", o->to,
+                    (unsigned long long)o->corr, lt_strerror(rc));
+}
+
+static lt_err_t s_owe(s_actor_t *a, const s_origin_t *o, bool is_read, bool on_commit,
+                      lt_err_t status, const uint8_t *body, size_t len)
+{
+    if (a->nowed == a->capowed) {
+        size_t cap = a->capowed ? a->capowed * 2 : 64;
+        s_owed_t *v = realloc(a->owed, cap * sizeof *v);
+        if (!v)
+            return LT_ENOMEM;
+        a->owed = v;
+        a->capowed = cap;
+    }
+    s_owed_t *w = &a->owed[a->nowed];
+    memset(w, 0, sizeof *w);
+    w->o = *o;
+    w->is_read = is_read;
+    w->on_commit = on_commit;
+    w->status = status;
+    lt_err_t rc = lt_buf_append(&w->body, body, len);
+    if (rc) {
+        lt_buf_free(&w->body);
+        return rc;
+    }
+    a->nowed++;
+    return LT_OK;
+}
+
+/* A reply, now or after the commit: it waits when it answers a write (it
+ * must not precede its durability) or when anything before it waits. */
+static void s_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, bool on_commit,
+                    const lt_buf_t *body)
+{
+    const uint8_t *p = body ? body->data : NULL;
+    size_t len = body ? body->len : 0;
+    if (!a->flushing && (on_commit || a->nowed)) {
+        if (s_owe(a, o, false, on_commit, status, p, len) == LT_OK)
+            return;
+        lt_log_error(a->log, S_TAG, "out of memory queueing a reply");
+        if (on_commit) /* it cannot wait: say it failed rather than lie */
+            status = LT_ENOMEM, p = NULL, len = 0;
+    }
+    s_send_reply(a, o, status, p, len);
+}
+
+static void s_reply_error(s_actor_t *a, const s_origin_t *o, lt_err_t status, const char *why)
+{
+    lt_buf_t e = LT_BUF_INIT;
+    if (lt_store_error_encode(why ? why : lt_strerror(status), &e) != LT_OK)
+        lt_buf_reset(&e);
+    s_reply(a, o, status, false, &e);
+    lt_buf_free(&e);
+}
+
+/* The error of a db call, with the db's detail when it has one. */
+static void s_reply_db_error(s_actor_t *a, const s_origin_t *o, lt_err_t rc)
+{
+    const char *m = lt_db_errmsg(a->db);
+    s_reply_error(a, o, rc, m && m[0] ? m : lt_strerror(rc));
+}
+
+/* ---- watches ---- */
+
+static void s_on_event(void *ctx, const lt_event_t *ev)
+{
+    s_watch_t *w = ctx;
+    s_actor_t *a = w->a;
+    if (w->dead)
+        return;
+    lt_buf_t body = LT_BUF_INIT;
+    lt_err_t rc;
+    uint32_t type;
+    if (ev->kind == LT_EV_KV) {
+        lattice_store_KvChange m = lattice_store_KvChange_init_zero;
+        lt_view_t key = {ev->key, ev->klen}, val = {ev->value, ev->vlen};
+        m.store.size = LT_STORE_ID_LEN;
+        memcpy(m.store.bytes, ev->store.b, LT_STORE_ID_LEN);
+        lt_pb_bind_write(&m.key, &key);
+        lt_pb_bind_write(&m.value, &val);
+        m.deleted = ev->deleted;
+        m.conflicted = ev->conflicted;
+        m.hash.size = LT_HASH_LEN;
+        memcpy(m.hash.bytes, ev->hash.b, LT_HASH_LEN);
+        type = lattice_store_StoreMsgType_KV_CHANGE;
+        rc = lt_pb_encode_static(lattice_store_KvChange_fields, &m, &body);
+    } else {
+        lattice_store_LogItem m = lattice_store_LogItem_init_zero;
+        lt_view_t text = {ev->value, ev->vlen};
+        m.store.size = LT_STORE_ID_LEN;
+        memcpy(m.store.bytes, ev->store.b, LT_STORE_ID_LEN);
+        m.wall_ms = ev->hlc.wall_ms;
+        m.counter = ev->hlc.counter;
+        m.author.size = LT_KEY_LEN;
+        memcpy(m.author.bytes, ev->author.b, LT_KEY_LEN);
+        m.hash.size = LT_HASH_LEN;
+        memcpy(m.hash.bytes, ev->hash.b, LT_HASH_LEN);
+        lt_pb_bind_write(&m.text, &text);
+        type = lattice_store_StoreMsgType_LOG_ENTRY;
+        rc = lt_pb_encode_static(lattice_store_LogItem_fields, &m, &body);
+    }
+    if (rc == LT_OK) {
+        lt_msg_t m = {.kind = LT_MSG_EVENT,
+                      .corr = w->corr,
+                      .type = type,
+                      .status = LT_OK,
+                      .body = body.data,
+                      .len = body.len};
+        rc = a->ctx->ops->send(a->ctx->rt, w->to, &m);
+    }
+    lt_buf_free(&body);
+    if (rc) {
+        lt_log_warn(a->log, S_TAG, "%s %llu of %s cancelled: an event could not be sent (%s)",
+                    w->kind == S_WATCH_KV ? "watch" : "follow", (unsigned long long)w->corr, w->to,
+                    lt_strerror(rc));
+        w->dead = true;
+        lt_db_unsubscribe(a->db, w->sub);
+    }
+}
+
+/* Frees the watches cancelled during a delivery (the db no longer calls
+ * them once it returns). */
+static void s_reap_watches(s_actor_t *a)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < a->nwatches; i++) {
+        if (a->watches[i]->dead)
+            free(a->watches[i]);
+        else
+            a->watches[k++] = a->watches[i];
+    }
+    a->nwatches = k;
+}
+
+/* ---- the commit ---- */
+
+static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body, size_t len);
+
+/* Commits the burst and pays everything owed, in order. */
+static void s_flush(s_actor_t *a)
+{
+    lt_err_t rc = LT_OK;
+    char why[sizeof(lt_errbuf_t)] = "";
+    if (a->nwrites) {
+        rc = lt_db_commit(a->db);
+        if (rc)
+            snprintf(why, sizeof why, "%s", lt_db_errmsg(a->db));
+    }
+    s_reap_watches(a);
+    a->nwrites = 0;
+    a->flushing = true;
+    /* Serving a read may not add to the queue (flushing), so n is fixed. */
+    for (size_t i = 0; i < a->nowed; i++) {
+        s_owed_t *w = &a->owed[i];
+        if (w->is_read) {
+            s_serve_read(a, &w->o, w->body.data, w->body.len);
+        } else if (w->on_commit && rc) {
+            lt_buf_t e = LT_BUF_INIT;
+            if (lt_store_error_encode(why[0] ? why : lt_strerror(rc), &e) != LT_OK)
+                lt_buf_reset(&e);
+            s_send_reply(a, &w->o, rc, e.data, e.len);
+            lt_buf_free(&e);
+        } else {
+            s_send_reply(a, &w->o, w->status, w->body.data, w->body.len);
+        }
+        lt_buf_free(&w->body);
+    }
+    a->nowed = 0;
+    a->flushing = false;
+    s_reap_watches(a);
+}
+
+/* ---- helpers ---- */
+
+static lt_store_t *s_store(s_actor_t *a, const s_origin_t *o, const lt_store_id_t *id,
+                           const char *type)
+{
+    lt_store_t *st = lt_db_store(a->db, id);
+    char hex[2 * LT_STORE_ID_LEN + 1], why[160];
+    if (!st) {
+        lt_hex(id->b, LT_STORE_ID_LEN, hex);
+        snprintf(why, sizeof why, "no store %s on this node", hex);
+        s_reply_error(a, o, LT_ENOTFOUND, why);
+        return NULL;
+    }
+    if (type && strcmp(lt_store_type(st), type) != 0) {
+        lt_hex(id->b, LT_STORE_ID_LEN, hex);
+        snprintf(why, sizeof why, "store %s is a %s store, not a %s store", hex,
+                 strcmp(lt_store_type(st), S_KV_TYPE) == 0 ? "kv" : "log",
+                 strcmp(type, S_KV_TYPE) == 0 ? "kv" : "log");
+        s_reply_error(a, o, LT_ETYPE, why);
+        return NULL;
+    }
+    return st;
+}
+
+static lattice_store_StoreType s_type_of(const lt_store_t *st)
+{
+    return strcmp(lt_store_type(st), S_LOG_TYPE) == 0 ? lattice_store_StoreType_STORE_TYPE_LOG
+                                                      : lattice_store_StoreType_STORE_TYPE_KV;
+}
+
+static void s_set_fixed(pb_bytes_array_t *f, const void *p, size_t n)
+{
+    f->size = (pb_size_t)n;
+    memcpy(f->bytes, p, n);
+}
+#define S_SET(field, p, n) s_set_fixed((pb_bytes_array_t *)&(field), (p), (n))
+
+/* Printable form of a key for summaries: the text, or hex. */
+static void s_printable(const uint8_t *p, size_t len, char *out, size_t n)
+{
+    bool text = len > 0;
+    for (size_t i = 0; i < len && text; i++)
+        text = p[i] >= 0x20 && p[i] < 0x7f;
+    if (text) {
+        snprintf(out, n, "%.*s%s", (int)(len > 40 ? 40 : len), (const char *)p,
+                 len > 40 ? "..." : "");
+        return;
+    }
+    char hex[2 * 16 + 1];
+    size_t m = len > 16 ? 16 : len;
+    lt_hex(p, m, hex);
+    snprintf(out, n, "0x%s%s", hex, len > m ? "..." : "");
+}
+
+typedef struct {
+    unsigned n;
+    lt_kv_entry_t first;
+} s_kvsum_t;
+
+static lt_err_t s_kvsum_cb(void *ctx, const lt_kv_entry_t *e)
+{
+    s_kvsum_t *s = ctx;
+    if (s->n++ == 0)
+        s->first = *e;
+    return LT_OK;
+}
+
+/* A short description of an intention's ops, for history and debug. */
+static void s_summary(const lt_store_t *st, const uint8_t *ops, size_t len, char *out, size_t n)
+{
+    lt_uop_t u;
+    char k[64];
+    if (lt_uop_decode(ops, len, &u) != LT_OK) {
+        snprintf(out, n, "undecodable ops (%zu bytes)", len);
+        return;
+    }
+    if (u.is_system) {
+        const lattice_SystemOp *s = &u.system;
+        switch (s->which_op) {
+        case lattice_SystemOp_peer_tag:
+            s_printable(s->op.peer.key.bytes, s->op.peer.key.size, k, sizeof k);
+            snprintf(out, n, "system: peer %.40s status %d", k, (int)s->op.peer.status);
+            break;
+        case lattice_SystemOp_invite_tag:
+            snprintf(out, n, "system: invite status %d", (int)s->op.invite.status);
+            break;
+        case lattice_SystemOp_child_tag:
+            s_printable(s->op.child.store_id.bytes, s->op.child.store_id.size, k, sizeof k);
+            snprintf(out, n, "system: child %.40s %.20s '%.40s' status %d", k, s->op.child.type,
+                     s->op.child.name, (int)s->op.child.status);
+            break;
+        case lattice_SystemOp_name_tag:
+            snprintf(out, n, "system: name '%.64s'", s->op.name);
+            break;
+        case lattice_SystemOp_strategy_tag:
+            snprintf(out, n, "system: strategy %d", (int)s->op.strategy);
+            break;
+        default:
+            snprintf(out, n, "system: unknown op");
+        }
+        return;
+    }
+    if (strcmp(lt_store_type(st), S_LOG_TYPE) == 0) {
+        lt_view_t text;
+        if (lt_logentry_decode(u.app.p, u.app.len, &text) == LT_OK)
+            snprintf(out, n, "append %zu bytes", text.len);
+        else
+            snprintf(out, n, "malformed log entry");
+        return;
+    }
+    s_kvsum_t s = {0, {{NULL, 0}, {NULL, 0}, false}};
+    if (lt_kvop_decode(u.app.p, u.app.len, s_kvsum_cb, &s) != LT_OK) {
+        snprintf(out, n, "malformed kv op");
+    } else if (s.n == 1) {
+        s_printable(s.first.key.p, s.first.key.len, k, sizeof k);
+        if (s.first.del)
+            snprintf(out, n, "del %s", k);
+        else
+            snprintf(out, n, "put %s (%zu bytes)", k, s.first.value.len);
+    } else {
+        snprintf(out, n, "batch of %u ops", s.n);
+    }
+}
+
+/* ---- reads ---- */
+
+static void s_node_info(s_actor_t *a, const s_origin_t *o)
+{
+    lattice_store_NodeInfo m = lattice_store_NodeInfo_init_zero;
+    S_SET(m.node_key, lt_db_node_key(a->db)->b, LT_KEY_LEN);
+    m.stores = (uint32_t)lt_db_store_count(a->db);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = lt_pb_encode_static(lattice_store_NodeInfo_fields, &m, &b);
+    if (rc)
+        s_reply_error(a, o, rc, "encoding the reply failed");
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+static void s_store_list(s_actor_t *a, const s_origin_t *o)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = LT_OK;
+    for (size_t i = 0; rc == LT_OK && i < lt_db_store_count(a->db); i++) {
+        lt_store_t *st = lt_db_store_at(a->db, i);
+        lattice_store_StoreSummary s = lattice_store_StoreSummary_init_zero;
+        S_SET(s.store, lt_store_id(st)->b, LT_STORE_ID_LEN);
+        s.type = s_type_of(st);
+        if (lt_system_get_name(st, s.name, sizeof s.name) != LT_OK)
+            s.name[0] = '\0';
+        rc = lt_pb_append_field(&b, lattice_store_StoreList_stores_tag,
+                                lattice_store_StoreSummary_fields, &s);
+    }
+    if (rc)
+        s_reply_error(a, o, rc, "encoding the store list failed");
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+static lt_err_t s_count_peer(void *ctx, const lt_pubkey_t *peer, lattice_PeerStatus status)
+{
+    (void)peer;
+    (void)status;
+    (*(uint32_t *)ctx)++;
+    return LT_OK;
+}
+
+static lt_err_t s_count_child(void *ctx, const lattice_ChildSet *child)
+{
+    if (child->status == lattice_ChildStatus_CHILD_ACTIVE)
+        (*(uint32_t *)ctx)++;
+    return LT_OK;
+}
+
+static void s_store_info(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    lattice_store_StoreInfo m = lattice_store_StoreInfo_init_zero;
+    S_SET(m.store, r->store.b, LT_STORE_ID_LEN);
+    m.type = s_type_of(st);
+    if (lt_system_get_name(st, m.name, sizeof m.name) != LT_OK)
+        m.name[0] = '\0';
+    m.witnessed = lt_store_witnessed_count(st);
+    unsigned forks = 0;
+    lt_err_t rc = lt_store_floating_count(st, &m.floating);
+    if (rc == LT_OK)
+        rc = lt_store_forks(st, NULL, NULL, &forks);
+    if (rc == LT_OK)
+        rc = lt_system_list_peers(st, s_count_peer, &m.peers);
+    if (rc == LT_OK)
+        rc = lt_system_list_children(st, s_count_child, &m.children);
+    m.forks = forks;
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK)
+        rc = lt_pb_encode_static(lattice_store_StoreInfo_fields, &m, &b);
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+static bool s_is_hex(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
+            return false;
+    return true;
+}
+
+static void s_store_resolve(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    const char *q = r->name;
+    size_t qlen = strlen(q);
+    size_t n = lt_db_store_count(a->db);
+    const lt_store_t *found = NULL;
+    unsigned by_name = 0, by_prefix = 0;
+    const lt_store_t *name_hit = NULL, *prefix_hit = NULL;
+    char lower[2 * LT_STORE_ID_LEN + 1] = "";
+    bool hex = qlen <= 2 * LT_STORE_ID_LEN && s_is_hex(q);
+    for (size_t i = 0; hex && i < qlen; i++)
+        lower[i] = (char)(q[i] >= 'A' && q[i] <= 'F' ? q[i] - 'A' + 'a' : q[i]);
+    for (size_t i = 0; i < n; i++) {
+        lt_store_t *st = lt_db_store_at(a->db, i);
+        char name[256], id[2 * LT_STORE_ID_LEN + 1];
+        lt_hex(lt_store_id(st)->b, LT_STORE_ID_LEN, id);
+        if (hex && qlen == 2 * LT_STORE_ID_LEN && strcmp(id, lower) == 0)
+            found = st;
+        if (lt_system_get_name(st, name, sizeof name) == LT_OK && strcmp(name, q) == 0)
+            by_name++, name_hit = st;
+        if (hex && strncmp(id, lower, qlen) == 0)
+            by_prefix++, prefix_hit = st;
+    }
+    char why[400];
+    if (!found && by_name == 1)
+        found = name_hit;
+    if (!found && by_name > 1) {
+        snprintf(why, sizeof why, "%u stores are named '%s': use an id", by_name, q);
+        s_reply_error(a, o, LT_EEXIST, why);
+        return;
+    }
+    if (!found && by_prefix == 1)
+        found = prefix_hit;
+    if (!found && by_prefix > 1) {
+        snprintf(why, sizeof why, "'%s' is a prefix of %u store ids: type more of it", q,
+                 by_prefix);
+        s_reply_error(a, o, LT_EEXIST, why);
+        return;
+    }
+    if (!found) {
+        snprintf(why, sizeof why, "no store named or with an id starting with '%s'", q);
+        s_reply_error(a, o, LT_ENOTFOUND, why);
+        return;
+    }
+    lattice_store_StoreRef m = lattice_store_StoreRef_init_zero;
+    S_SET(m.store, lt_store_id(found)->b, LT_STORE_ID_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = lt_pb_encode_static(lattice_store_StoreRef_fields, &m, &b);
+    if (rc)
+        s_reply_error(a, o, rc, "encoding the reply failed");
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+static void s_kv_get(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, S_KV_TYPE);
+    if (!st)
+        return;
+    lt_buf_t v = LT_BUF_INIT, b = LT_BUF_INIT;
+    bool conflicted = false;
+    lt_err_t rc = lt_kvstore_get(st, r->key.p, r->key.len, &v, &conflicted);
+    if (rc == LT_OK) {
+        lattice_store_KvItem m = lattice_store_KvItem_init_zero;
+        lt_view_t val = {v.data, v.len};
+        lt_pb_bind_write(&m.key, &r->key);
+        lt_pb_bind_write(&m.value, &val);
+        m.conflicted = conflicted;
+        rc = lt_pb_encode_static(lattice_store_KvItem_fields, &m, &b);
+    }
+    if (rc == LT_ENOTFOUND)
+        s_reply_error(a, o, rc, "no such key");
+    else if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&v);
+    lt_buf_free(&b);
+}
+
+static lt_err_t s_list_row(void *ctx, const uint8_t *key, size_t klen, const lt_heads_t *heads)
+{
+    lt_buf_t *b = ctx;
+    lattice_store_KvItem m = lattice_store_KvItem_init_zero;
+    lt_view_t k = {key, klen}, v = {NULL, 0};
+    if (heads->n) {
+        v = heads->v[0].value;
+        m.deleted = heads->v[0].tombstone;
+    }
+    m.conflicted = heads->n > 1;
+    lt_pb_bind_write(&m.key, &k);
+    lt_pb_bind_write(&m.value, &v);
+    return lt_pb_append_field(b, lattice_store_KvList_items_tag, lattice_store_KvItem_fields, &m);
+}
+
+static void s_kv_list(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, S_KV_TYPE);
+    if (!st)
+        return;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = lt_kvstore_list(st, r->key.p, r->key.len, s_list_row, &b);
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+static void s_kv_inspect(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, S_KV_TYPE);
+    if (!st)
+        return;
+    lt_heads_t heads = LT_HEADS_INIT;
+    lt_buf_t storage = LT_BUF_INIT, b = LT_BUF_INIT;
+    lt_err_t rc = lt_kvstore_inspect(st, r->key.p, r->key.len, &heads, &storage);
+    if (rc == LT_OK && heads.n == 0)
+        rc = LT_ENOTFOUND;
+    if (rc == LT_OK)
+        rc = lt_pb_append_bytes(&b, lattice_store_KvHeads_key_tag, r->key.p, r->key.len);
+    for (unsigned i = 0; rc == LT_OK && i < heads.n; i++) {
+        const lt_head_t *h = &heads.v[i];
+        lattice_store_Head m = lattice_store_Head_init_zero;
+        S_SET(m.hash, h->hash.b, LT_HASH_LEN);
+        S_SET(m.author, h->author.b, LT_KEY_LEN);
+        m.wall_ms = h->hlc.wall_ms;
+        m.counter = h->hlc.counter;
+        m.tombstone = h->tombstone;
+        lt_pb_bind_write(&m.value, &h->value);
+        rc = lt_pb_append_field(&b, lattice_store_KvHeads_heads_tag, lattice_store_Head_fields, &m);
+    }
+    if (rc == LT_ENOTFOUND)
+        s_reply_error(a, o, rc, "no such key");
+    else if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_heads_free(&heads);
+    lt_buf_free(&storage);
+    lt_buf_free(&b);
+}
+
+static lt_err_t s_log_row(void *ctx, lt_hlc_t hlc, const lt_pubkey_t *author, const lt_hash_t *hash,
+                          const uint8_t *text, size_t len)
+{
+    lt_buf_t *b = ctx;
+    lattice_store_LogItem m = lattice_store_LogItem_init_zero;
+    lt_view_t t = {text, len};
+    m.wall_ms = hlc.wall_ms;
+    m.counter = hlc.counter;
+    S_SET(m.author, author->b, LT_KEY_LEN);
+    S_SET(m.hash, hash->b, LT_HASH_LEN);
+    lt_pb_bind_write(&m.text, &t);
+    return lt_pb_append_field(b, lattice_store_LogEntries_entries_tag, lattice_store_LogItem_fields,
+                              &m);
+}
+
+static void s_log_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, S_LOG_TYPE);
+    if (!st)
+        return;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = lt_logstore_read(st, r->num, s_log_row, &b);
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+static void s_watch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r, int kind)
+{
+    lt_store_t *st = s_store(a, o, &r->store, kind == S_WATCH_KV ? S_KV_TYPE : S_LOG_TYPE);
+    if (!st)
+        return;
+    for (size_t i = 0; i < a->nwatches; i++)
+        if (!a->watches[i]->dead && a->watches[i]->corr == o->corr &&
+            strcmp(a->watches[i]->to, o->to) == 0) {
+            s_reply_error(a, o, LT_EEXIST, "a watch with this corr exists already");
+            return;
+        }
+    s_watch_t **v = realloc(a->watches, (a->nwatches + 1) * sizeof *v);
+    s_watch_t *w = v ? calloc(1, sizeof *w) : NULL;
+    if (v)
+        a->watches = v;
+    if (!w) {
+        s_reply_error(a, o, LT_ENOMEM, "out of memory");
+        return;
+    }
+    w->a = a;
+    memcpy(w->to, o->to, sizeof w->to);
+    w->corr = o->corr;
+    w->kind = kind;
+    lt_sub_filter_t f = {.any_store = false,
+                         .store = r->store,
+                         .kinds = 1u << (kind == S_WATCH_KV ? LT_EV_KV : LT_EV_LOG),
+                         .prefix = kind == S_WATCH_KV ? r->key.p : NULL,
+                         .plen = kind == S_WATCH_KV ? r->key.len : 0};
+    lt_err_t rc = lt_db_subscribe(a->db, &f, s_on_event, w, &w->sub);
+    if (rc) {
+        free(w);
+        s_reply_error(a, o, rc, "subscribing failed");
+        return;
+    }
+    a->watches[a->nwatches++] = w;
+    s_reply(a, o, LT_OK, false, NULL);
+}
+
+static void s_unwatch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r, int kind)
+{
+    for (size_t i = 0; i < a->nwatches; i++) {
+        s_watch_t *w = a->watches[i];
+        if (!w->dead && w->kind == kind && w->corr == r->num && strcmp(w->to, o->to) == 0) {
+            lt_db_unsubscribe(a->db, w->sub);
+            w->dead = true;
+            s_reap_watches(a);
+            s_reply(a, o, LT_OK, false, NULL);
+            return;
+        }
+    }
+    s_reply_error(a, o, LT_ENOTFOUND, "no such watch (watches are cancelled by their own client)");
+}
+
+/* Fills the intention fields shared by HistoryItem and DebugIntention. */
+typedef struct {
+    lt_signed_t s;
+    lt_buf_t bytes;
+} s_intention_t;
+
+static lt_err_t s_load_intention(lt_store_t *st, const lt_hash_t *h, s_intention_t *out)
+{
+    lt_err_t rc = lt_store_get_intention(st, h, &out->bytes);
+    if (rc == LT_OK)
+        rc = lt_signed_parse(out->bytes.data, out->bytes.len, &out->s);
+    return rc;
+}
+
+typedef struct {
+    lt_hash_t *v;
+    size_t n;
+} s_hashes_t;
+
+static lt_err_t s_collect_seq(void *ctx, uint64_t seq, const lt_hash_t *h)
+{
+    (void)seq;
+    s_hashes_t *hs = ctx;
+    hs->v[hs->n++] = *h;
+    return LT_OK;
+}
+
+static void s_history(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    uint64_t count = lt_store_witnessed_count(st);
+    uint64_t limit = r->num ? r->num : S_HISTORY_DEFAULT;
+    if (limit > count)
+        limit = count;
+    uint64_t from = count - limit + 1;
+    s_hashes_t hs = {limit ? calloc((size_t)limit, sizeof *hs.v) : NULL, 0};
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = limit && !hs.v ? LT_ENOMEM : LT_OK;
+    if (rc == LT_OK && limit)
+        rc = lt_store_scan_witness(st, from, s_collect_seq, &hs);
+    for (size_t i = hs.n; rc == LT_OK && i-- > 0;) {
+        s_intention_t in = {.bytes = LT_BUF_INIT};
+        rc = s_load_intention(st, &hs.v[i], &in);
+        if (rc == LT_OK) {
+            const lt_intention_t *x = &in.s.in;
+            lattice_store_HistoryItem m = lattice_store_HistoryItem_init_zero;
+            m.seq = from + i;
+            S_SET(m.hash, in.s.hash.b, LT_HASH_LEN);
+            S_SET(m.author, x->author.b, LT_KEY_LEN);
+            m.wall_ms = x->hlc.wall_ms;
+            m.counter = x->hlc.counter;
+            S_SET(m.store_prev, x->store_prev.b, LT_HASH_LEN);
+            m.deps_count = x->ndeps;
+            for (unsigned d = 0; d < x->ndeps; d++)
+                S_SET(m.deps[d], x->deps[d].b, LT_HASH_LEN);
+            s_summary(st, x->ops, x->ops_len, m.summary, sizeof m.summary);
+            rc = lt_pb_append_field(&b, lattice_store_HistoryList_items_tag,
+                                    lattice_store_HistoryItem_fields, &m);
+        }
+        lt_buf_free(&in.bytes);
+    }
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    free(hs.v);
+    lt_buf_free(&b);
+}
+
+static void s_debug(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    s_intention_t in = {.bytes = LT_BUF_INIT};
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_load_intention(st, &r->hash, &in);
+    if (rc == LT_OK) {
+        const lt_intention_t *x = &in.s.in;
+        lattice_store_DebugIntention m = lattice_store_DebugIntention_init_zero;
+        lt_view_t whole = {in.bytes.data, in.bytes.len}, ops = {x->ops, x->ops_len};
+        lt_pb_bind_write(&m.signed_bytes, &whole);
+        S_SET(m.hash, in.s.hash.b, LT_HASH_LEN);
+        m.version = x->version;
+        S_SET(m.author, x->author.b, LT_KEY_LEN);
+        m.wall_ms = x->hlc.wall_ms;
+        m.counter = x->hlc.counter;
+        S_SET(m.store, x->store_id.b, LT_STORE_ID_LEN);
+        S_SET(m.store_prev, x->store_prev.b, LT_HASH_LEN);
+        m.deps_count = x->ndeps;
+        for (unsigned d = 0; d < x->ndeps; d++)
+            S_SET(m.deps[d], x->deps[d].b, LT_HASH_LEN);
+        lt_pb_bind_write(&m.ops, &ops);
+        S_SET(m.signature, in.s.sig.b, LT_SIG_LEN);
+        if (lt_store_witness_seq(st, &r->hash, &m.seq) != LT_OK)
+            m.seq = 0;
+        s_summary(st, x->ops, x->ops_len, m.summary, sizeof m.summary);
+        rc = lt_pb_encode_static(lattice_store_DebugIntention_fields, &m, &b);
+    }
+    if (rc == LT_ENOTFOUND)
+        s_reply_error(a, o, rc, "this store holds no intention with that hash");
+    else if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&in.bytes);
+    lt_buf_free(&b);
+}
+
+/* Serves a read request (also a deferred one, from its copied body). */
+static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body, size_t len)
+{
+    lt_store_req_t r;
+    lt_errbuf_t eb = {""};
+    lt_err_t rc = lt_store_req_decode(o->type, body, len, &r, &eb);
+    if (rc) {
+        s_reply_error(a, o, rc, eb.msg);
+        return;
+    }
+    switch (o->type) {
+    case lattice_store_StoreMsgType_NODE_INFO:
+        s_node_info(a, o);
+        break;
+    case lattice_store_StoreMsgType_STORE_LIST:
+        s_store_list(a, o);
+        break;
+    case lattice_store_StoreMsgType_STORE_INFO:
+        s_store_info(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_STORE_RESOLVE:
+        s_store_resolve(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_KV_GET:
+        s_kv_get(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_KV_LIST:
+        s_kv_list(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_KV_INSPECT:
+        s_kv_inspect(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_KV_WATCH:
+        s_watch(a, o, &r, S_WATCH_KV);
+        break;
+    case lattice_store_StoreMsgType_KV_UNWATCH:
+        s_unwatch(a, o, &r, S_WATCH_KV);
+        break;
+    case lattice_store_StoreMsgType_LOG_READ:
+        s_log_read(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_LOG_FOLLOW:
+        s_watch(a, o, &r, S_WATCH_LOG);
+        break;
+    case lattice_store_StoreMsgType_LOG_UNFOLLOW:
+        s_unwatch(a, o, &r, S_WATCH_LOG);
+        break;
+    case lattice_store_StoreMsgType_HISTORY:
+        s_history(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_DEBUG:
+        s_debug(a, o, &r);
+        break;
+    default: /* writes never come here; the decoder refused everything else */
+        s_reply_error(a, o, LT_EINVAL, "not a read request");
+    }
+    lt_store_req_free(&r);
+}
+
+/* ---- writes ---- */
+
+/* After a write staged successfully: record its reply under the request id
+ * (in the same transaction), queue the reply for the commit. */
+static void s_written(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r,
+                      const lt_buf_t *reply)
+{
+    lt_err_t rc = LT_OK;
+    if (r->has_request_id)
+        rc = lt_db_request_record(a->db, r->request_id, reply->data, reply->len);
+    a->nwrites++;
+    if (rc) {
+        /* The db is poisoned: the commit will fail and answer this one too. */
+        s_reply(a, o, rc, true, NULL);
+        return;
+    }
+    s_reply(a, o, LT_OK, true, reply);
+}
+
+/* A write that failed while staging. If it left the transaction poisoned
+ * (lt_db_commit will refuse the group), the group's other replies get the
+ * commit's error anyway; this one gets its own. */
+static void s_write_failed(s_actor_t *a, const s_origin_t *o, lt_err_t rc)
+{
+    a->nwrites++; /* the flush must commit, to discard a poisoned group */
+    s_reply_db_error(a, o, rc);
+}
+
+static lt_err_t s_written_hash(const lt_hash_t *h, lt_buf_t *out)
+{
+    lattice_store_Written m = lattice_store_Written_init_zero;
+    S_SET(m.hash, h->b, LT_HASH_LEN);
+    return lt_pb_encode_static(lattice_store_Written_fields, &m, out);
+}
+
+static void s_store_create(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    const char *type =
+        r->store_type == lattice_store_StoreType_STORE_TYPE_LOG ? S_LOG_TYPE : S_KV_TYPE;
+    lt_store_t *parent = NULL;
+    if (r->has_parent && !(parent = s_store(a, o, &r->parent, NULL)))
+        return;
+    lt_store_t *st = NULL;
+    lt_err_t rc = lt_store_create(a->db, type, NULL, &st);
+    if (rc == LT_OK && r->name[0])
+        rc = lt_system_set_name(st, r->name, NULL);
+    if (rc == LT_OK && parent) {
+        lattice_ChildSet c = lattice_ChildSet_init_zero;
+        S_SET(c.store_id, lt_store_id(st)->b, LT_STORE_ID_LEN);
+        snprintf(c.type, sizeof c.type, "%s", type);
+        snprintf(c.name, sizeof c.name, "%.255s", r->name);
+        c.status = lattice_ChildStatus_CHILD_ACTIVE;
+        rc = lt_system_set_child(parent, &c, NULL);
+    }
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK) {
+        lattice_store_StoreCreated m = lattice_store_StoreCreated_init_zero;
+        S_SET(m.store, lt_store_id(st)->b, LT_STORE_ID_LEN);
+        rc = lt_pb_encode_static(lattice_store_StoreCreated_fields, &m, &b);
+    }
+    /* A failure after lt_store_create (the name or the child declaration
+     * refused by the backend) leaves the db poisoned, so the store does not
+     * commit half-made: the whole group fails with it. */
+    if (rc == LT_OK)
+        s_written(a, o, r, &b);
+    else
+        s_write_failed(a, o, rc);
+    lt_buf_free(&b);
+}
+
+/* Removal commits by itself (store.h): the burst before it commits first. */
+static void s_store_remove(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    s_flush(a);
+    if (!s_store(a, o, &r->store, NULL))
+        return;
+    lt_err_t rc = lt_store_remove(a->db, &r->store);
+    if (rc) {
+        s_reply_db_error(a, o, rc);
+        return;
+    }
+    lt_buf_t b = LT_BUF_INIT;
+    if (r->has_request_id) {
+        /* The removal is durable already; the record follows in its own
+         * commit: if that fails, a retry finds no store (LT_ENOTFOUND). */
+        rc = lt_db_request_record(a->db, r->request_id, NULL, 0);
+        if (rc == LT_OK)
+            rc = lt_db_commit(a->db);
+        if (rc)
+            lt_log_warn(a->log, S_TAG, "store removed, but its request id was not recorded: %s",
+                        lt_db_errmsg(a->db));
+    }
+    s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+static void s_kv_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, S_KV_TYPE);
+    if (!st)
+        return;
+    lt_hash_t h;
+    lt_err_t rc;
+    if (r->type == lattice_store_StoreMsgType_KV_PUT)
+        rc = lt_kvstore_put(st, r->key.p, r->key.len, r->value.p, r->value.len, &h);
+    else if (r->type == lattice_store_StoreMsgType_KV_DEL)
+        rc = lt_kvstore_del(st, r->key.p, r->key.len, &h);
+    else
+        rc = lt_kvstore_batch(st, r->entries, r->nentries, &h);
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK)
+        rc = s_written_hash(&h, &b);
+    if (rc == LT_OK)
+        s_written(a, o, r, &b);
+    else
+        s_write_failed(a, o, rc);
+    lt_buf_free(&b);
+}
+
+static void s_log_append(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, S_LOG_TYPE);
+    if (!st)
+        return;
+    lt_hash_t h;
+    lt_err_t rc = lt_logstore_append(st, r->value.p, r->value.len, &h);
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK)
+        rc = s_written_hash(&h, &b);
+    if (rc == LT_OK)
+        s_written(a, o, r, &b);
+    else
+        s_write_failed(a, o, rc);
+    lt_buf_free(&b);
+}
+
+static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    lt_ingest_result_t res;
+    lt_err_t rc = lt_store_ingest(st, r->value.p, r->value.len, &res);
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK) {
+        lattice_store_Ingested m = lattice_store_Ingested_init_zero;
+        m.status = res.status == LT_INGEST_WITNESSED  ? lattice_store_IngestStatus_INGEST_WITNESSED
+                   : res.status == LT_INGEST_FLOATING ? lattice_store_IngestStatus_INGEST_FLOATING
+                                                      : lattice_store_IngestStatus_INGEST_DUPLICATE;
+        S_SET(m.hash, res.hash.b, LT_HASH_LEN);
+        m.witnessed = res.witnessed;
+        m.missing_count = (pb_size_t)res.nmissing;
+        for (unsigned i = 0; i < res.nmissing; i++)
+            S_SET(m.missing[i], res.missing[i].b, LT_HASH_LEN);
+        rc = lt_pb_encode_static(lattice_store_Ingested_fields, &m, &b);
+    }
+    if (rc == LT_OK) {
+        s_written(a, o, r, &b);
+    } else {
+        lt_errbuf_t keep;
+        snprintf(keep.msg, sizeof keep.msg, "intention rejected: %.60s (%.160s)", lt_strerror(rc),
+                 lt_db_errmsg(a->db));
+        a->nwrites++; /* as s_write_failed: an I/O failure may have poisoned the group */
+        s_reply_error(a, o, rc, keep.msg);
+    }
+    lt_buf_free(&b);
+}
+
+static void s_serve_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    if (r->has_request_id) {
+        lt_buf_t prev = LT_BUF_INIT;
+        lt_err_t rc = lt_db_request_lookup(a->db, r->request_id, &prev);
+        if (rc == LT_OK) {
+            /* A retry: the first reply again (after the commit when that
+             * first write is still pending: both depend on it). */
+            s_reply(a, o, LT_OK, a->nwrites > 0, &prev);
+            lt_buf_free(&prev);
+            return;
+        }
+        lt_buf_free(&prev);
+        if (rc != LT_ENOTFOUND) {
+            s_reply_db_error(a, o, rc);
+            return;
+        }
+    }
+    switch (r->type) {
+    case lattice_store_StoreMsgType_STORE_CREATE:
+        s_store_create(a, o, r);
+        break;
+    case lattice_store_StoreMsgType_STORE_REMOVE:
+        s_store_remove(a, o, r);
+        break;
+    case lattice_store_StoreMsgType_KV_PUT:
+    case lattice_store_StoreMsgType_KV_DEL:
+    case lattice_store_StoreMsgType_KV_BATCH:
+        s_kv_write(a, o, r);
+        break;
+    case lattice_store_StoreMsgType_LOG_APPEND:
+        s_log_append(a, o, r);
+        break;
+    case lattice_store_StoreMsgType_INGEST:
+        s_ingest(a, o, r);
+        break;
+    default:
+        s_reply_error(a, o, LT_EINVAL, "not a write request");
+    }
+}
+
+/* ---- the actor ---- */
+
+static uint64_t s_runtime_now(void *ctx)
+{
+    const s_actor_t *a = ctx;
+    return a->rt_ops->now(a->rt);
+}
+
+static lt_err_t s_start(lt_ctx_t *ctx, const void *cfgp, void **self)
+{
+    const lt_store_actor_config_t *cfg = cfgp;
+    if (!cfg || !cfg->kv)
+        return LT_EINVAL;
+    s_actor_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return LT_ENOMEM;
+    a->ctx = ctx;
+    a->log = ctx->log;
+    a->rt_ops = ctx->ops;
+    a->rt = ctx->rt;
+    a->max_group = cfg->max_group ? cfg->max_group : LT_STORE_ACTOR_DEFAULT_MAX_GROUP;
+    lt_db_config_t dc = {.kv = cfg->kv,
+                         .identity = &cfg->identity,
+                         .now = cfg->now ? cfg->now : s_runtime_now,
+                         .now_ctx = cfg->now ? cfg->now_ctx : a,
+                         .log = ctx->log};
+    lt_errbuf_t eb = {""};
+    lt_err_t rc = lt_db_open(&dc, &a->db, &eb);
+    if (rc) {
+        lt_log_error(a->log, S_TAG, "opening the node database failed: %s", eb.msg);
+        free(a);
+        return rc;
+    }
+    char key[2 * LT_KEY_LEN + 1];
+    lt_hex(lt_db_node_key(a->db)->b, LT_KEY_LEN, key);
+    lt_log_info(a->log, S_TAG, "store up: node %s, %zu stores", key, lt_db_store_count(a->db));
+    *self = a;
+    return LT_OK;
+}
+
+static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
+{
+    s_actor_t *a = self;
+    a->ctx = ctx;
+    if (msg->kind != LT_MSG_REQUEST) {
+        lt_log_debug(a->log, S_TAG, "ignored a message of kind %d from %s", (int)msg->kind,
+                     msg->from);
+        return;
+    }
+    s_origin_t o = {.corr = msg->corr, .type = msg->type};
+    snprintf(o.to, sizeof o.to, "%s", msg->from);
+    if (!lt_store_msg_is_write(msg->type)) {
+        /* Reads see the pending transaction: while anything is staged,
+         * they wait for the commit. */
+        if (a->nowed == 0 && a->nwrites == 0) {
+            s_serve_read(a, &o, msg->body, msg->len);
+        } else if (s_owe(a, &o, true, false, LT_OK, msg->body, msg->len) != LT_OK) {
+            lt_log_error(a->log, S_TAG, "out of memory queueing a read");
+            s_flush(a);
+            s_serve_read(a, &o, msg->body, msg->len);
+        }
+        return;
+    }
+    lt_store_req_t r;
+    lt_errbuf_t eb = {""};
+    lt_err_t rc = lt_store_req_decode(msg->type, msg->body, msg->len, &r, &eb);
+    if (rc) {
+        lt_log_debug(a->log, S_TAG, "malformed request from %s: %s", msg->from, eb.msg);
+        s_reply_error(a, &o, rc, eb.msg);
+        return;
+    }
+    s_serve_write(a, &o, &r);
+    lt_store_req_free(&r);
+    if (a->nwrites >= a->max_group || lt_db_pending_bytes(a->db) >= S_GROUP_MAX_BYTES)
+        s_flush(a);
+}
+
+static void s_idle(void *self, lt_ctx_t *ctx)
+{
+    s_actor_t *a = self;
+    a->ctx = ctx;
+    if (a->nwrites || a->nowed)
+        s_flush(a);
+}
+
+static void s_stop(void *self)
+{
+    s_actor_t *a = self;
+    if (!a)
+        return;
+    /* Whatever was not committed was never acknowledged: drop it. */
+    for (size_t i = 0; i < a->nowed; i++)
+        lt_buf_free(&a->owed[i].body);
+    free(a->owed);
+    for (size_t i = 0; i < a->nwatches; i++)
+        free(a->watches[i]);
+    free(a->watches);
+    lt_db_close(&a->db);
+    free(a);
+}
+
+const lt_actor_ops_t lt_store_actor = {
+    .abi = LT_ACTOR_ABI,
+    .name = "store",
+    .start = s_start,
+    .receive = s_receive,
+    .idle = s_idle,
+    .timer = NULL,
+    .stop = s_stop,
+};

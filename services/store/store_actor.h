@@ -1,0 +1,51 @@
+/* The store actor (DESIGN.md §2, §2.1): the "store" service. It owns the
+ * node database (store.h) and serves the store protocol (schemas/store.proto,
+ * store_proto.h) to the CLI, clients and other actors.
+ *
+ * Group commit. Writes go into the db's pending transaction as they arrive
+ * and their replies wait; when the mailbox drains (idle()), one synced commit
+ * makes the whole burst durable and every waiting reply goes out; if the
+ * commit fails, every write of the burst is answered with the error and
+ * nothing of it is visible. A burst longer than max_group writes commits
+ * early. Reads that arrive while writes wait are answered after the commit,
+ * in arrival order, so no reply ever shows data that is not durable.
+ *
+ * Idempotency. A write with a request id records its reply in the same
+ * commit (lt_db_request_record); a retry with that id is answered from the
+ * record, also after a restart, and writes nothing.
+ *
+ * Watch and follow. Events go to the `from` of the watch request as
+ * LT_MSG_EVENT with its corr, after the commit that made them durable. A
+ * watcher that cannot be reached (its queue full, its address gone) loses its
+ * watch, with one log line.
+ *
+ * Portable: the backend and the node key come in through the config; the
+ * process main opens RocksDB. */
+#ifndef LT_STORE_ACTOR_H
+#define LT_STORE_ACTOR_H
+
+#include "ipc/actor.h"
+#include "store/kv.h"
+#include "weaver/hlc.h"
+#include "weaver/identity.h"
+
+#include <stddef.h>
+
+#define LT_STORE_ACTOR_DEFAULT_MAX_GROUP 256
+
+typedef struct {
+    /* The open backend with LT_CF_COUNT column families (tables.h). The
+     * actor owns it once start() succeeds (it closes it on stop) and the
+     * caller must forget it; on failure the caller still owns it. */
+    lt_kv_t *kv;
+    lt_identity_t identity; /* the node key (copied) */
+    /* Wall clock for the HLC; NULL: the runtime's now(). */
+    lt_now_fn now;
+    void *now_ctx;
+    size_t max_group; /* writes per commit group; 0: LT_STORE_ACTOR_DEFAULT_MAX_GROUP */
+} lt_store_actor_config_t;
+
+/* name "store"; cfg is a const lt_store_actor_config_t *. */
+extern const lt_actor_ops_t lt_store_actor;
+
+#endif

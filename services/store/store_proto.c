@@ -1,0 +1,416 @@
+/* The store service protocol: strict request decoding with zero-copy views,
+ * and the nanopb helpers for replies (see store_proto.h). */
+#include "store/store_proto.h"
+
+#include <pb_decode.h>
+#include <pb_encode.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+
+lt_pb_input_t lt_pb_input(const uint8_t *buf, size_t len)
+{
+    lt_pb_input_t in = {(uintptr_t)buf, (uintptr_t)buf + len};
+    return in;
+}
+
+/* Whether the stream reads from the input itself (see the header). */
+static bool s_reads_input(const pb_istream_t *stream, const lt_pb_input_t *in)
+{
+    uintptr_t p = (uintptr_t)stream->state;
+    return in && p >= in->lo && p <= in->hi && stream->bytes_left <= in->hi - p;
+}
+
+static bool s_view_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    (void)field;
+    const lt_pb_view_arg_t *a = *arg;
+    if (!s_reads_input(stream, a->in))
+        return false;
+    a->view->p = stream->state;
+    a->view->len = stream->bytes_left;
+    return pb_read(stream, NULL, stream->bytes_left);
+}
+
+void lt_pb_bind_view(pb_callback_t *cb, lt_pb_view_arg_t *arg)
+{
+    cb->funcs.decode = s_view_cb;
+    cb->arg = arg;
+}
+
+static bool s_views_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    (void)field;
+    lt_pb_views_t *vs = *arg;
+    if (!s_reads_input(stream, vs->in))
+        return false;
+    if (vs->n == vs->cap) {
+        size_t cap = vs->cap ? vs->cap * 2 : 16;
+        lt_view_t *v = realloc(vs->v, cap * sizeof *v);
+        if (!v)
+            return false;
+        vs->v = v;
+        vs->cap = cap;
+    }
+    vs->v[vs->n].p = stream->state;
+    vs->v[vs->n].len = stream->bytes_left;
+    vs->n++;
+    return pb_read(stream, NULL, stream->bytes_left);
+}
+
+void lt_pb_bind_views(pb_callback_t *cb, lt_pb_views_t *views)
+{
+    cb->funcs.decode = s_views_cb;
+    cb->arg = views;
+}
+
+void lt_pb_views_free(lt_pb_views_t *views)
+{
+    free(views->v);
+    views->v = NULL;
+    views->n = views->cap = 0;
+}
+
+static bool s_write_cb(pb_ostream_t *stream, const pb_field_t *field, void *const *arg)
+{
+    const lt_view_t *v = *arg;
+    if (!v || !v->p || v->len == 0)
+        return true;
+    return pb_encode_tag_for_field(stream, field) && pb_encode_string(stream, v->p, v->len);
+}
+
+void lt_pb_bind_write(pb_callback_t *cb, const lt_view_t *v)
+{
+    cb->funcs.encode = s_write_cb;
+    cb->arg = (void *)v;
+}
+
+/* Appends a varint (protobuf base-128). */
+static lt_err_t s_put_varint(lt_buf_t *out, uint64_t v)
+{
+    uint8_t b[10];
+    size_t n = 0;
+    do {
+        b[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            b[n] |= 0x80;
+        n++;
+    } while (v);
+    return lt_buf_append(out, b, n);
+}
+
+lt_err_t lt_pb_append_bytes(lt_buf_t *out, uint32_t field, const uint8_t *p, size_t len)
+{
+    lt_err_t rc = s_put_varint(out, ((uint64_t)field << 3) | PB_WT_STRING);
+    if (rc == LT_OK)
+        rc = s_put_varint(out, len);
+    if (rc == LT_OK)
+        rc = lt_buf_append(out, p, len);
+    return rc;
+}
+
+lt_err_t lt_pb_append_field(lt_buf_t *out, uint32_t field, const pb_msgdesc_t *fields,
+                            const void *msg)
+{
+    size_t size;
+    if (!pb_get_encoded_size(&size, fields, msg))
+        return LT_EINVAL;
+    lt_err_t rc = s_put_varint(out, ((uint64_t)field << 3) | PB_WT_STRING);
+    if (rc == LT_OK)
+        rc = s_put_varint(out, size);
+    if (rc == LT_OK && size)
+        rc = lt_buf_reserve(out, size);
+    if (rc || size == 0)
+        return rc;
+    pb_ostream_t os = pb_ostream_from_buffer(out->data + out->len, size);
+    if (!pb_encode(&os, fields, msg) || os.bytes_written != size)
+        return LT_EINVAL;
+    out->len += size;
+    return LT_OK;
+}
+
+lt_err_t lt_store_error_encode(const char *message, lt_buf_t *out)
+{
+    lattice_store_Error e = lattice_store_Error_init_zero;
+    snprintf(e.message, sizeof e.message, "%s", message ? message : "");
+    return lt_pb_encode_static(lattice_store_Error_fields, &e, out);
+}
+
+bool lt_store_msg_is_write(uint32_t type)
+{
+    switch (type) {
+    case lattice_store_StoreMsgType_STORE_CREATE:
+    case lattice_store_StoreMsgType_STORE_REMOVE:
+    case lattice_store_StoreMsgType_KV_PUT:
+    case lattice_store_StoreMsgType_KV_DEL:
+    case lattice_store_StoreMsgType_KV_BATCH:
+    case lattice_store_StoreMsgType_LOG_APPEND:
+    case lattice_store_StoreMsgType_INGEST:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- request decoding ---- */
+
+typedef struct {
+    lt_store_req_t *req;
+    const lt_pb_input_t *in;
+    lt_errbuf_t *eb;
+    bool failed;
+} s_batch_t;
+
+static bool s_entry_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    (void)field;
+    s_batch_t *b = *arg;
+    if (!s_reads_input(stream, b->in))
+        return false;
+    lattice_store_KvBatchEntry msg = lattice_store_KvBatchEntry_init_zero;
+    lt_kv_entry_t e = {{NULL, 0}, {NULL, 0}, false};
+    lt_pb_view_arg_t k = {&e.key, b->in}, v = {&e.value, b->in};
+    lt_pb_bind_view(&msg.key, &k);
+    lt_pb_bind_view(&msg.value, &v);
+    if (!pb_decode(stream, lattice_store_KvBatchEntry_fields, &msg))
+        return false;
+    e.del = msg.delete;
+    if (e.key.len == 0 || (e.del && e.value.len)) {
+        lt_fail(b->eb, LT_EINVAL, "batch entry %zu: %s", b->req->nentries + 1,
+                e.key.len == 0 ? "empty key" : "a delete with a value");
+        b->failed = true;
+        return false;
+    }
+    if (!e.value.p)
+        e.value.p = (const uint8_t *)"";
+    lt_store_req_t *r = b->req;
+    if ((r->nentries & (r->nentries - 1)) == 0) { /* 0, 1, 2, 4...: grow to the next power */
+        size_t cap = r->nentries ? r->nentries * 2 : 1;
+        lt_kv_entry_t *ne = realloc(r->entries, cap * sizeof *ne);
+        if (!ne)
+            return false;
+        r->entries = ne;
+    }
+    r->entries[r->nentries++] = e;
+    return true;
+}
+
+/* Copies a fixed-size bytes field: absent is fine when optional. */
+static lt_err_t s_fixed(const pb_bytes_array_t *f, size_t want, uint8_t *out, bool *has,
+                        bool required, const char *what, lt_errbuf_t *eb)
+{
+    if (f->size == 0 && !required) {
+        if (has)
+            *has = false;
+        return LT_OK;
+    }
+    if (f->size != want)
+        return lt_fail(eb, LT_EINVAL, "%s must be %zu bytes, not %u", what, want,
+                       (unsigned)f->size);
+    memcpy(out, f->bytes, want);
+    if (has)
+        *has = true;
+    return LT_OK;
+}
+
+#define S_STORE(msg, req, eb)                                                                      \
+    s_fixed((const pb_bytes_array_t *)&(msg).store, LT_STORE_ID_LEN, (req)->store.b,               \
+            &(req)->has_store, true, "the store id", eb)
+#define S_RID(msg, req, eb)                                                                        \
+    s_fixed((const pb_bytes_array_t *)&(msg).request_id, LT_REQUEST_ID_LEN, (req)->request_id,     \
+            &(req)->has_request_id, false, "the request id", eb)
+
+static lt_err_t s_decode(const pb_msgdesc_t *fields, void *msg, const uint8_t *body, size_t len,
+                         lt_errbuf_t *eb)
+{
+    pb_istream_t is = pb_istream_from_buffer(body, len);
+    if (!pb_decode(&is, fields, msg))
+        return lt_fail(eb, LT_EINVAL, "malformed request body: %s", PB_GET_ERROR(&is));
+    return LT_OK;
+}
+
+static lt_err_t s_need_key(const lt_view_t *key, lt_errbuf_t *eb)
+{
+    return key->len ? LT_OK : lt_fail(eb, LT_EINVAL, "the key is missing or empty");
+}
+
+static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_store_req_t *req,
+                             const lt_pb_input_t *in, lt_errbuf_t *eb)
+{
+    lt_err_t rc;
+    lt_pb_view_arg_t key = {&req->key, in}, value = {&req->value, in};
+    switch (type) {
+    case lattice_store_StoreMsgType_STORE_LIST:
+    case lattice_store_StoreMsgType_NODE_INFO:
+        return len == 0 ? LT_OK : lt_fail(eb, LT_EINVAL, "this request takes no body");
+    case lattice_store_StoreMsgType_STORE_CREATE: {
+        lattice_store_StoreCreate m = lattice_store_StoreCreate_init_zero;
+        rc = s_decode(lattice_store_StoreCreate_fields, &m, body, len, eb);
+        if (rc == LT_OK && (m.type < lattice_store_StoreType_STORE_TYPE_DEFAULT ||
+                            m.type > lattice_store_StoreType_STORE_TYPE_LOG))
+            rc = lt_fail(eb, LT_EINVAL, "unknown store type %d", (int)m.type);
+        if (rc == LT_OK)
+            rc = s_fixed((const pb_bytes_array_t *)&m.parent, LT_STORE_ID_LEN, req->parent.b,
+                         &req->has_parent, false, "the parent store id", eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK) {
+            req->store_type = m.type == lattice_store_StoreType_STORE_TYPE_LOG
+                                  ? lattice_store_StoreType_STORE_TYPE_LOG
+                                  : lattice_store_StoreType_STORE_TYPE_KV;
+            snprintf(req->name, sizeof req->name, "%s", m.name);
+        }
+        return rc;
+    }
+    case lattice_store_StoreMsgType_STORE_INFO:
+    case lattice_store_StoreMsgType_STORE_REMOVE:
+    case lattice_store_StoreMsgType_LOG_FOLLOW: {
+        lattice_store_StoreRef m = lattice_store_StoreRef_init_zero;
+        rc = s_decode(lattice_store_StoreRef_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        return rc;
+    }
+    case lattice_store_StoreMsgType_STORE_RESOLVE: {
+        lattice_store_StoreResolve m = lattice_store_StoreResolve_init_zero;
+        rc = s_decode(lattice_store_StoreResolve_fields, &m, body, len, eb);
+        if (rc == LT_OK && m.query[0] == '\0')
+            rc = lt_fail(eb, LT_EINVAL, "the store to resolve is empty");
+        if (rc == LT_OK)
+            snprintf(req->name, sizeof req->name, "%s", m.query);
+        return rc;
+    }
+    case lattice_store_StoreMsgType_KV_PUT: {
+        lattice_store_KvPut m = lattice_store_KvPut_init_zero;
+        lt_pb_bind_view(&m.key, &key);
+        lt_pb_bind_view(&m.value, &value);
+        rc = s_decode(lattice_store_KvPut_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK)
+            rc = s_need_key(&req->key, eb);
+        return rc;
+    }
+    case lattice_store_StoreMsgType_KV_GET:
+    case lattice_store_StoreMsgType_KV_DEL:
+    case lattice_store_StoreMsgType_KV_INSPECT: {
+        lattice_store_KvKey m = lattice_store_KvKey_init_zero;
+        lt_pb_bind_view(&m.key, &key);
+        rc = s_decode(lattice_store_KvKey_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK)
+            rc = s_need_key(&req->key, eb);
+        return rc;
+    }
+    case lattice_store_StoreMsgType_KV_LIST:
+    case lattice_store_StoreMsgType_KV_WATCH: {
+        lattice_store_KvPrefix m = lattice_store_KvPrefix_init_zero;
+        lt_pb_bind_view(&m.prefix, &key);
+        rc = s_decode(lattice_store_KvPrefix_fields, &m, body, len, eb);
+        return rc ? rc : S_STORE(m, req, eb);
+    }
+    case lattice_store_StoreMsgType_KV_BATCH: {
+        lattice_store_KvBatch m = lattice_store_KvBatch_init_zero;
+        s_batch_t b = {req, in, eb, false};
+        m.entries.funcs.decode = s_entry_cb;
+        m.entries.arg = &b;
+        pb_istream_t is = pb_istream_from_buffer(body, len);
+        if (!pb_decode(&is, lattice_store_KvBatch_fields, &m))
+            return b.failed
+                       ? LT_EINVAL
+                       : lt_fail(eb, LT_EINVAL, "malformed request body: %s", PB_GET_ERROR(&is));
+        rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK && req->nentries == 0)
+            rc = lt_fail(eb, LT_EINVAL, "a batch needs at least one entry");
+        return rc;
+    }
+    case lattice_store_StoreMsgType_KV_UNWATCH:
+    case lattice_store_StoreMsgType_LOG_UNFOLLOW: {
+        lattice_store_Unwatch m = lattice_store_Unwatch_init_zero;
+        rc = s_decode(lattice_store_Unwatch_fields, &m, body, len, eb);
+        req->num = m.corr;
+        return rc;
+    }
+    case lattice_store_StoreMsgType_LOG_APPEND: {
+        lattice_store_LogAppend m = lattice_store_LogAppend_init_zero;
+        lt_pb_bind_view(&m.text, &value);
+        rc = s_decode(lattice_store_LogAppend_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK && !req->value.p)
+            req->value.p = (const uint8_t *)"";
+        return rc;
+    }
+    case lattice_store_StoreMsgType_LOG_READ: {
+        lattice_store_LogRead m = lattice_store_LogRead_init_zero;
+        rc = s_decode(lattice_store_LogRead_fields, &m, body, len, eb);
+        req->num = m.tail;
+        return rc ? rc : S_STORE(m, req, eb);
+    }
+    case lattice_store_StoreMsgType_HISTORY: {
+        lattice_store_History m = lattice_store_History_init_zero;
+        rc = s_decode(lattice_store_History_fields, &m, body, len, eb);
+        req->num = m.limit;
+        return rc ? rc : S_STORE(m, req, eb);
+    }
+    case lattice_store_StoreMsgType_DEBUG: {
+        lattice_store_Debug m = lattice_store_Debug_init_zero;
+        rc = s_decode(lattice_store_Debug_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = s_fixed((const pb_bytes_array_t *)&m.hash, LT_HASH_LEN, req->hash.b, NULL, true,
+                         "the intention hash", eb);
+        return rc;
+    }
+    case lattice_store_StoreMsgType_INGEST: {
+        lattice_store_Ingest m = lattice_store_Ingest_init_zero;
+        lt_pb_bind_view(&m.signed_bytes, &value);
+        rc = s_decode(lattice_store_Ingest_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK && req->value.len == 0)
+            rc = lt_fail(eb, LT_EINVAL, "the signed intention is missing");
+        return rc;
+    }
+    default:
+        return lt_fail(eb, LT_EINVAL, "unknown request type %u", (unsigned)type);
+    }
+}
+
+lt_err_t lt_store_req_decode(uint32_t type, const uint8_t *body, size_t len, lt_store_req_t *req,
+                             lt_errbuf_t *eb)
+{
+    memset(req, 0, sizeof *req);
+    req->type = (lattice_store_StoreMsgType)type;
+    if (!body && len)
+        return lt_fail(eb, LT_EINVAL, "a request body without bytes");
+    if (!body)
+        body = (const uint8_t *)"";
+    lt_pb_input_t in = lt_pb_input(body, len);
+    lt_err_t rc = s_decode_req(type, body, len, req, &in, eb);
+    if (rc)
+        lt_store_req_free(req);
+    return rc;
+}
+
+void lt_store_req_free(lt_store_req_t *req)
+{
+    free(req->entries);
+    req->entries = NULL;
+    req->nentries = 0;
+}

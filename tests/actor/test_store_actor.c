@@ -1,0 +1,994 @@
+/* The store actor (services/store/store_actor.h) in the cooperative runtime:
+ * requests injected by an external client, replies and events captured
+ * through the runtime's external hook, a virtual clock, seeded randomness,
+ * and a memory backend behind kv_faulty (to count commits and make them
+ * fail). The restart test uses RocksDB in a temporary directory. */
+#include "boards/coop.h"
+#include "store/kv_faulty.h"
+#include "store/store_actor.h"
+#include "store/store_proto.h"
+#include "store/tables.h"
+#include "support/testutil.h"
+
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_CLIENT "ext:cli"
+#define S_MAX    4096
+#define S_GONE   "ext:gone" /* a client that has gone: sends to it fail */
+
+typedef struct {
+    lt_msg_kind_t kind;
+    char to[LT_ADDR_MAX];
+    uint64_t corr;
+    uint32_t type;
+    lt_err_t status;
+    uint8_t *body;
+    size_t len;
+    long commits; /* backend writes seen when it arrived */
+} s_got_t;
+
+typedef struct {
+    lt_coop_t *rt;
+    lt_kv_t *faulty; /* borrowed: the actor owns it */
+    uint64_t clock, seed;
+    s_got_t got[S_MAX];
+    size_t ngot;
+    uint64_t next_corr;
+    int refused_events; /* events to S_GONE */
+} s_env_t;
+
+static s_env_t *s_env;
+
+static uint64_t s_clock(void *ms)
+{
+    return *(uint64_t *)ms;
+}
+
+static void s_prng(void *state, void *buf, size_t n)
+{
+    uint64_t *x = state;
+    uint8_t *out = buf;
+    for (size_t i = 0; i < n; i++) {
+        *x ^= *x >> 12;
+        *x ^= *x << 25;
+        *x ^= *x >> 27;
+        out[i] = (uint8_t)((*x * 0x2545F4914F6CDD1DULL) >> 56);
+    }
+}
+
+static lt_err_t s_external(void *ctx, const char *to, const lt_msg_t *m)
+{
+    s_env_t *e = ctx;
+    if (strcmp(to, S_GONE) == 0) {
+        e->refused_events += m->kind == LT_MSG_EVENT;
+        return LT_ENOTFOUND;
+    }
+    cr_assert(e->ngot < S_MAX);
+    s_got_t *g = &e->got[e->ngot++];
+    g->kind = m->kind;
+    snprintf(g->to, sizeof g->to, "%s", to);
+    g->corr = m->corr;
+    g->type = m->type;
+    g->status = m->status;
+    g->len = m->len;
+    g->body = malloc(m->len + 1);
+    cr_assert(g->body);
+    if (m->len)
+        memcpy(g->body, m->body, m->len);
+    g->commits = e->faulty ? lt_kv_faulty_writes(e->faulty) : 0;
+    return LT_OK;
+}
+
+static void s_start_actor(s_env_t *e, lt_kv_t *inner, size_t max_group)
+{
+    lt_store_actor_config_t cfg = {.max_group = max_group};
+    cr_assert_eq(lt_kv_faulty_wrap(inner, &cfg.kv), LT_OK);
+    lt_test_identity(&cfg.identity, 1);
+    e->faulty = cfg.kv;
+    lt_err_t rc = lt_coop_add(e->rt, &lt_store_actor, &cfg);
+    cr_assert_eq(rc, LT_OK, "start: %s", lt_errname(rc));
+}
+
+static void s_setup_with(lt_kv_t *inner, size_t max_group)
+{
+    s_env = calloc(1, sizeof *s_env);
+    cr_assert(s_env);
+    s_env->clock = 1700000000000ull;
+    s_env->seed = 42;
+    s_env->next_corr = 1;
+    lt_coop_config_t cc = {.now = s_clock,
+                           .now_ctx = &s_env->clock,
+                           .random = s_prng,
+                           .random_ctx = &s_env->seed,
+                           .mailbox_cap = 512,
+                           .max_body = 256 * 1024,
+                           .external = s_external,
+                           .external_ctx = s_env};
+    cr_assert_eq(lt_coop_new(&cc, &s_env->rt), LT_OK);
+    s_start_actor(s_env, inner, max_group);
+}
+
+static void s_setup(void)
+{
+    lt_kv_t *mem;
+    cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &mem), LT_OK);
+    s_setup_with(mem, 0);
+}
+
+static void s_clear(void)
+{
+    for (size_t i = 0; i < s_env->ngot; i++)
+        free(s_env->got[i].body);
+    s_env->ngot = 0;
+}
+
+static void s_teardown(void)
+{
+    if (!s_env)
+        return;
+    s_clear();
+    lt_coop_destroy(&s_env->rt);
+    free(s_env);
+    s_env = NULL;
+}
+
+/* ---- requests ---- */
+
+static uint64_t s_inject(uint32_t type, const lt_buf_t *body)
+{
+    lt_msg_t m = {.kind = LT_MSG_REQUEST,
+                  .corr = s_env->next_corr++,
+                  .type = type,
+                  .body = body ? body->data : NULL,
+                  .len = body ? body->len : 0};
+    lt_err_t rc = lt_coop_inject(s_env->rt, "store", &m, S_CLIENT);
+    cr_assert_eq(rc, LT_OK, "inject: %s", lt_errname(rc));
+    return m.corr;
+}
+
+static void s_run(void)
+{
+    while (lt_coop_run(s_env->rt, 100000))
+        ;
+}
+
+static s_got_t *s_reply_to(uint64_t corr)
+{
+    s_got_t *found = NULL;
+    for (size_t i = 0; i < s_env->ngot; i++)
+        if (s_env->got[i].kind == LT_MSG_REPLY && s_env->got[i].corr == corr) {
+            cr_assert_null(found, "two replies to corr %llu", (unsigned long long)corr);
+            found = &s_env->got[i];
+        }
+    cr_assert_not_null(found, "no reply to corr %llu", (unsigned long long)corr);
+    return found;
+}
+
+/* One request, run to completion, its reply. */
+static s_got_t *s_call(uint32_t type, const lt_buf_t *body)
+{
+    uint64_t corr = s_inject(type, body);
+    s_run();
+    s_got_t *g = s_reply_to(corr);
+    cr_assert_eq(g->type, type);
+    return g;
+}
+
+static s_got_t *s_call_ok(uint32_t type, const lt_buf_t *body)
+{
+    s_got_t *g = s_call(type, body);
+    lattice_store_Error err = lattice_store_Error_init_zero;
+    if (g->status)
+        if (lt_pb_decode_static(lattice_store_Error_fields, &err, g->body, g->len) != LT_OK)
+            err.message[0] = '\0';
+    cr_assert_eq(g->status, LT_OK, "type %u: %s: %s", type, lt_errname(g->status), err.message);
+    return g;
+}
+
+static void s_enc(const pb_msgdesc_t *f, const void *m, lt_buf_t *b)
+{
+    lt_buf_reset(b);
+    cr_assert_eq(lt_pb_encode_static(f, m, b), LT_OK);
+}
+
+#define S_SETB(field, p, n)                                                                        \
+    do {                                                                                           \
+        (field).size = (pb_size_t)(n);                                                             \
+        memcpy((field).bytes, (p), (n));                                                           \
+    } while (0)
+
+static lt_store_id_t s_create(lattice_store_StoreType type, const char *name,
+                              const lt_store_id_t *parent)
+{
+    lattice_store_StoreCreate m = lattice_store_StoreCreate_init_zero;
+    m.type = type;
+    if (name)
+        snprintf(m.name, sizeof m.name, "%s", name);
+    if (parent)
+        S_SETB(m.parent, parent->b, LT_STORE_ID_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_StoreCreate_fields, &m, &b);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_CREATE, &b);
+    lattice_store_StoreCreated c = lattice_store_StoreCreated_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreCreated_fields, &c, g->body, g->len),
+                 LT_OK);
+    cr_assert_eq(c.store.size, LT_STORE_ID_LEN);
+    lt_store_id_t id;
+    memcpy(id.b, c.store.bytes, LT_STORE_ID_LEN);
+    lt_buf_free(&b);
+    return id;
+}
+
+static void s_put_body(lt_buf_t *b, const lt_store_id_t *sid, const char *k, const char *v,
+                       const uint8_t *rid)
+{
+    lattice_store_KvPut m = lattice_store_KvPut_init_zero;
+    lt_view_t kv = {(const uint8_t *)k, strlen(k)}, vv = {(const uint8_t *)v, strlen(v)};
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.key, &kv);
+    lt_pb_bind_write(&m.value, &vv);
+    if (rid)
+        S_SETB(m.request_id, rid, LT_REQUEST_ID_LEN);
+    s_enc(lattice_store_KvPut_fields, &m, b);
+}
+
+static void s_key_body(lt_buf_t *b, const lt_store_id_t *sid, const char *k)
+{
+    lattice_store_KvKey m = lattice_store_KvKey_init_zero;
+    lt_view_t kv = {(const uint8_t *)k, strlen(k)};
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.key, &kv);
+    s_enc(lattice_store_KvKey_fields, &m, b);
+}
+
+static void s_prefix_body(lt_buf_t *b, const lt_store_id_t *sid, const char *p)
+{
+    lattice_store_KvPrefix m = lattice_store_KvPrefix_init_zero;
+    lt_view_t pv = {(const uint8_t *)p, strlen(p)};
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.prefix, &pv);
+    s_enc(lattice_store_KvPrefix_fields, &m, b);
+}
+
+static void s_ref_body(lt_buf_t *b, const lt_store_id_t *sid)
+{
+    lattice_store_StoreRef m = lattice_store_StoreRef_init_zero;
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    s_enc(lattice_store_StoreRef_fields, &m, b);
+}
+
+static lt_hash_t s_written(const s_got_t *g)
+{
+    lattice_store_Written w = lattice_store_Written_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Written_fields, &w, g->body, g->len), LT_OK);
+    cr_assert_eq(w.hash.size, LT_HASH_LEN);
+    lt_hash_t h;
+    memcpy(h.b, w.hash.bytes, LT_HASH_LEN);
+    return h;
+}
+
+static lt_hash_t s_put(const lt_store_id_t *sid, const char *k, const char *v)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    s_put_body(&b, sid, k, v, NULL);
+    lt_hash_t h = s_written(s_call_ok(lattice_store_StoreMsgType_KV_PUT, &b));
+    lt_buf_free(&b);
+    return h;
+}
+
+/* KvGet: the value into out (NUL-terminated), or the status. */
+static lt_err_t s_get(const lt_store_id_t *sid, const char *k, char *out, size_t n, bool *confl)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    s_key_body(&b, sid, k);
+    s_got_t *g = s_call(lattice_store_StoreMsgType_KV_GET, &b);
+    lt_buf_free(&b);
+    if (g->status)
+        return g->status;
+    lattice_store_KvItem m = lattice_store_KvItem_init_zero;
+    lt_view_t key = {NULL, 0}, val = {NULL, 0};
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_view_arg_t ka = {&key, &in}, va = {&val, &in};
+    lt_pb_bind_view(&m.key, &ka);
+    lt_pb_bind_view(&m.value, &va);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_KvItem_fields, &m, g->body, g->len), LT_OK);
+    cr_assert_eq(key.len, strlen(k));
+    cr_assert(val.len < n);
+    memcpy(out, val.p ? val.p : (const uint8_t *)"", val.len);
+    out[val.len] = '\0';
+    if (confl)
+        *confl = m.conflicted;
+    return LT_OK;
+}
+
+static const char *s_errmsg(const s_got_t *g)
+{
+    static lattice_store_Error err;
+    memset(&err, 0, sizeof err);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Error_fields, &err, g->body, g->len), LT_OK);
+    return err.message;
+}
+
+/* ---- tests ---- */
+
+TestSuite(store_actor, .init = s_setup, .fini = s_teardown);
+
+Test(store_actor, kv_requests_round_trip)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "main", NULL);
+    lt_hash_t h1 = s_put(&sid, "a1", "one");
+    s_put(&sid, "a2", "two");
+    s_put(&sid, "b1", "three");
+    char v[64];
+    cr_assert_eq(s_get(&sid, "a1", v, sizeof v, NULL), LT_OK);
+    cr_assert_str_eq(v, "one");
+
+    lt_buf_t b = LT_BUF_INIT;
+    s_key_body(&b, &sid, "a2");
+    lt_hash_t hd = s_written(s_call_ok(lattice_store_StoreMsgType_KV_DEL, &b));
+    cr_assert_not(lt_hash_eq(&hd, &h1));
+    cr_assert_eq(s_get(&sid, "a2", v, sizeof v, NULL), LT_ENOTFOUND);
+
+    /* list "a": a1 only (a2 deleted, not conflicted) */
+    s_prefix_body(&b, &sid, "a");
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_KV_LIST, &b);
+    lattice_store_KvList l = lattice_store_KvList_init_zero;
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t items = {.in = &in};
+    lt_pb_bind_views(&l.items, &items);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_KvList_fields, &l, g->body, g->len), LT_OK);
+    cr_assert_eq(items.n, 1);
+    lattice_store_KvItem it = lattice_store_KvItem_init_zero;
+    lt_view_t key = {NULL, 0}, val = {NULL, 0};
+    lt_pb_input_t iin = lt_pb_input(items.v[0].p, items.v[0].len);
+    lt_pb_view_arg_t ka = {&key, &iin}, va = {&val, &iin};
+    lt_pb_bind_view(&it.key, &ka);
+    lt_pb_bind_view(&it.value, &va);
+    cr_assert_eq(
+        lt_pb_decode_static(lattice_store_KvItem_fields, &it, items.v[0].p, items.v[0].len), LT_OK);
+    cr_assert(key.len == 2 && memcmp(key.p, "a1", 2) == 0);
+    cr_assert(val.len == 3 && memcmp(val.p, "one", 3) == 0);
+    lt_pb_views_free(&items);
+
+    /* batch: put c1, del b1, one intention */
+    lt_buf_t e = LT_BUF_INIT;
+    lattice_store_KvBatchEntry be = lattice_store_KvBatchEntry_init_zero;
+    lt_view_t c1 = {(const uint8_t *)"c1", 2}, cv = {(const uint8_t *)"cee", 3},
+              b1 = {(const uint8_t *)"b1", 2}, none = {NULL, 0};
+    lt_pb_bind_write(&be.key, &c1);
+    lt_pb_bind_write(&be.value, &cv);
+    cr_assert_eq(lt_pb_append_field(&e, lattice_store_KvBatch_entries_tag,
+                                    lattice_store_KvBatchEntry_fields, &be),
+                 LT_OK);
+    lt_pb_bind_write(&be.key, &b1);
+    lt_pb_bind_write(&be.value, &none);
+    be.delete = true;
+    cr_assert_eq(lt_pb_append_field(&e, lattice_store_KvBatch_entries_tag,
+                                    lattice_store_KvBatchEntry_fields, &be),
+                 LT_OK);
+    cr_assert_eq(lt_pb_append_bytes(&e, lattice_store_KvBatch_store_tag, sid.b, LT_STORE_ID_LEN),
+                 LT_OK);
+    s_call_ok(lattice_store_StoreMsgType_KV_BATCH, &e);
+    lt_buf_free(&e);
+    cr_assert_eq(s_get(&sid, "c1", v, sizeof v, NULL), LT_OK);
+    cr_assert_str_eq(v, "cee");
+    cr_assert_eq(s_get(&sid, "b1", v, sizeof v, NULL), LT_ENOTFOUND);
+
+    /* inspect a1: one head, our hash, our node key */
+    s_key_body(&b, &sid, "a1");
+    g = s_call_ok(lattice_store_StoreMsgType_KV_INSPECT, &b);
+    lattice_store_KvHeads kh = lattice_store_KvHeads_init_zero;
+    in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t heads = {.in = &in};
+    lt_view_t hkey = {NULL, 0};
+    lt_pb_view_arg_t hka = {&hkey, &in};
+    lt_pb_bind_view(&kh.key, &hka);
+    lt_pb_bind_views(&kh.heads, &heads);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_KvHeads_fields, &kh, g->body, g->len), LT_OK);
+    cr_assert_eq(heads.n, 1);
+    lattice_store_Head hd0 = lattice_store_Head_init_zero;
+    lt_view_t hv = {NULL, 0};
+    lt_pb_input_t hin = lt_pb_input(heads.v[0].p, heads.v[0].len);
+    lt_pb_view_arg_t hva = {&hv, &hin};
+    lt_pb_bind_view(&hd0.value, &hva);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Head_fields, &hd0, heads.v[0].p, heads.v[0].len),
+                 LT_OK);
+    cr_assert_eq(memcmp(hd0.hash.bytes, h1.b, LT_HASH_LEN), 0);
+    cr_assert_not(hd0.tombstone);
+    cr_assert(hv.len == 3 && memcmp(hv.p, "one", 3) == 0);
+    lt_identity_t me;
+    lt_test_identity(&me, 1);
+    cr_assert_eq(memcmp(hd0.author.bytes, me.pk.b, LT_KEY_LEN), 0);
+    lt_pb_views_free(&heads);
+
+    /* store info, list, node info */
+    s_ref_body(&b, &sid);
+    g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    lattice_store_StoreInfo si = lattice_store_StoreInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    cr_assert_str_eq(si.name, "main");
+    cr_assert_eq(si.type, lattice_store_StoreType_STORE_TYPE_KV);
+    cr_assert_eq(si.witnessed, 6); /* name, 3 puts, del, batch */
+    cr_assert_eq(si.floating, 0);
+    cr_assert_eq(si.forks, 0);
+
+    g = s_call_ok(lattice_store_StoreMsgType_STORE_LIST, NULL);
+    lattice_store_StoreList sl = lattice_store_StoreList_init_zero;
+    in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t stores = {.in = &in};
+    lt_pb_bind_views(&sl.stores, &stores);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreList_fields, &sl, g->body, g->len), LT_OK);
+    cr_assert_eq(stores.n, 1);
+    lattice_store_StoreSummary ss = lattice_store_StoreSummary_init_zero;
+    cr_assert_eq(
+        lt_pb_decode_static(lattice_store_StoreSummary_fields, &ss, stores.v[0].p, stores.v[0].len),
+        LT_OK);
+    cr_assert_str_eq(ss.name, "main");
+    cr_assert_eq(memcmp(ss.store.bytes, sid.b, LT_STORE_ID_LEN), 0);
+    lt_pb_views_free(&stores);
+
+    g = s_call_ok(lattice_store_StoreMsgType_NODE_INFO, NULL);
+    lattice_store_NodeInfo ni = lattice_store_NodeInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_NodeInfo_fields, &ni, g->body, g->len), LT_OK);
+    cr_assert_eq(memcmp(ni.node_key.bytes, me.pk.b, LT_KEY_LEN), 0);
+    cr_assert_eq(ni.stores, 1);
+
+    /* a KV request on a log store is refused */
+    lt_store_id_t log = s_create(lattice_store_StoreType_STORE_TYPE_LOG, NULL, NULL);
+    s_key_body(&b, &log, "a1");
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_KV_GET, &b)->status, LT_ETYPE);
+
+    /* remove: gone afterwards */
+    s_ref_body(&b, &sid);
+    s_call_ok(lattice_store_StoreMsgType_STORE_REMOVE, &b);
+    cr_assert_eq(s_get(&sid, "a1", v, sizeof v, NULL), LT_ENOTFOUND);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_STORE_INFO, &b)->status, LT_ENOTFOUND);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, child_store_is_declared_in_its_parent)
+{
+    lt_store_id_t parent = s_create(lattice_store_StoreType_STORE_TYPE_KV, "root", NULL);
+    s_create(lattice_store_StoreType_STORE_TYPE_LOG, "kid", &parent);
+    lt_buf_t b = LT_BUF_INIT;
+    s_ref_body(&b, &parent);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    lattice_store_StoreInfo si = lattice_store_StoreInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    cr_assert_eq(si.children, 1);
+    lt_store_id_t nope = {{0}};
+    nope.b[0] = 9;
+    lattice_store_StoreCreate m = lattice_store_StoreCreate_init_zero;
+    S_SETB(m.parent, nope.b, LT_STORE_ID_LEN);
+    s_enc(lattice_store_StoreCreate_fields, &m, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_STORE_CREATE, &b)->status, LT_ENOTFOUND);
+    lt_buf_free(&b);
+}
+
+static void s_append(const lt_store_id_t *sid, const char *text)
+{
+    lattice_store_LogAppend m = lattice_store_LogAppend_init_zero;
+    lt_view_t t = {(const uint8_t *)text, strlen(text)};
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.text, &t);
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_LogAppend_fields, &m, &b);
+    s_call_ok(lattice_store_StoreMsgType_LOG_APPEND, &b);
+    lt_buf_free(&b);
+}
+
+static size_t s_log_texts(const s_got_t *g, uint32_t field, char texts[][32], size_t max)
+{
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t es = {.in = &in};
+    lattice_store_LogEntries le = lattice_store_LogEntries_init_zero;
+    lt_pb_bind_views(&le.entries, &es);
+    (void)field;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_LogEntries_fields, &le, g->body, g->len), LT_OK);
+    size_t n = es.n;
+    for (size_t i = 0; i < n && i < max; i++) {
+        lattice_store_LogItem it = lattice_store_LogItem_init_zero;
+        lt_view_t t = {NULL, 0};
+        lt_pb_input_t iin = lt_pb_input(es.v[i].p, es.v[i].len);
+        lt_pb_view_arg_t ta = {&t, &iin};
+        lt_pb_bind_view(&it.text, &ta);
+        cr_assert_eq(lt_pb_decode_static(lattice_store_LogItem_fields, &it, es.v[i].p, es.v[i].len),
+                     LT_OK);
+        snprintf(texts[i], 32, "%.*s", (int)t.len, t.p ? (const char *)t.p : "");
+    }
+    lt_pb_views_free(&es);
+    return n;
+}
+
+Test(store_actor, log_append_read_and_follow)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_LOG, "journal", NULL);
+    s_append(&sid, "first");
+    s_append(&sid, "second");
+    s_append(&sid, "third");
+    lattice_store_LogRead r = lattice_store_LogRead_init_zero;
+    S_SETB(r.store, sid.b, LT_STORE_ID_LEN);
+    r.tail = 2;
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_LogRead_fields, &r, &b);
+    char texts[8][32];
+    cr_assert_eq(s_log_texts(s_call_ok(lattice_store_StoreMsgType_LOG_READ, &b), 1, texts, 8), 2);
+    cr_assert_str_eq(texts[0], "second");
+    cr_assert_str_eq(texts[1], "third");
+
+    s_ref_body(&b, &sid);
+    uint64_t follow = s_call_ok(lattice_store_StoreMsgType_LOG_FOLLOW, &b)->corr;
+    s_clear();
+    s_append(&sid, "fourth");
+    size_t events = 0;
+    for (size_t i = 0; i < s_env->ngot; i++) {
+        s_got_t *g = &s_env->got[i];
+        if (g->kind != LT_MSG_EVENT)
+            continue;
+        events++;
+        cr_assert_eq(g->corr, follow);
+        cr_assert_eq(g->type, lattice_store_StoreMsgType_LOG_ENTRY);
+        lattice_store_LogItem it = lattice_store_LogItem_init_zero;
+        lt_view_t t = {NULL, 0};
+        lt_pb_input_t in = lt_pb_input(g->body, g->len);
+        lt_pb_view_arg_t ta = {&t, &in};
+        lt_pb_bind_view(&it.text, &ta);
+        cr_assert_eq(lt_pb_decode_static(lattice_store_LogItem_fields, &it, g->body, g->len),
+                     LT_OK);
+        cr_assert(t.len == 6 && memcmp(t.p, "fourth", 6) == 0);
+        cr_assert_eq(memcmp(it.store.bytes, sid.b, LT_STORE_ID_LEN), 0);
+    }
+    cr_assert_eq(events, 1);
+
+    lattice_store_Unwatch u = {.corr = follow};
+    s_enc(lattice_store_Unwatch_fields, &u, &b);
+    s_call_ok(lattice_store_StoreMsgType_LOG_UNFOLLOW, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_LOG_UNFOLLOW, &b)->status, LT_ENOTFOUND);
+    s_clear();
+    s_append(&sid, "fifth");
+    for (size_t i = 0; i < s_env->ngot; i++)
+        cr_assert_neq(s_env->got[i].kind, LT_MSG_EVENT);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, malformed_requests_get_error_replies)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_buf_t b = LT_BUF_INIT;
+    /* garbage for every type, an unknown type, a body where none is taken */
+    static const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12};
+    cr_assert_eq(lt_buf_set(&b, junk, sizeof junk), LT_OK);
+    for (uint32_t t = 0; t < 110; t++) {
+        s_got_t *g = s_call(t, &b);
+        cr_assert_eq(g->status, LT_EINVAL, "type %u: %s", t, lt_errname(g->status));
+        cr_assert(s_errmsg(g)[0] != '\0');
+    }
+    /* a store id of the wrong size */
+    lattice_store_KvKey k = lattice_store_KvKey_init_zero;
+    lt_view_t key = {(const uint8_t *)"k", 1};
+    S_SETB(k.store, sid.b, 8);
+    lt_pb_bind_write(&k.key, &key);
+    s_enc(lattice_store_KvKey_fields, &k, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_KV_GET, &b)->status, LT_EINVAL);
+    /* an empty key */
+    s_key_body(&b, &sid, "");
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_KV_PUT, &b)->status, LT_EINVAL);
+    /* the key sent as a varint: nanopb would hand over a stack copy */
+    lt_buf_reset(&b);
+    cr_assert_eq(lt_pb_append_bytes(&b, 1, sid.b, LT_STORE_ID_LEN), LT_OK);
+    static const uint8_t varint_key[] = {0x10, 0x05};
+    cr_assert_eq(lt_buf_append(&b, varint_key, sizeof varint_key), LT_OK);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_KV_PUT, &b)->status, LT_EINVAL);
+    /* a batch entry that deletes with a value */
+    lt_buf_reset(&b);
+    lattice_store_KvBatchEntry be = lattice_store_KvBatchEntry_init_zero;
+    lt_view_t v = {(const uint8_t *)"v", 1};
+    lt_pb_bind_write(&be.key, &key);
+    lt_pb_bind_write(&be.value, &v);
+    be.delete = true;
+    cr_assert_eq(lt_pb_append_bytes(&b, 1, sid.b, LT_STORE_ID_LEN), LT_OK);
+    cr_assert_eq(lt_pb_append_field(&b, 2, lattice_store_KvBatchEntry_fields, &be), LT_OK);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_KV_BATCH, &b)->status, LT_EINVAL);
+    /* an unknown store */
+    lt_store_id_t nope = {{1}};
+    s_key_body(&b, &nope, "k");
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_KV_GET, &b)->status, LT_ENOTFOUND);
+    /* events and replies sent to the store are ignored */
+    lt_msg_t ev = {.kind = LT_MSG_EVENT, .type = 1};
+    cr_assert_eq(lt_coop_inject(s_env->rt, "store", &ev, S_CLIENT), LT_OK);
+    s_clear();
+    s_run();
+    cr_assert_eq(s_env->ngot, 0);
+    /* and the store still serves */
+    s_put(&sid, "k", "v");
+    lt_buf_free(&b);
+}
+
+Test(store_actor, a_burst_of_puts_commits_once_and_replies_after)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    s_clear();
+    long before = lt_kv_faulty_writes(s_env->faulty);
+    enum { N = 100 };
+    uint64_t corr[N], read = 0;
+    lt_buf_t b = LT_BUF_INIT;
+    char k[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(k, sizeof k, "k%03d", i);
+        s_put_body(&b, &sid, k, "v", NULL);
+        corr[i] = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+        if (i == N / 2) { /* a read in the middle of the burst waits too */
+            s_key_body(&b, &sid, "k000");
+            read = s_inject(lattice_store_StoreMsgType_KV_GET, &b);
+        }
+    }
+    s_run();
+    cr_assert_eq(lt_kv_faulty_writes(s_env->faulty), before + 1, "commits: %ld",
+                 lt_kv_faulty_writes(s_env->faulty) - before);
+    for (int i = 0; i < N; i++) {
+        s_got_t *g = s_reply_to(corr[i]);
+        cr_assert_eq(g->status, LT_OK);
+        cr_assert_eq(g->commits, before + 1, "reply %d before the commit", i);
+    }
+    s_got_t *g = s_reply_to(read);
+    cr_assert_eq(g->status, LT_OK);
+    cr_assert_eq(g->commits, before + 1);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, a_long_burst_commits_every_max_group)
+{
+    s_teardown();
+    lt_kv_t *mem;
+    cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &mem), LT_OK);
+    s_setup_with(mem, 10);
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    long before = lt_kv_faulty_writes(s_env->faulty);
+    lt_buf_t b = LT_BUF_INIT;
+    char k[16];
+    for (int i = 0; i < 35; i++) {
+        snprintf(k, sizeof k, "k%03d", i);
+        s_put_body(&b, &sid, k, "v", NULL);
+        (void)s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    }
+    s_run();
+    cr_assert_eq(lt_kv_faulty_writes(s_env->faulty) - before, 4); /* 10+10+10, then 5 at idle */
+    lt_buf_free(&b);
+}
+
+Test(store_actor, a_failed_commit_fails_every_write_of_the_burst)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    s_put(&sid, "keep", "1");
+    lt_kv_faulty_fail_writes_after(s_env->faulty, 0, LT_EIO);
+    lt_buf_t b = LT_BUF_INIT;
+    uint64_t corr[20];
+    char k[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "k%03d", i);
+        s_put_body(&b, &sid, k, "v", NULL);
+        corr[i] = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    }
+    s_run();
+    for (int i = 0; i < 20; i++) {
+        s_got_t *g = s_reply_to(corr[i]);
+        cr_assert_eq(g->status, LT_EIO, "reply %d: %s", i, lt_errname(g->status));
+        cr_assert(s_errmsg(g)[0] != '\0');
+    }
+    lt_kv_faulty_fail_writes_after(s_env->faulty, -1, LT_EIO);
+    char v[16];
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "k%03d", i);
+        cr_assert_eq(s_get(&sid, k, v, sizeof v, NULL), LT_ENOTFOUND);
+    }
+    cr_assert_eq(s_get(&sid, "keep", v, sizeof v, NULL), LT_OK);
+    /* and it writes again */
+    s_put(&sid, "after", "2");
+    cr_assert_eq(s_get(&sid, "after", v, sizeof v, NULL), LT_OK);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, watch_sends_matching_changes_after_the_commit)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_buf_t b = LT_BUF_INIT;
+    s_prefix_body(&b, &sid, "a");
+    uint64_t watch = s_call_ok(lattice_store_StoreMsgType_KV_WATCH, &b)->corr;
+    s_clear();
+    long before = lt_kv_faulty_writes(s_env->faulty);
+    s_put_body(&b, &sid, "a1", "x", NULL);
+    (void)s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    s_put_body(&b, &sid, "b1", "y", NULL);
+    (void)s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    s_key_body(&b, &sid, "a2");
+    (void)s_inject(lattice_store_StoreMsgType_KV_DEL, &b);
+    s_run();
+    size_t n = 0;
+    for (size_t i = 0; i < s_env->ngot; i++) {
+        s_got_t *g = &s_env->got[i];
+        if (g->kind != LT_MSG_EVENT)
+            continue;
+        cr_assert_eq(g->corr, watch);
+        cr_assert_eq(g->type, lattice_store_StoreMsgType_KV_CHANGE);
+        cr_assert_eq(g->commits, before + 1, "event before the commit");
+        lattice_store_KvChange c = lattice_store_KvChange_init_zero;
+        lt_view_t key = {NULL, 0}, val = {NULL, 0};
+        lt_pb_input_t in = lt_pb_input(g->body, g->len);
+        lt_pb_view_arg_t ka = {&key, &in}, va = {&val, &in};
+        lt_pb_bind_view(&c.key, &ka);
+        lt_pb_bind_view(&c.value, &va);
+        cr_assert_eq(lt_pb_decode_static(lattice_store_KvChange_fields, &c, g->body, g->len),
+                     LT_OK);
+        cr_assert(key.len == 2 && key.p[0] == 'a');
+        if (n == 0) {
+            cr_assert(memcmp(key.p, "a1", 2) == 0 && val.len == 1 && !c.deleted);
+        } else {
+            cr_assert(memcmp(key.p, "a2", 2) == 0 && c.deleted);
+        }
+        n++;
+    }
+    cr_assert_eq(n, 2);
+    lattice_store_Unwatch u = {.corr = watch};
+    s_enc(lattice_store_Unwatch_fields, &u, &b);
+    s_call_ok(lattice_store_StoreMsgType_KV_UNWATCH, &b);
+    s_clear();
+    s_put(&sid, "a3", "z");
+    for (size_t i = 0; i < s_env->ngot; i++)
+        cr_assert_neq(s_env->got[i].kind, LT_MSG_EVENT);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, an_unreachable_watcher_loses_its_watch)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_buf_t b = LT_BUF_INIT;
+    s_prefix_body(&b, &sid, "");
+    lt_msg_t m = {.kind = LT_MSG_REQUEST,
+                  .corr = 999,
+                  .type = lattice_store_StoreMsgType_KV_WATCH,
+                  .body = b.data,
+                  .len = b.len};
+    cr_assert_eq(lt_coop_inject(s_env->rt, "store", &m, S_GONE), LT_OK);
+    s_run();
+    s_put(&sid, "a", "1");
+    cr_assert_eq(s_env->refused_events, 1);
+    s_put(&sid, "b", "2");
+    cr_assert_eq(s_env->refused_events, 1, "the watch was not cancelled");
+    lt_buf_free(&b);
+}
+
+Test(store_actor, history_and_debug_show_the_intentions)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_hash_t h[3];
+    h[0] = s_put(&sid, "k1", "v1");
+    h[1] = s_put(&sid, "k2", "v2");
+    h[2] = s_put(&sid, "k1", "v3");
+    lattice_store_History hq = lattice_store_History_init_zero;
+    S_SETB(hq.store, sid.b, LT_STORE_ID_LEN);
+    hq.limit = 2;
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_History_fields, &hq, &b);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_HISTORY, &b);
+    lattice_store_HistoryList hl = lattice_store_HistoryList_init_zero;
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t items = {.in = &in};
+    lt_pb_bind_views(&hl.items, &items);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_HistoryList_fields, &hl, g->body, g->len),
+                 LT_OK);
+    cr_assert_eq(items.n, 2);
+    lattice_store_HistoryItem it[2];
+    for (int i = 0; i < 2; i++) {
+        it[i] = (lattice_store_HistoryItem)lattice_store_HistoryItem_init_zero;
+        cr_assert_eq(lt_pb_decode_static(lattice_store_HistoryItem_fields, &it[i], items.v[i].p,
+                                         items.v[i].len),
+                     LT_OK);
+    }
+    cr_assert_eq(it[0].seq, 3);
+    cr_assert_eq(it[1].seq, 2);
+    cr_assert_eq(memcmp(it[0].hash.bytes, h[2].b, LT_HASH_LEN), 0);
+    cr_assert_eq(memcmp(it[1].hash.bytes, h[1].b, LT_HASH_LEN), 0);
+    cr_assert_str_eq(it[0].summary, "put k1 (2 bytes)");
+    /* the third cites the first: store_prev is the second (same author),
+     * and the key's head (the first) is a dep */
+    cr_assert_eq(memcmp(it[0].store_prev.bytes, h[1].b, LT_HASH_LEN), 0);
+    cr_assert_eq(it[0].deps_count, 1);
+    cr_assert_eq(memcmp(it[0].deps[0].bytes, h[0].b, LT_HASH_LEN), 0);
+    lt_pb_views_free(&items);
+
+    lattice_store_Debug dq = lattice_store_Debug_init_zero;
+    S_SETB(dq.store, sid.b, LT_STORE_ID_LEN);
+    S_SETB(dq.hash, h[0].b, LT_HASH_LEN);
+    s_enc(lattice_store_Debug_fields, &dq, &b);
+    g = s_call_ok(lattice_store_StoreMsgType_DEBUG, &b);
+    lattice_store_DebugIntention di = lattice_store_DebugIntention_init_zero;
+    lt_view_t sb = {NULL, 0}, ops = {NULL, 0};
+    in = lt_pb_input(g->body, g->len);
+    lt_pb_view_arg_t sa = {&sb, &in}, oa = {&ops, &in};
+    lt_pb_bind_view(&di.signed_bytes, &sa);
+    lt_pb_bind_view(&di.ops, &oa);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_DebugIntention_fields, &di, g->body, g->len),
+                 LT_OK);
+    lt_signed_t s;
+    cr_assert_eq(lt_signed_parse(sb.p, sb.len, &s), LT_OK);
+    cr_assert(lt_hash_eq(&s.hash, &h[0]));
+    cr_assert_eq(lt_signed_verify(&s), LT_OK);
+    cr_assert_eq(di.seq, 1);
+    cr_assert_eq(di.version, 1);
+    cr_assert_eq(memcmp(di.store.bytes, sid.b, LT_STORE_ID_LEN), 0);
+    cr_assert_eq(ops.len, s.in.ops_len);
+    cr_assert_str_eq(di.summary, "put k1 (2 bytes)");
+    /* an unknown hash */
+    dq.hash.bytes[0] ^= 1;
+    s_enc(lattice_store_Debug_fields, &dq, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_DEBUG, &b)->status, LT_ENOTFOUND);
+    lt_buf_free(&b);
+}
+
+static s_got_t *s_resolve(const char *q)
+{
+    lattice_store_StoreResolve m = lattice_store_StoreResolve_init_zero;
+    snprintf(m.query, sizeof m.query, "%s", q);
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_StoreResolve_fields, &m, &b);
+    s_got_t *g = s_call(lattice_store_StoreMsgType_STORE_RESOLVE, &b);
+    lt_buf_free(&b);
+    return g;
+}
+
+static void s_resolves_to(const char *q, const lt_store_id_t *want)
+{
+    s_got_t *g = s_resolve(q);
+    cr_assert_eq(g->status, LT_OK, "resolve %s: %s", q, lt_errname(g->status));
+    lattice_store_StoreRef r = lattice_store_StoreRef_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreRef_fields, &r, g->body, g->len), LT_OK);
+    cr_assert_eq(memcmp(r.store.bytes, want->b, LT_STORE_ID_LEN), 0, "resolve %s", q);
+}
+
+Test(store_actor, resolve_by_id_prefix_and_name)
+{
+    /* 17 stores: two of them share their first hex digit */
+    lt_store_id_t ids[17];
+    ids[0] = s_create(lattice_store_StoreType_STORE_TYPE_KV, "alpha", NULL);
+    ids[1] = s_create(lattice_store_StoreType_STORE_TYPE_KV, "beta", NULL);
+    ids[2] = s_create(lattice_store_StoreType_STORE_TYPE_LOG, "beta", NULL);
+    for (int i = 3; i < 17; i++)
+        ids[i] = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    s_resolves_to("alpha", &ids[0]);
+    cr_assert_eq(s_resolve("beta")->status, LT_EEXIST);
+    cr_assert_eq(s_resolve("gamma")->status, LT_ENOTFOUND);
+    char hex[33];
+    lt_hex(ids[5].b, LT_STORE_ID_LEN, hex);
+    s_resolves_to(hex, &ids[5]);
+    hex[12] = '\0';
+    s_resolves_to(hex, &ids[5]);
+    for (int i = 0; hex[i]; i++)
+        hex[i] = (char)(hex[i] >= 'a' ? hex[i] - 'a' + 'A' : hex[i]);
+    s_resolves_to(hex, &ids[5]);
+    bool ambiguous = false;
+    for (int i = 0; i < 17 && !ambiguous; i++)
+        for (int j = i + 1; j < 17 && !ambiguous; j++) {
+            char a[33], c[33];
+            lt_hex(ids[i].b, LT_STORE_ID_LEN, a);
+            lt_hex(ids[j].b, LT_STORE_ID_LEN, c);
+            if (a[0] == c[0]) {
+                a[1] = '\0';
+                cr_assert_eq(s_resolve(a)->status, LT_EEXIST);
+                ambiguous = true;
+            }
+        }
+    cr_assert(ambiguous);
+}
+
+Test(store_actor, ingest_accepts_an_intention_from_another_author)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_identity_t other;
+    lt_test_identity(&other, 7);
+    lt_kv_entry_t e = {{(const uint8_t *)"theirs", 6}, {(const uint8_t *)"yes", 3}, false};
+    lt_buf_t kvop = LT_BUF_INIT, ops = LT_BUF_INIT, signed_b = LT_BUF_INIT, b = LT_BUF_INIT;
+    cr_assert_eq(lt_kvop_encode(&e, 1, &kvop), LT_OK);
+    cr_assert_eq(lt_uop_encode_app(kvop.data, kvop.len, &ops), LT_OK);
+    lt_intention_t in = {.version = 1,
+                         .author = other.pk,
+                         .hlc = {s_env->clock, 0},
+                         .store_id = sid,
+                         .ops_len = (uint32_t)ops.len,
+                         .ops = ops.data};
+    lt_hash_t h;
+    cr_assert_eq(lt_intention_sign(&in, &other, &signed_b, &h), LT_OK);
+    lattice_store_Ingest m = lattice_store_Ingest_init_zero;
+    lt_view_t sv = {signed_b.data, signed_b.len};
+    S_SETB(m.store, sid.b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.signed_bytes, &sv);
+    s_enc(lattice_store_Ingest_fields, &m, &b);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_INGEST, &b);
+    lattice_store_Ingested r = lattice_store_Ingested_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Ingested_fields, &r, g->body, g->len), LT_OK);
+    cr_assert_eq(r.status, lattice_store_IngestStatus_INGEST_WITNESSED);
+    cr_assert_eq(memcmp(r.hash.bytes, h.b, LT_HASH_LEN), 0);
+    char v[16];
+    cr_assert_eq(s_get(&sid, "theirs", v, sizeof v, NULL), LT_OK);
+    cr_assert_str_eq(v, "yes");
+    /* again: a duplicate */
+    g = s_call_ok(lattice_store_StoreMsgType_INGEST, &b);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Ingested_fields, &r, g->body, g->len), LT_OK);
+    cr_assert_eq(r.status, lattice_store_IngestStatus_INGEST_DUPLICATE);
+    /* a broken signature */
+    signed_b.data[41] ^= 1; /* the HLC counter: another hash, a wrong signature */
+    s_enc(lattice_store_Ingest_fields, &m, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_INGEST, &b)->status, LT_ESIGNATURE);
+    lt_buf_free(&kvop);
+    lt_buf_free(&ops);
+    lt_buf_free(&signed_b);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, a_retried_request_id_gets_the_same_reply)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    uint8_t rid[LT_REQUEST_ID_LEN];
+    memset(rid, 0xab, sizeof rid);
+    lt_buf_t b = LT_BUF_INIT;
+    s_put_body(&b, &sid, "k", "first", rid);
+    /* the retry arrives in the same burst */
+    uint64_t c1 = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    s_put_body(&b, &sid, "k", "second", rid);
+    uint64_t c2 = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    s_run();
+    lt_hash_t h1 = s_written(s_reply_to(c1)), h2 = s_written(s_reply_to(c2));
+    cr_assert(lt_hash_eq(&h1, &h2));
+    /* and later */
+    lt_hash_t h3 = s_written(s_call_ok(lattice_store_StoreMsgType_KV_PUT, &b));
+    cr_assert(lt_hash_eq(&h1, &h3));
+    char v[16];
+    cr_assert_eq(s_get(&sid, "k", v, sizeof v, NULL), LT_OK);
+    cr_assert_str_eq(v, "first");
+    lt_buf_free(&b);
+}
+
+TestSuite(store_actor_restart);
+
+Test(store_actor_restart, a_retried_request_id_survives_a_restart)
+{
+    char *dir = lt_test_tmpdir("store-actor");
+    const char *path = dir;
+    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
+    lt_kv_t *kv;
+    cr_assert_eq(lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    s_setup_with(kv, 0);
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    uint8_t rid[LT_REQUEST_ID_LEN];
+    memset(rid, 0x5c, sizeof rid);
+    lt_buf_t b = LT_BUF_INIT;
+    s_put_body(&b, &sid, "k", "first", rid);
+    lt_hash_t h1 = s_written(s_call_ok(lattice_store_StoreMsgType_KV_PUT, &b));
+
+    /* restart: stop the actor (it closes RocksDB), start it on the same dir */
+    cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
+    cr_assert_eq(lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    s_start_actor(s_env, kv, 0);
+    long before = lt_kv_faulty_writes(s_env->faulty);
+
+    s_put_body(&b, &sid, "k", "second", rid);
+    lt_hash_t h2 = s_written(s_call_ok(lattice_store_StoreMsgType_KV_PUT, &b));
+    cr_assert(lt_hash_eq(&h1, &h2));
+    cr_assert_eq(lt_kv_faulty_writes(s_env->faulty), before, "the retry wrote");
+    char v[16];
+    cr_assert_eq(s_get(&sid, "k", v, sizeof v, NULL), LT_OK);
+    cr_assert_str_eq(v, "first");
+    lattice_store_StoreRef r = lattice_store_StoreRef_init_zero;
+    S_SETB(r.store, sid.b, LT_STORE_ID_LEN);
+    s_enc(lattice_store_StoreRef_fields, &r, &b);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    lattice_store_StoreInfo si = lattice_store_StoreInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    cr_assert_eq(si.witnessed, 1);
+    lt_buf_free(&b);
+    s_teardown();
+    lt_test_rmtree(&dir);
+}
