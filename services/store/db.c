@@ -399,6 +399,8 @@ lt_err_t lt_db_open(const lt_db_config_t *cfg, lt_db_t **out, lt_errbuf_t *eb)
     db->kv = cfg->kv;
     db->id = *cfg->identity;
     db->log = cfg->log;
+    db->random = cfg->random;
+    db->random_ctx = cfg->random_ctx;
     lt_clock_init(&db->clock, cfg->now, cfg->now_ctx,
                   cfg->max_drift_ms ? cfg->max_drift_ms : LT_DEFAULT_MAX_DRIFT_MS);
     db->txn = lt_txn_new(db->kv);
@@ -462,7 +464,10 @@ lt_err_t lt_store_create(lt_db_t *db, const char *type, const lt_store_id_t *id,
     if (id) {
         sid = *id;
     } else {
-        randombytes_buf(sid.b, sizeof sid.b);
+        if (db->random)
+            db->random(db->random_ctx, sid.b, sizeof sid.b);
+        else
+            randombytes_buf(sid.b, sizeof sid.b);
         sid.b[6] = (uint8_t)((sid.b[6] & 0x0f) | 0x40); /* UUID version 4 */
         sid.b[8] = (uint8_t)((sid.b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     }

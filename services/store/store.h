@@ -58,6 +58,10 @@ typedef struct {
     void *now_ctx;
     uint64_t max_drift_ms;  /* 0: LT_DEFAULT_MAX_DRIFT_MS */
     const lt_logger_t *log; /* may be NULL */
+    /* Random bytes for new store ids; NULL: libsodium. The simulator passes
+     * its seeded generator so that runs repeat exactly. */
+    void (*random)(void *ctx, void *buf, size_t n);
+    void *random_ctx;
 } lt_db_config_t;
 
 LT_NODISCARD lt_err_t lt_db_open(const lt_db_config_t *cfg, lt_db_t **out, lt_errbuf_t *eb);

@@ -1112,7 +1112,9 @@ static lt_err_t s_start(lt_ctx_t *ctx, const void *cfgp, void **self)
                          .identity = &cfg->identity,
                          .now = cfg->now ? cfg->now : s_runtime_now,
                          .now_ctx = cfg->now ? cfg->now_ctx : a,
-                         .log = ctx->log};
+                         .log = ctx->log,
+                         .random = ctx->ops->random,
+                         .random_ctx = ctx->rt};
     lt_errbuf_t eb = {""};
     lt_err_t rc = lt_db_open(&dc, &a->db, &eb);
     if (rc) {

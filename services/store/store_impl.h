@@ -52,6 +52,8 @@ struct lt_db {
     lt_identity_t id;
     lt_clock_t clock;
     const lt_logger_t *log;
+    void (*random)(void *ctx, void *buf, size_t n);
+    void *random_ctx;
     lt_registry_t registry;
     lt_store_t **stores; /* sorted by id */
     size_t nstores, cap_stores;

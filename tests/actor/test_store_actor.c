@@ -992,3 +992,24 @@ Test(store_actor_restart, a_retried_request_id_survives_a_restart)
     s_teardown();
     lt_test_rmtree(&dir);
 }
+
+/* Store ids come from the runtime's random source, so a simulated run
+ * repeats exactly for a seed. */
+static lt_store_id_t s_first_store_id(uint64_t seed)
+{
+    lt_kv_t *mem;
+    cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &mem), LT_OK);
+    s_setup_with(mem, 0);
+    s_env->seed = seed;
+    lt_store_id_t id = s_create(lattice_store_StoreType_STORE_TYPE_KV, "x", NULL);
+    s_teardown();
+    return id;
+}
+
+Test(store_actor_restart, store_ids_follow_the_runtime_random_source)
+{
+    lt_store_id_t a = s_first_store_id(7), b = s_first_store_id(7), c = s_first_store_id(8);
+    cr_assert(lt_store_id_eq(&a, &b), "the same seed gave two store ids");
+    cr_assert_not(lt_store_id_eq(&a, &c), "different seeds gave one store id");
+    cr_assert_eq(a.b[6] >> 4, 4, "not a version 4 UUID");
+}
