@@ -8,128 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-lt_pb_input_t lt_pb_input(const uint8_t *buf, size_t len)
-{
-    lt_pb_input_t in = {(uintptr_t)buf, (uintptr_t)buf + len};
-    return in;
-}
-
-/* Whether the stream reads from the input itself (see the header). */
-static bool s_reads_input(const pb_istream_t *stream, const lt_pb_input_t *in)
-{
-    uintptr_t p = (uintptr_t)stream->state;
-    return in && p >= in->lo && p <= in->hi && stream->bytes_left <= in->hi - p;
-}
-
-static bool s_view_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
-{
-    (void)field;
-    const lt_pb_view_arg_t *a = *arg;
-    if (!s_reads_input(stream, a->in))
-        return false;
-    a->view->p = stream->state;
-    a->view->len = stream->bytes_left;
-    return pb_read(stream, NULL, stream->bytes_left);
-}
-
-void lt_pb_bind_view(pb_callback_t *cb, lt_pb_view_arg_t *arg)
-{
-    cb->funcs.decode = s_view_cb;
-    cb->arg = arg;
-}
-
-static bool s_views_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
-{
-    (void)field;
-    lt_pb_views_t *vs = *arg;
-    if (!s_reads_input(stream, vs->in))
-        return false;
-    if (vs->n == vs->cap) {
-        size_t cap = vs->cap ? vs->cap * 2 : 16;
-        lt_view_t *v = realloc(vs->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        vs->v = v;
-        vs->cap = cap;
-    }
-    vs->v[vs->n].p = stream->state;
-    vs->v[vs->n].len = stream->bytes_left;
-    vs->n++;
-    return pb_read(stream, NULL, stream->bytes_left);
-}
-
-void lt_pb_bind_views(pb_callback_t *cb, lt_pb_views_t *views)
-{
-    cb->funcs.decode = s_views_cb;
-    cb->arg = views;
-}
-
-void lt_pb_views_free(lt_pb_views_t *views)
-{
-    free(views->v);
-    views->v = NULL;
-    views->n = views->cap = 0;
-}
-
-static bool s_write_cb(pb_ostream_t *stream, const pb_field_t *field, void *const *arg)
-{
-    const lt_view_t *v = *arg;
-    if (!v || !v->p || v->len == 0)
-        return true;
-    return pb_encode_tag_for_field(stream, field) && pb_encode_string(stream, v->p, v->len);
-}
-
-void lt_pb_bind_write(pb_callback_t *cb, const lt_view_t *v)
-{
-    cb->funcs.encode = s_write_cb;
-    cb->arg = (void *)v;
-}
-
-/* Appends a varint (protobuf base-128). */
-static lt_err_t s_put_varint(lt_buf_t *out, uint64_t v)
-{
-    uint8_t b[10];
-    size_t n = 0;
-    do {
-        b[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            b[n] |= 0x80;
-        n++;
-    } while (v);
-    return lt_buf_append(out, b, n);
-}
-
-lt_err_t lt_pb_append_bytes(lt_buf_t *out, uint32_t field, const uint8_t *p, size_t len)
-{
-    lt_err_t rc = s_put_varint(out, ((uint64_t)field << 3) | PB_WT_STRING);
-    if (rc == LT_OK)
-        rc = s_put_varint(out, len);
-    if (rc == LT_OK)
-        rc = lt_buf_append(out, p, len);
-    return rc;
-}
-
-lt_err_t lt_pb_append_field(lt_buf_t *out, uint32_t field, const pb_msgdesc_t *fields,
-                            const void *msg)
-{
-    size_t size;
-    if (!pb_get_encoded_size(&size, fields, msg))
-        return LT_EINVAL;
-    lt_err_t rc = s_put_varint(out, ((uint64_t)field << 3) | PB_WT_STRING);
-    if (rc == LT_OK)
-        rc = s_put_varint(out, size);
-    if (rc == LT_OK && size)
-        rc = lt_buf_reserve(out, size);
-    if (rc || size == 0)
-        return rc;
-    pb_ostream_t os = pb_ostream_from_buffer(out->data + out->len, size);
-    if (!pb_encode(&os, fields, msg) || os.bytes_written != size)
-        return LT_EINVAL;
-    out->len += size;
-    return LT_OK;
-}
-
 lt_err_t lt_store_error_encode(const char *message, lt_buf_t *out)
 {
     lattice_store_Error e = lattice_store_Error_init_zero;
@@ -166,7 +44,7 @@ static bool s_entry_cb(pb_istream_t *stream, const pb_field_t *field, void **arg
 {
     (void)field;
     s_batch_t *b = *arg;
-    if (!s_reads_input(stream, b->in))
+    if (!lt_pb_reads_input(stream, b->in))
         return false;
     lattice_store_KvBatchEntry msg = lattice_store_KvBatchEntry_init_zero;
     lt_kv_entry_t e = {{NULL, 0}, {NULL, 0}, false};
