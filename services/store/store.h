@@ -76,6 +76,10 @@ LT_NODISCARD lt_err_t lt_db_commit_ex(lt_db_t *db, bool sync);
 /* Bytes held by the pending transaction (staged writes and cached reads):
  * lets a caller bound a commit group. */
 size_t lt_db_pending_bytes(const lt_db_t *db);
+/* Marks the pending commit group failed: later writes are refused and the
+ * next commit discards the group and returns `why`. For a caller that staged
+ * part of an operation and cannot finish it. */
+void lt_db_poison(lt_db_t *db, lt_err_t why);
 /* Forgets pending writes. */
 void lt_db_abort(lt_db_t *db);
 /* Closes the stores and the backend (pending writes are forgotten). */

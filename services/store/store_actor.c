@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define S_TAG             "store"
+#define S_TAG "store"
+/* Watches and follows held at once, all clients together. */
+#define S_MAX_WATCHES     1024
 #define S_HISTORY_DEFAULT 50
 #define S_GROUP_MAX_BYTES (64u << 20) /* also commit early past this much staged data */
 #define S_KV_TYPE         "core:kvstore"
@@ -136,8 +138,10 @@ static void s_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, bool on_
         if (s_owe(a, o, false, on_commit, status, p, len) == LT_OK)
             return;
         lt_log_error(a->log, S_TAG, "out of memory queueing a reply");
-        if (on_commit) /* it cannot wait: say it failed rather than lie */
+        if (on_commit) { /* it cannot wait: fail it, and its group with it */
             status = LT_ENOMEM, p = NULL, len = 0;
+            lt_db_poison(a->db, LT_ENOMEM);
+        }
     }
     s_send_reply(a, o, status, p, len);
 }
@@ -660,6 +664,10 @@ static void s_watch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r, 
     lt_store_t *st = s_store(a, o, &r->store, kind == S_WATCH_KV ? S_KV_TYPE : S_LOG_TYPE);
     if (!st)
         return;
+    if (a->nwatches >= S_MAX_WATCHES) {
+        s_reply_error(a, o, LT_EFULL, "too many watches on this node; cancel some first");
+        return;
+    }
     for (size_t i = 0; i < a->nwatches; i++)
         if (!a->watches[i]->dead && a->watches[i]->corr == o->corr &&
             strcmp(a->watches[i]->to, o->to) == 0) {
@@ -939,12 +947,14 @@ static void s_store_create(s_actor_t *a, const s_origin_t *o, const lt_store_req
         rc = lt_pb_encode_static(lattice_store_StoreCreated_fields, &m, &b);
     }
     /* A failure after lt_store_create (the name or the child declaration
-     * refused by the backend) leaves the db poisoned, so the store does not
-     * commit half-made: the whole group fails with it. */
-    if (rc == LT_OK)
+     * refused) must not let the store commit half-made: poison the group,
+     * which then fails as a whole. */
+    if (rc == LT_OK) {
         s_written(a, o, r, &b);
-    else
+    } else {
+        lt_db_poison(a->db, rc);
         s_write_failed(a, o, rc);
+    }
     lt_buf_free(&b);
 }
 
@@ -966,9 +976,11 @@ static void s_store_remove(s_actor_t *a, const s_origin_t *o, const lt_store_req
         rc = lt_db_request_record(a->db, r->request_id, NULL, 0);
         if (rc == LT_OK)
             rc = lt_db_commit(a->db);
-        if (rc)
+        if (rc) {
             lt_log_warn(a->log, S_TAG, "store removed, but its request id was not recorded: %s",
                         lt_db_errmsg(a->db));
+            lt_db_abort(a->db); /* nothing of it may leak into the next group */
+        }
     }
     s_reply(a, o, LT_OK, false, &b);
     lt_buf_free(&b);
@@ -1129,6 +1141,14 @@ static lt_err_t s_start(lt_ctx_t *ctx, const void *cfgp, void **self)
     return LT_OK;
 }
 
+/* Reads held behind staged writes bound the burst as writes do: a stream of
+ * reads must not hold a write's reply (or memory) without end. */
+static void s_bound_owed(s_actor_t *a)
+{
+    if (a->nowed >= a->max_group)
+        s_flush(a);
+}
+
 static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
 {
     s_actor_t *a = self;
@@ -1149,6 +1169,8 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
             lt_log_error(a->log, S_TAG, "out of memory queueing a read");
             s_flush(a);
             s_serve_read(a, &o, msg->body, msg->len);
+        } else {
+            s_bound_owed(a);
         }
         return;
     }

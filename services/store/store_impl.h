@@ -70,9 +70,6 @@ struct lt_db {
     lt_err_t poisoned;
 };
 
-/* Marks the pending transaction unusable (see lt_db.poisoned). */
-void lt_db_poison(lt_db_t *db, lt_err_t why);
-
 /* Queues an event for delivery after the commit (key/value are copied). */
 LT_NODISCARD lt_err_t lt_db_emit(lt_db_t *db, const lt_event_t *ev);
 

@@ -660,6 +660,31 @@ Test(store_actor, a_long_burst_commits_every_max_group)
     lt_buf_free(&b);
 }
 
+Test(store_actor, reads_held_behind_a_write_bound_the_burst_too)
+{
+    s_teardown();
+    lt_kv_t *mem;
+    cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &mem), LT_OK);
+    s_setup_with(mem, 4);
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    s_clear();
+    lt_buf_t b = LT_BUF_INIT;
+    s_put_body(&b, &sid, "k", "v", NULL);
+    uint64_t put = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    s_key_body(&b, &sid, "k");
+    for (int i = 0; i < 20; i++)
+        (void)s_inject(lattice_store_StoreMsgType_KV_GET, &b);
+    /* One write and four reads held: the burst commits without waiting for
+     * the mailbox to drain, and the write is answered. */
+    cr_assert_eq(lt_coop_run(s_env->rt, 5), 5);
+    s_got_t *g = s_reply_to(put);
+    cr_assert_eq(g->status, LT_OK);
+    cr_assert_geq(s_env->ngot, 5, "the held reads were not answered with the write");
+    s_run();
+    cr_assert_eq(s_env->ngot, 21);
+    lt_buf_free(&b);
+}
+
 Test(store_actor, a_failed_commit_fails_every_write_of_the_burst)
 {
     lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
