@@ -914,11 +914,22 @@ static void s_write_failed(s_actor_t *a, const s_origin_t *o, lt_err_t rc)
     s_reply_db_error(a, o, rc);
 }
 
-static lt_err_t s_written_hash(const lt_hash_t *h, lt_buf_t *out)
+/* Answers a write that produced intention h (when rc is LT_OK): Written
+ * after the commit, or the failure. */
+static void s_answer_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r, lt_err_t rc,
+                           const lt_hash_t *h)
 {
-    lattice_store_Written m = lattice_store_Written_init_zero;
-    S_SET(m.hash, h->b, LT_HASH_LEN);
-    return lt_pb_encode_static(lattice_store_Written_fields, &m, out);
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK) {
+        lattice_store_Written m = lattice_store_Written_init_zero;
+        S_SET(m.hash, h->b, LT_HASH_LEN);
+        rc = lt_pb_encode_static(lattice_store_Written_fields, &m, &b);
+    }
+    if (rc == LT_OK)
+        s_written(a, o, r, &b);
+    else
+        s_write_failed(a, o, rc);
+    lt_buf_free(&b);
 }
 
 static void s_store_create(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
@@ -999,14 +1010,7 @@ static void s_kv_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *
         rc = lt_kvstore_del(st, r->key.p, r->key.len, &h);
     else
         rc = lt_kvstore_batch(st, r->entries, r->nentries, &h);
-    lt_buf_t b = LT_BUF_INIT;
-    if (rc == LT_OK)
-        rc = s_written_hash(&h, &b);
-    if (rc == LT_OK)
-        s_written(a, o, r, &b);
-    else
-        s_write_failed(a, o, rc);
-    lt_buf_free(&b);
+    s_answer_write(a, o, r, rc, &h);
 }
 
 static void s_log_append(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
@@ -1016,14 +1020,7 @@ static void s_log_append(s_actor_t *a, const s_origin_t *o, const lt_store_req_t
         return;
     lt_hash_t h;
     lt_err_t rc = lt_logstore_append(st, r->value.p, r->value.len, &h);
-    lt_buf_t b = LT_BUF_INIT;
-    if (rc == LT_OK)
-        rc = s_written_hash(&h, &b);
-    if (rc == LT_OK)
-        s_written(a, o, r, &b);
-    else
-        s_write_failed(a, o, rc);
-    lt_buf_free(&b);
+    s_answer_write(a, o, r, rc, &h);
 }
 
 static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
