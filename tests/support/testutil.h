@@ -48,6 +48,9 @@ void lt_test_node_open(lt_test_node_t *n, uint8_t seed, lt_test_backend_t backen
                        const char *type, const lt_store_id_t *sid);
 /* Closes and reopens a RocksDB node; n->st is the store again. */
 void lt_test_node_reopen(lt_test_node_t *n);
+/* Sends every intention `from`'s store holds to `to`'s, in from's witness
+ * order (none may float), then commits `to`. */
+void lt_test_node_exchange(lt_test_node_t *from, lt_test_node_t *to);
 /* Closes the db and removes its directory; safe on a node never opened. */
 void lt_test_node_close(lt_test_node_t *n);
 

@@ -184,28 +184,9 @@ static void s_assert_same(const lt_buf_t *a, const lt_buf_t *b, const char *what
               (const char *)a->data, (int)b->len, (const char *)b->data);
 }
 
-/* Sends every intention `from` holds to `to`, in from's witness order. */
-typedef struct {
-    s_node_t *from, *to;
-} s_xfer_t;
-
-static lt_err_t s_xfer_one(void *ctx, uint64_t seq, const lt_hash_t *h)
-{
-    (void)seq;
-    s_xfer_t *x = ctx;
-    lt_buf_t b = LT_BUF_INIT;
-    cr_assert_eq(lt_store_get_intention(x->from->st, h, &b), LT_OK);
-    lt_err_t rc = lt_store_ingest(x->to->st, b.data, b.len, NULL);
-    cr_assert_eq(rc, LT_OK, "ingest: %s: %s", lt_errname(rc), lt_db_errmsg(x->to->db));
-    lt_buf_free(&b);
-    return LT_OK;
-}
-
 static void s_exchange(s_node_t *from, s_node_t *to)
 {
-    s_xfer_t x = {from, to};
-    cr_assert_eq(lt_store_scan_witness(from->st, 1, s_xfer_one, &x), LT_OK);
-    s_commit(to);
+    lt_test_node_exchange(from, to);
 }
 
 /* Asserts that nothing about the store changed after a rejection. */

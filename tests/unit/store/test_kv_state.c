@@ -91,31 +91,9 @@ static unsigned s_nheads(s_node_t *n, const char *k)
     return count;
 }
 
-/* Sends every intention `from` holds to `to`, in from's witness order. */
-typedef struct {
-    s_node_t *from, *to;
-} s_xfer_t;
-
-static lt_err_t s_xfer_one(void *ctx, uint64_t seq, const lt_hash_t *h)
-{
-    (void)seq;
-    s_xfer_t *x = ctx;
-    lt_buf_t b = LT_BUF_INIT;
-    cr_assert_eq(lt_store_get_intention(x->from->st, h, &b), LT_OK);
-    lt_ingest_result_t res;
-    lt_err_t rc = lt_store_ingest(x->to->st, b.data, b.len, &res);
-    cr_assert_eq(rc, LT_OK, "ingest: %s: %s", lt_errname(rc), lt_db_errmsg(x->to->db));
-    cr_assert(res.status == LT_INGEST_WITNESSED || res.status == LT_INGEST_DUPLICATE,
-              "an intention sent in witness order floats (status %d)", res.status);
-    lt_buf_free(&b);
-    return LT_OK;
-}
-
 static void s_exchange(s_node_t *from, s_node_t *to)
 {
-    s_xfer_t x = {from, to};
-    cr_assert_eq(lt_store_scan_witness(from->st, 1, s_xfer_one, &x), LT_OK);
-    s_commit(to);
+    lt_test_node_exchange(from, to);
 }
 
 /* ---- single node ---- */
