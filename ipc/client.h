@@ -1,0 +1,338 @@
+/* liblattice-client: the C API of a Lattice node (DESIGN.md §8). It speaks
+ * LTK/1 (kernel/README.md) over one DEALER to <home>/kernel.sock and the
+ * store and kernel protocols (schemas/store.proto, schemas/kernel.proto) in
+ * the bodies. The `lattice` CLI is written on this API and nothing else.
+ *
+ * Calls are synchronous: each sends one request and waits for its reply up
+ * to the client's timeout (LT_ETIMEDOUT past it). A handle is used by one
+ * thread at a time; open one per thread.
+ *
+ * Errors. Every call returns an lt_err_t; on failure lt_client_errmsg()
+ * holds one line for the user (the service's Error message when it sent one,
+ * else a sentence naming what failed), e.g. "store 3fa2...: no such key".
+ * Codes a caller should expect besides a service's own: LT_EUNAVAILABLE (the
+ * service is restarting past its queue, or failed; retry later),
+ * LT_ETIMEDOUT (no reply in time), LT_ENOTFOUND from connect (no node runs
+ * at that home), LT_EIO (the socket failed).
+ *
+ * Retries. Writes carry a fresh random request id. When a write is answered
+ * LT_EUNAVAILABLE (the store died while it was in flight, or is restarting),
+ * the client sends it again with the same request id, with backoff, until
+ * the timeout: the store applies it at most once and answers a retry of a
+ * write it already made with the first reply. So a write that returns LT_OK
+ * is durable, and one that fails may or may not have been applied. Reads are
+ * retried the same way.
+ *
+ * Memory. Results a call allocates (lists, values) belong to the caller and
+ * are released with the matching *_free function; byte values are
+ * NUL-terminated for convenience (len excludes the NUL). */
+#ifndef LT_CLIENT_H
+#define LT_CLIENT_H
+
+#include "weaver/errors.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LT_CLIENT_DEFAULT_TIMEOUT_MS 10000
+
+typedef struct lt_client lt_client_t;
+
+typedef struct {
+    uint8_t b[16];
+} lt_client_store_id_t;
+typedef struct {
+    uint8_t b[32];
+} lt_client_hash_t;
+typedef struct {
+    uint8_t b[32];
+} lt_client_key_t; /* an Ed25519 public key */
+
+typedef struct {
+    const char *home;    /* NULL: lt_client_default_home() */
+    uint32_t timeout_ms; /* per call, retries included; 0: LT_CLIENT_DEFAULT_TIMEOUT_MS */
+} lt_client_opts_t;
+
+/* Connects to the node at opts->home. Checks that a kernel answers (a
+ * KERNEL_PING within the timeout): LT_ENOTFOUND with "no node is running at
+ * HOME (start it with: latticed --home HOME)" when the socket is missing or
+ * nothing answers. eb (may be NULL) gets the line on failure. */
+LT_NODISCARD lt_err_t lt_client_connect(const lt_client_opts_t *opts, lt_client_t **out,
+                                        lt_errbuf_t *eb);
+void lt_client_close(lt_client_t **c_p);
+/* One line about the last failure of this handle ("" after a success). */
+const char *lt_client_errmsg(const lt_client_t *c);
+/* The home this handle talks to. */
+const char *lt_client_home(const lt_client_t *c);
+void lt_client_set_timeout(lt_client_t *c, uint32_t timeout_ms);
+
+/* $LATTICE_HOME, else $XDG_DATA_HOME/lattice, else $HOME/.local/share/lattice. */
+LT_NODISCARD lt_err_t lt_client_default_home(char *out, size_t cap);
+
+/* ---- the node (requests to "kernel") ---- */
+
+typedef enum {
+    LT_SERVICE_STARTING = 1,
+    LT_SERVICE_READY = 2,
+    LT_SERVICE_BACKOFF = 3,
+    LT_SERVICE_FAILED = 4,
+    LT_SERVICE_STOPPED = 5,
+    LT_SERVICE_WAITING = 6,
+} lt_client_service_state_t;
+
+/* "starting", "ready", "backoff", "failed", "stopped", "waiting", "unknown". */
+const char *lt_client_service_state_name(int state);
+
+typedef struct {
+    char name[32];
+    int state; /* lt_client_service_state_t */
+    uint32_t pid;
+    uint32_t restarts;
+    uint32_t proto;
+    bool attached;
+    uint64_t since_ms;
+    uint32_t queued;
+    char last_exit[64];
+} lt_client_service_t;
+
+typedef struct {
+    lt_client_key_t node_key;
+    char home[1024];
+    uint64_t uptime_ms;
+    uint32_t pid;
+    char version[32];
+    size_t nservices;
+    lt_client_service_t services[16];
+} lt_client_node_status_t;
+
+LT_NODISCARD lt_err_t lt_client_ping(lt_client_t *c);
+LT_NODISCARD lt_err_t lt_client_node_status(lt_client_t *c, lt_client_node_status_t *out);
+/* services[] up to cap; *n = how many the node has (may exceed cap). */
+LT_NODISCARD lt_err_t lt_client_node_services(lt_client_t *c, lt_client_service_t *services,
+                                              size_t cap, size_t *n);
+LT_NODISCARD lt_err_t lt_client_node_restart(lt_client_t *c, const char *service);
+/* Asks the node to stop; returns once the kernel acknowledged. */
+LT_NODISCARD lt_err_t lt_client_node_stop(lt_client_t *c);
+
+/* ---- stores ---- */
+
+typedef enum {
+    LT_CLIENT_STORE_KV = 1,
+    LT_CLIENT_STORE_LOG = 2,
+} lt_client_store_type_t;
+
+typedef struct {
+    lt_client_store_id_t id;
+    int type; /* lt_client_store_type_t */
+    char name[257];
+} lt_client_store_t;
+
+typedef struct {
+    lt_client_store_id_t id;
+    int type;
+    char name[257];
+    uint64_t witnessed;
+    uint64_t floating;
+    uint32_t forks;
+    uint32_t peers;
+    uint32_t children;
+} lt_client_store_info_t;
+
+/* name may be NULL or ""; parent may be NULL. */
+LT_NODISCARD lt_err_t lt_client_store_create(lt_client_t *c, lt_client_store_type_t type,
+                                             const char *name,
+                                             const lt_client_store_id_t *parent,
+                                             lt_client_store_id_t *out);
+/* *out is an array of *n stores (free with lt_client_free). */
+LT_NODISCARD lt_err_t lt_client_store_list(lt_client_t *c, lt_client_store_t **out, size_t *n);
+LT_NODISCARD lt_err_t lt_client_store_info(lt_client_t *c, const lt_client_store_id_t *id,
+                                           lt_client_store_info_t *out);
+LT_NODISCARD lt_err_t lt_client_store_remove(lt_client_t *c, const lt_client_store_id_t *id);
+/* A full hex id, a unique hex prefix, or a name -> id. LT_ENOTFOUND when
+ * nothing matches, LT_EEXIST when several stores do. */
+LT_NODISCARD lt_err_t lt_client_store_resolve(lt_client_t *c, const char *query,
+                                              lt_client_store_id_t *out);
+
+/* ---- core:kvstore ---- */
+
+typedef struct {
+    uint8_t *key; /* NUL-terminated copies */
+    size_t key_len;
+    uint8_t *value;
+    size_t value_len;
+    bool conflicted;
+    bool deleted; /* list only: a visible delete of a conflicted key */
+} lt_client_item_t;
+
+typedef struct {
+    lt_client_hash_t hash;
+    lt_client_key_t author;
+    uint64_t wall_ms;
+    uint32_t counter;
+    bool tombstone;
+    uint8_t *value;
+    size_t value_len;
+} lt_client_head_t;
+
+typedef struct {
+    const uint8_t *key;
+    size_t key_len;
+    const uint8_t *value; /* ignored when del */
+    size_t value_len;
+    bool del;
+} lt_client_batch_entry_t;
+
+/* Writes return the hash of the intention that carries them. */
+LT_NODISCARD lt_err_t lt_client_put(lt_client_t *c, const lt_client_store_id_t *store,
+                                    const void *key, size_t key_len, const void *value,
+                                    size_t value_len, lt_client_hash_t *hash);
+/* LT_ENOTFOUND when the key is absent or deleted. Release with
+ * lt_client_item_clear. */
+LT_NODISCARD lt_err_t lt_client_get(lt_client_t *c, const lt_client_store_id_t *store,
+                                    const void *key, size_t key_len, lt_client_item_t *out);
+LT_NODISCARD lt_err_t lt_client_del(lt_client_t *c, const lt_client_store_id_t *store,
+                                    const void *key, size_t key_len, lt_client_hash_t *hash);
+/* Every key starting with prefix (may be empty), in key order. Release with
+ * lt_client_items_free. */
+LT_NODISCARD lt_err_t lt_client_list(lt_client_t *c, const lt_client_store_id_t *store,
+                                     const void *prefix, size_t prefix_len,
+                                     lt_client_item_t **out, size_t *n);
+/* One intention for all entries (n >= 1). */
+LT_NODISCARD lt_err_t lt_client_batch(lt_client_t *c, const lt_client_store_id_t *store,
+                                      const lt_client_batch_entry_t *entries, size_t n,
+                                      lt_client_hash_t *hash);
+/* Every head of key, the winner first. Release with lt_client_heads_free. */
+LT_NODISCARD lt_err_t lt_client_inspect(lt_client_t *c, const lt_client_store_id_t *store,
+                                        const void *key, size_t key_len,
+                                        lt_client_head_t **out, size_t *n);
+
+void lt_client_item_clear(lt_client_item_t *item);
+void lt_client_items_free(lt_client_item_t *items, size_t n);
+void lt_client_heads_free(lt_client_head_t *heads, size_t n);
+
+/* ---- core:logstore ---- */
+
+typedef struct {
+    uint64_t wall_ms;
+    uint32_t counter;
+    lt_client_key_t author;
+    lt_client_hash_t hash;
+    uint8_t *text; /* NUL-terminated copy */
+    size_t text_len;
+} lt_client_log_entry_t;
+
+LT_NODISCARD lt_err_t lt_client_append(lt_client_t *c, const lt_client_store_id_t *store,
+                                       const void *text, size_t len, lt_client_hash_t *hash);
+/* The last `tail` entries (0: all), oldest first. */
+LT_NODISCARD lt_err_t lt_client_read(lt_client_t *c, const lt_client_store_id_t *store,
+                                     uint64_t tail, lt_client_log_entry_t **out, size_t *n);
+void lt_client_log_entries_free(lt_client_log_entry_t *entries, size_t n);
+
+/* ---- streams: watch and follow ----
+ *
+ * A stream is a request that the store acknowledges, then events carrying the
+ * request's corr. Start one, then take events with lt_client_next_event (it
+ * also sees events of every stream this handle started), stop it with
+ * lt_client_stream_stop. A handle may hold several streams; ordinary calls
+ * in between keep events that arrive meanwhile for next_event. */
+
+typedef enum {
+    LT_CLIENT_EV_KV_CHANGE = 1,
+    LT_CLIENT_EV_LOG_ENTRY = 2,
+} lt_client_event_kind_t;
+
+typedef struct {
+    int kind;        /* lt_client_event_kind_t */
+    uint64_t stream; /* the id lt_client_watch/follow returned */
+    lt_client_store_id_t store;
+    /* KV_CHANGE */
+    uint8_t *key;
+    size_t key_len;
+    uint8_t *value; /* empty when deleted */
+    size_t value_len;
+    bool deleted;
+    bool conflicted;
+    /* both: the intention that made the change */
+    lt_client_hash_t hash;
+    /* LOG_ENTRY */
+    lt_client_log_entry_t entry;
+} lt_client_event_t;
+
+LT_NODISCARD lt_err_t lt_client_watch(lt_client_t *c, const lt_client_store_id_t *store,
+                                      const void *prefix, size_t prefix_len, uint64_t *stream);
+LT_NODISCARD lt_err_t lt_client_follow(lt_client_t *c, const lt_client_store_id_t *store,
+                                       uint64_t *stream);
+/* Waits up to timeout_ms (0: do not wait; UINT32_MAX: forever) for the next
+ * event. LT_ETIMEDOUT when none came; LT_EUNAVAILABLE when the store went
+ * away (its streams are gone: start them again). Release with
+ * lt_client_event_clear. */
+LT_NODISCARD lt_err_t lt_client_next_event(lt_client_t *c, uint32_t timeout_ms,
+                                           lt_client_event_t *out);
+void lt_client_event_clear(lt_client_event_t *ev);
+LT_NODISCARD lt_err_t lt_client_stream_stop(lt_client_t *c, uint64_t stream);
+/* A file descriptor that becomes readable when a message may be waiting
+ * (ZMQ_FD semantics: edge-triggered; always call next_event with 0 after
+ * it fires), for a caller's own poll loop (the REPL). */
+int lt_client_fd(lt_client_t *c);
+
+/* ---- intentions ---- */
+
+typedef struct {
+    uint64_t seq;
+    lt_client_hash_t hash;
+    lt_client_key_t author;
+    uint64_t wall_ms;
+    uint32_t counter;
+    lt_client_hash_t store_prev; /* all zero: the author's first */
+    size_t ndeps;
+    lt_client_hash_t deps[16];
+    char summary[129];
+} lt_client_history_item_t;
+
+/* The witnessed intentions, newest first, at most limit (0: 50). */
+LT_NODISCARD lt_err_t lt_client_history(lt_client_t *c, const lt_client_store_id_t *store,
+                                        uint32_t limit, lt_client_history_item_t **out,
+                                        size_t *n);
+
+typedef struct {
+    lt_client_hash_t hash;
+    uint32_t version;
+    lt_client_key_t author;
+    uint64_t wall_ms;
+    uint32_t counter;
+    lt_client_store_id_t store;
+    lt_client_hash_t store_prev;
+    size_t ndeps;
+    lt_client_hash_t deps[16];
+    uint8_t *ops; /* the raw ops payload (schemas/ops.proto UniversalOp) */
+    size_t ops_len;
+    uint8_t signature[64];
+    uint64_t seq; /* 0 while floating */
+    char summary[129];
+} lt_client_intention_t;
+
+/* An intention held by the store, by full hash. Release with
+ * lt_client_intention_clear. */
+LT_NODISCARD lt_err_t lt_client_debug(lt_client_t *c, const lt_client_store_id_t *store,
+                                      const lt_client_hash_t *hash, lt_client_intention_t *out);
+void lt_client_intention_clear(lt_client_intention_t *in);
+
+/* The ops payload of an intention (UniversalOp, schemas/ops.proto) as one
+ * S-expression with the state machine's ops decoded, e.g.
+ * (kv (put "k" "v") (del "x")) or (system (peer <hex> active)); bytes that
+ * are not printable text appear as #x<hex>. *out is malloc'd (free()).
+ * LT_EPAYLOAD when the payload does not decode. */
+LT_NODISCARD lt_err_t lt_client_ops_sexpr(const uint8_t *ops, size_t len, char **out);
+
+/* Releases an array a call returned (stores, history). */
+void lt_client_free(void *p);
+
+/* ---- hex helpers ---- */
+
+/* Lowercase hex of n bytes into out (2n+1 bytes). */
+void lt_client_hex(const uint8_t *b, size_t n, char *out);
+/* Parses exactly 2n hex digits. */
+LT_NODISCARD lt_err_t lt_client_unhex(const char *s, uint8_t *b, size_t n);
+
+#endif
