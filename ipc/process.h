@@ -39,6 +39,7 @@
 #define LT_PROCESS_EXIT_ERROR  1   /* the runtime failed (socket, memory) */
 #define LT_PROCESS_EXIT_USAGE  2   /* bad command line */
 #define LT_PROCESS_EXIT_CONFIG 100 /* start() failed: permanent, do not restart */
+#define LT_PROCESS_EXIT_RETRY  111 /* temporary (the home is locked): retry with backoff */
 
 #define LT_PROCESS_DEFAULT_ORPHAN_MS 60000
 
