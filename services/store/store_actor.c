@@ -11,6 +11,7 @@
  * answered at once. */
 #include "store/store_actor.h"
 
+#include "ipc/frame.h"
 #include "store/kv_state.h"
 #include "store/log_state.h"
 #include "store/store_proto.h"
@@ -28,6 +29,17 @@
 #define S_LOG_TYPE        "core:logstore"
 #define S_WATCH_KV        1
 #define S_WATCH_LOG       2
+/* Lists, log reads and histories stop growing past this many bytes and say
+ * they were cut (`truncated`), so a reply always fits one message. */
+#define S_REPLY_MAX (LT_FRAME_MAX_BODY - 1024)
+/* Bytes a row adds beyond its key, value or text: tags, lengths, fixed
+ * fields (a history item is all fixed fields). */
+#define S_ROW_OVERHEAD 1024
+/* Replies the transport refused for now (LT_EFULL: the kernel is not
+ * reading) wait here, in order, and are sent again on a timer. */
+#define S_RESEND_MAX   4096
+#define S_RESEND_MS    5
+#define S_TIMER_RESEND 1
 
 typedef struct s_actor s_actor_t;
 
@@ -51,6 +63,7 @@ typedef struct {
     s_actor_t *a;
     char to[LT_ADDR_MAX];
     uint64_t corr;
+    lt_store_id_t store;
     int kind; /* S_WATCH_KV / S_WATCH_LOG */
     unsigned sub;
     bool dead;
@@ -69,12 +82,46 @@ struct s_actor {
     bool flushing;
     s_watch_t **watches;
     size_t nwatches;
+    s_owed_t *resend; /* replies waiting for the transport, oldest first */
+    size_t nresend, capresend;
+    bool resend_armed;
 };
 
 /* ---- sending ---- */
 
-static void s_send_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, const uint8_t *body,
-                         size_t len)
+/* Keeps a reply the transport refused for now, to send again from the
+ * timer; past S_RESEND_MAX it is dropped (the client's deadline answers). */
+static void s_resend_later(s_actor_t *a, const s_origin_t *o, lt_err_t status, const uint8_t *body,
+                           size_t len)
+{
+    if (a->nresend == a->capresend) {
+        size_t cap = a->capresend ? a->capresend * 2 : 16;
+        s_owed_t *v = cap <= S_RESEND_MAX ? realloc(a->resend, cap * sizeof *v) : NULL;
+        if (!v) {
+            lt_log_warn(a->log, S_TAG, "reply to %s (corr %llu) dropped: %zu replies wait already",
+                        o->to, (unsigned long long)o->corr, a->nresend);
+            return;
+        }
+        a->resend = v;
+        a->capresend = cap;
+    }
+    s_owed_t *w = &a->resend[a->nresend];
+    memset(w, 0, sizeof *w);
+    w->o = *o;
+    w->status = status;
+    if (lt_buf_append(&w->body, body, len) != LT_OK) {
+        lt_buf_free(&w->body);
+        lt_log_warn(a->log, S_TAG, "reply to %s (corr %llu) dropped: out of memory", o->to,
+                    (unsigned long long)o->corr);
+        return;
+    }
+    a->nresend++;
+    if (!a->resend_armed && lt_ctx_timer(a->ctx, S_RESEND_MS, S_TIMER_RESEND) == LT_OK)
+        a->resend_armed = true;
+}
+
+static lt_err_t s_send_now(s_actor_t *a, const s_origin_t *o, lt_err_t status, const uint8_t *body,
+                           size_t len)
 {
     lt_msg_t m = {.kind = LT_MSG_REPLY,
                   .corr = o->corr,
@@ -82,23 +129,49 @@ static void s_send_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, con
                   .status = status,
                   .body = body,
                   .len = len};
-    lt_err_t rc = a->ctx->ops->send(a->ctx->rt, o->to, &m);
+    return a->ctx->ops->send(a->ctx->rt, o->to, &m);
+}
+
+static void s_send_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, const uint8_t *body,
+                         size_t len)
+{
+    /* Behind replies that wait for the transport, in order. */
+    lt_err_t rc = a->nresend ? LT_EFULL : s_send_now(a, o, status, body, len);
     if (rc == LT_EINVAL && len) {
         /* Most likely past the transport's message size: say so instead. */
         lt_buf_t e = LT_BUF_INIT;
         char why[128];
         snprintf(why, sizeof why, "the reply (%zu bytes) is larger than a message may be", len);
-        if (lt_store_error_encode(why, &e) == LT_OK) {
-            m.status = LT_EFULL;
-            m.body = e.data;
-            m.len = e.len;
-            rc = a->ctx->ops->send(a->ctx->rt, o->to, &m);
-        }
+        if (lt_store_error_encode(why, &e) == LT_OK)
+            rc = s_send_now(a, o, LT_EFULL, e.data, e.len);
         lt_buf_free(&e);
     }
-    if (rc)
+    if (rc == LT_EFULL)
+        s_resend_later(a, o, status, body, len);
+    else if (rc)
         lt_log_warn(a->log, S_TAG, "reply to %s (corr %llu) not delivered: %s", o->to,
                     (unsigned long long)o->corr, lt_strerror(rc));
+}
+
+/* The resend timer: sends what waits, in order, until the transport refuses
+ * again. */
+static void s_resend(s_actor_t *a)
+{
+    size_t i = 0;
+    for (; i < a->nresend; i++) {
+        s_owed_t *w = &a->resend[i];
+        lt_err_t rc = s_send_now(a, &w->o, w->status, w->body.data, w->body.len);
+        if (rc == LT_EFULL)
+            break;
+        if (rc)
+            lt_log_warn(a->log, S_TAG, "reply to %s (corr %llu) not delivered: %s", w->o.to,
+                        (unsigned long long)w->o.corr, lt_strerror(rc));
+        lt_buf_free(&w->body);
+    }
+    memmove(a->resend, a->resend + i, (a->nresend - i) * sizeof *a->resend);
+    a->nresend -= i;
+    if (a->nresend && lt_ctx_timer(a->ctx, S_RESEND_MS, S_TIMER_RESEND) == LT_OK)
+        a->resend_armed = true;
 }
 
 static lt_err_t s_owe(s_actor_t *a, const s_origin_t *o, bool is_read, bool on_commit,
@@ -567,9 +640,27 @@ static void s_kv_get(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
     lt_buf_free(&b);
 }
 
+/* Ends a list reply that stopped at S_REPLY_MAX with `truncated = true`
+ * (field 2, a varint, in KvList, LogEntries and HistoryList). */
+static lt_err_t s_mark_truncated(lt_buf_t *b)
+{
+    static const uint8_t flag[2] = {(2u << 3) | 0u, 1};
+    return lt_buf_append(b, flag, sizeof flag);
+}
+
+/* The result of a listing walk: LT_EFULL from a row callback means the reply
+ * reached S_REPLY_MAX, which is not an error. */
+static lt_err_t s_end_listing(lt_buf_t *b, lt_err_t rc)
+{
+    return rc == LT_EFULL ? s_mark_truncated(b) : rc;
+}
+
 static lt_err_t s_list_row(void *ctx, const uint8_t *key, size_t klen, const lt_heads_t *heads)
 {
     lt_buf_t *b = ctx;
+    size_t vlen = heads->n ? heads->v[0].value.len : 0;
+    if (b->len + klen + vlen + S_ROW_OVERHEAD > S_REPLY_MAX)
+        return LT_EFULL;
     lattice_store_KvItem m = lattice_store_KvItem_init_zero;
     lt_view_t k = {key, klen}, v = {NULL, 0};
     if (heads->n) {
@@ -588,7 +679,7 @@ static void s_kv_list(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r
     if (!st)
         return;
     lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = lt_kvstore_list(st, r->key.p, r->key.len, s_list_row, &b);
+    lt_err_t rc = s_end_listing(&b, lt_kvstore_list(st, r->key.p, r->key.len, s_list_row, &b));
     if (rc)
         s_reply_db_error(a, o, rc);
     else
@@ -634,6 +725,8 @@ static lt_err_t s_log_row(void *ctx, lt_hlc_t hlc, const lt_pubkey_t *author, co
                           const uint8_t *text, size_t len)
 {
     lt_buf_t *b = ctx;
+    if (b->len + len + S_ROW_OVERHEAD > S_REPLY_MAX)
+        return LT_EFULL;
     lattice_store_LogItem m = lattice_store_LogItem_init_zero;
     lt_view_t t = {text, len};
     m.wall_ms = hlc.wall_ms;
@@ -651,7 +744,7 @@ static void s_log_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *
     if (!st)
         return;
     lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = lt_logstore_read(st, r->num, s_log_row, &b);
+    lt_err_t rc = s_end_listing(&b, lt_logstore_read(st, r->num, s_log_row, &b));
     if (rc)
         s_reply_db_error(a, o, rc);
     else
@@ -685,6 +778,7 @@ static void s_watch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r, 
     w->a = a;
     memcpy(w->to, o->to, sizeof w->to);
     w->corr = o->corr;
+    w->store = r->store;
     w->kind = kind;
     lt_sub_filter_t f = {.any_store = false,
                          .store = r->store,
@@ -759,6 +853,10 @@ static void s_history(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r
     if (rc == LT_OK && limit)
         rc = lt_store_scan_witness(st, from, s_collect_seq, &hs);
     for (size_t i = hs.n; rc == LT_OK && i-- > 0;) {
+        if (b.len + S_ROW_OVERHEAD > S_REPLY_MAX) {
+            rc = s_mark_truncated(&b);
+            break;
+        }
         s_intention_t in = {.bytes = LT_BUF_INIT};
         rc = s_load_intention(st, &hs.v[i], &in);
         if (rc == LT_OK) {
@@ -980,6 +1078,18 @@ static void s_store_remove(s_actor_t *a, const s_origin_t *o, const lt_store_req
         s_reply_db_error(a, o, rc);
         return;
     }
+    /* Its watches end with it. */
+    for (size_t i = 0; i < a->nwatches; i++) {
+        s_watch_t *w = a->watches[i];
+        if (!w->dead && memcmp(w->store.b, r->store.b, LT_STORE_ID_LEN) == 0) {
+            lt_db_unsubscribe(a->db, w->sub);
+            w->dead = true;
+            lt_log_info(a->log, S_TAG, "%s %llu of %s ended: its store was removed",
+                        w->kind == S_WATCH_KV ? "watch" : "follow", (unsigned long long)w->corr,
+                        w->to);
+        }
+    }
+    s_reap_watches(a);
     lt_buf_t b = LT_BUF_INIT;
     if (r->has_request_id) {
         /* The removal is durable already; the record follows in its own
@@ -1193,11 +1303,24 @@ static void s_idle(void *self, lt_ctx_t *ctx)
         s_flush(a);
 }
 
+static void s_timer(void *self, lt_ctx_t *ctx, uint64_t token)
+{
+    s_actor_t *a = self;
+    a->ctx = ctx;
+    if (token == S_TIMER_RESEND) {
+        a->resend_armed = false;
+        s_resend(a);
+    }
+}
+
 static void s_stop(void *self)
 {
     s_actor_t *a = self;
     if (!a)
         return;
+    for (size_t i = 0; i < a->nresend; i++)
+        lt_buf_free(&a->resend[i].body);
+    free(a->resend);
     /* Whatever was not committed was never acknowledged: drop it. */
     for (size_t i = 0; i < a->nowed; i++)
         lt_buf_free(&a->owed[i].body);
@@ -1215,6 +1338,6 @@ const lt_actor_ops_t lt_store_actor = {
     .start = s_start,
     .receive = s_receive,
     .idle = s_idle,
-    .timer = NULL,
+    .timer = s_timer,
     .stop = s_stop,
 };

@@ -14,10 +14,15 @@
  * commit (lt_db_request_record); a retry with that id is answered from the
  * record, also after a restart, and writes nothing.
  *
+ * Backpressure. A reply the runtime refuses for now (LT_EFULL: the kernel
+ * is not reading) waits in a bounded queue, with every later reply behind
+ * it, and is sent again on a timer. A list, log read or history that would
+ * not fit one message (LT_FRAME_MAX_BODY) stops early and says `truncated`.
+ *
  * Watch and follow. Events go to the `from` of the watch request as
  * LT_MSG_EVENT with its corr, after the commit that made them durable. A
  * watcher that cannot be reached (its queue full, its address gone) loses its
- * watch, with one log line.
+ * watch, with one log line; removing a store ends its watches.
  *
  * Portable: the backend and the node key come in through the config; the
  * process main opens RocksDB. */

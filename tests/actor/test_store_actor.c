@@ -4,6 +4,7 @@
  * and a memory backend behind kv_faulty (to count commits and make them
  * fail). The restart test uses RocksDB in a temporary directory. */
 #include "boards/coop.h"
+#include "ipc/frame.h"
 #include "store/kv_faulty.h"
 #include "store/store_actor.h"
 #include "store/store_proto.h"
@@ -39,6 +40,7 @@ typedef struct {
     size_t ngot;
     uint64_t next_corr;
     int refused_events; /* events to S_GONE */
+    int full_left;      /* sends to S_CLIENT refused with LT_EFULL before one passes */
 } s_env_t;
 
 static s_env_t *s_env;
@@ -66,6 +68,10 @@ static lt_err_t s_external(void *ctx, const char *to, const lt_msg_t *m)
     if (strcmp(to, S_GONE) == 0) {
         e->refused_events += m->kind == LT_MSG_EVENT;
         return LT_ENOTFOUND;
+    }
+    if (e->full_left > 0) {
+        e->full_left--;
+        return LT_EFULL;
     }
     cr_assert(e->ngot < S_MAX);
     s_got_t *g = &e->got[e->ngot++];
@@ -783,6 +789,84 @@ Test(store_actor, an_unreachable_watcher_loses_its_watch)
     cr_assert_eq(s_env->refused_events, 1);
     s_put(&sid, "b", "2");
     cr_assert_eq(s_env->refused_events, 1, "the watch was not cancelled");
+    lt_buf_free(&b);
+}
+
+Test(store_actor, replies_the_transport_refuses_go_out_later_in_order)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_buf_t b = LT_BUF_INIT;
+    uint64_t corr[3];
+    for (int i = 0; i < 3; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        s_put_body(&b, &sid, k, "v", NULL);
+        corr[i] = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    }
+    s_clear();
+    s_env->full_left = 2; /* the first reply is refused, then its first resend */
+    s_run();
+    cr_assert_eq(s_env->ngot, 0, "a reply overtook the one the transport refused");
+    uint64_t due;
+    cr_assert(lt_coop_next_deadline(s_env->rt, &due), "no resend timer");
+    s_env->clock = due;
+    cr_assert_eq(lt_coop_advance(s_env->rt, s_env->clock), 1);
+    cr_assert_eq(s_env->ngot, 0);
+    cr_assert(lt_coop_next_deadline(s_env->rt, &due), "the resend timer was not re-armed");
+    s_env->clock = due;
+    cr_assert_eq(lt_coop_advance(s_env->rt, s_env->clock), 1);
+    cr_assert_eq(s_env->ngot, 3);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(s_env->got[i].corr, corr[i]);
+        cr_assert_eq(s_env->got[i].status, LT_OK);
+    }
+    cr_assert_not(lt_coop_next_deadline(s_env->rt, &due), "a timer is left after the resend");
+    lt_buf_free(&b);
+}
+
+Test(store_actor, a_list_too_large_for_one_message_is_cut_and_says_so)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    static char big[60001];
+    memset(big, 'x', sizeof big - 1);
+    for (int i = 0; i < 5; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        s_put(&sid, k, big);
+    }
+    lt_buf_t b = LT_BUF_INIT;
+    s_prefix_body(&b, &sid, "");
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_KV_LIST, &b);
+    cr_assert_leq(g->len, LT_FRAME_MAX_BODY);
+    lattice_store_KvList l = lattice_store_KvList_init_zero;
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t items = {.in = &in};
+    lt_pb_bind_views(&l.items, &items);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_KvList_fields, &l, g->body, g->len), LT_OK);
+    cr_assert(l.truncated);
+    cr_assert(items.n >= 1 && items.n < 5, "%zu items", items.n);
+    lt_pb_views_free(&items);
+    /* A prefix that fits is whole. */
+    s_prefix_body(&b, &sid, "k1");
+    g = s_call_ok(lattice_store_StoreMsgType_KV_LIST, &b);
+    lattice_store_KvList l1 = lattice_store_KvList_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_KvList_fields, &l1, g->body, g->len), LT_OK);
+    cr_assert_not(l1.truncated);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, removing_a_store_ends_its_watches)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_buf_t b = LT_BUF_INIT;
+    s_prefix_body(&b, &sid, "");
+    uint64_t watch = s_call_ok(lattice_store_StoreMsgType_KV_WATCH, &b)->corr;
+    s_ref_body(&b, &sid);
+    s_call_ok(lattice_store_StoreMsgType_STORE_REMOVE, &b);
+    lattice_store_Unwatch u = {.corr = watch};
+    s_enc(lattice_store_Unwatch_fields, &u, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_KV_UNWATCH, &b)->status, LT_ENOTFOUND,
+                 "the watch outlived its store");
     lt_buf_free(&b);
 }
 
