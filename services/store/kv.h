@@ -92,6 +92,9 @@ struct lt_kv {
 typedef struct {
     bool create_if_missing; /* create the database when the path is empty */
     bool paranoid;          /* verify checksums on every read */
+    /* Bit i: family i gets a memtable bloom filter (families whose point
+     * lookups mostly miss). Each costs memory and time at every open. */
+    uint32_t bloom_cfs;
 } lt_kv_rocksdb_opts_t;
 
 /* Opens (or creates) a RocksDB database at path. On failure returns NULL-free

@@ -50,6 +50,8 @@
 typedef struct {
     rocksdb_t *db;
     rocksdb_options_t *options;
+    rocksdb_options_t *options_bloom; /* families in bloom_cfs, read-write opens */
+    uint32_t bloom_cfs;
     rocksdb_cache_t *cache;
     rocksdb_readoptions_t *ro;
     rocksdb_writeoptions_t *wo;      /* sync = false */
@@ -377,6 +379,8 @@ static void s_destroy(s_rdb_t *rdb)
         rocksdb_readoptions_destroy(rdb->ro);
     if (rdb->options)
         rocksdb_options_destroy(rdb->options);
+    if (rdb->options_bloom)
+        rocksdb_options_destroy(rdb->options_bloom);
     /* The table factory holds its own reference to the cache. */
     if (rdb->cache)
         rocksdb_cache_destroy(rdb->cache);
@@ -439,13 +443,17 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
     rocksdb_options_set_db_write_buffer_size(o, S_DB_WRITE_BUFFER_BYTES);
     rocksdb_options_set_keep_log_file_num(o, S_INFO_LOG_FILES);
     rocksdb_options_set_max_log_file_size(o, S_INFO_LOG_BYTES);
-    /* The store writes from one thread and reads many keys that are not
-     * there yet (new hashes): a memtable bloom filter answers those misses
-     * without a skiplist search, and single-writer inserts skip the
+    /* The store writes from one thread: single-writer inserts skip the
      * concurrent-insert machinery. */
-    rocksdb_options_set_memtable_prefix_bloom_size_ratio(o, 0.05);
-    rocksdb_options_set_memtable_whole_key_filtering(o, 1);
     rocksdb_options_set_allow_concurrent_memtable_write(o, 0);
+    /* Opening loads every family's table handlers with this many threads,
+     * started and joined per family (16 by default): with 13 families and
+     * a read-only open before the real one, some 400 threads for a few
+     * table files. One is faster here, and a restart's latency is the
+     * store's open (bench-ipc restart_ms). */
+    rocksdb_options_set_max_file_opening_threads(o, 1);
+    /* Reading every table file's stats at open only tunes compaction. */
+    rocksdb_options_set_skip_stats_update_on_db_open(o, 1);
 
     rocksdb_block_based_table_options_t *bbo = rocksdb_block_based_options_create();
     rdb->cache = rocksdb_cache_create_lru(S_BLOCK_CACHE_BYTES);
@@ -457,6 +465,17 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
     rocksdb_options_set_block_based_table_factory(o, bbo);
     rocksdb_block_based_options_destroy(bbo);
     rdb->options = o;
+    /* Families where most lookups miss (new hashes) get a memtable bloom
+     * filter, which answers a miss without a skiplist search. Only those:
+     * each memtable allocates and zeroes its filter, 1.6 MB a family at
+     * 0.05 of 32 MB, which made opening 13 families twice cost 200 ms of a
+     * restart. 0.01 still gives some 25 bits per key of these families. */
+    rdb->bloom_cfs = opts->bloom_cfs;
+    if (rdb->bloom_cfs) {
+        rdb->options_bloom = rocksdb_options_create_copy(o);
+        rocksdb_options_set_memtable_prefix_bloom_size_ratio(rdb->options_bloom, 0.01);
+        rocksdb_options_set_memtable_whole_key_filtering(rdb->options_bloom, 1);
+    }
 
     rdb->ro = rocksdb_readoptions_create();
     rocksdb_readoptions_set_verify_checksums(rdb->ro, opts->paranoid);
@@ -532,8 +551,11 @@ static lt_err_t s_open_db(s_rdb_t *rdb, const char *path, const char *const *cf_
         if (!s_named(names, n, listed[i]))
             names[n++] = listed[i];
     }
+    /* The read-only open only reads the sequence number: no filters. */
     for (size_t i = 0; i < n; i++)
-        cfopts[i] = rdb->options;
+        cfopts[i] = !read_only && i < rdb->ncf && i < 32 && (rdb->bloom_cfs >> i & 1u)
+                        ? rdb->options_bloom
+                        : rdb->options;
 
     if (read_only)
         rdb->db = rocksdb_open_for_read_only_column_families(rdb->options, path, (int)n, names,

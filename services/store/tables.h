@@ -40,6 +40,11 @@ enum {
 
 extern const char *const lt_cf_names[LT_CF_COUNT];
 
+/* The families whose lookups mostly miss (is this hash known? is anything
+ * waiting for it?): they get a memtable bloom filter (lt_kv_rocksdb_opts_t). */
+#define LT_CF_BLOOM_MASK                                                                           \
+    ((1u << LT_CF_INTENTIONS) | (1u << LT_CF_FLOATING) | (1u << LT_CF_FINDEX) | (1u << LT_CF_CHAIN))
+
 /* Builds store|a|b into key (callers size it); returns the length. */
 static inline size_t lt_key2(uint8_t *key, const lt_store_id_t *sid, const void *a, size_t alen,
                              const void *b, size_t blen)

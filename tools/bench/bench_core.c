@@ -418,7 +418,8 @@ static int s_run_store(const char *path, const s_opts_t *o, const uint8_t *pool,
     lt_identity_t id;
     lt_identity_generate(&id);
     lt_logger_t log = {lt_log_stderr_sink, NULL, LT_LOG_WARN};
-    lt_kv_rocksdb_opts_t kopts = {.create_if_missing = true, .paranoid = false};
+    lt_kv_rocksdb_opts_t kopts = {
+        .create_if_missing = true, .paranoid = false, .bloom_cfs = LT_CF_BLOOM_MASK};
     lt_errbuf_t eb = {{0}};
     lt_kv_t *kv = NULL;
     lt_db_t *db = NULL;
