@@ -1,2 +1,1978 @@
-/* placeholder: being written */
-typedef int lt_placeholder_t;
+/* liblattice-client (see client.h): one DEALER to <home>/kernel.sock, LTK/1
+ * frames from ipc/frame.h, nanopb bodies of schemas/store.proto and
+ * schemas/kernel.proto with the view helpers of services/store/ops_codec.h.
+ *
+ * A call. Every call sends one REQUEST with a fresh corr and pumps the
+ * socket until a REPLY to it arrives or the call's deadline passes. While it
+ * waits, EVENTs of this handle's streams are queued for
+ * lt_client_next_event, and replies to corrs it no longer waits for (an
+ * earlier call that timed out) are dropped. A call may send its request more
+ * than once (attempts): again with backoff when the store answers
+ * LT_EUNAVAILABLE, and again after a silence when the request is idempotent,
+ * because a request that reached a store process that then died is answered
+ * by nobody. Writes carry one random request id for all their attempts, so
+ * the store applies them once; a reply to any attempt of the call ends it.
+ *
+ * Streams. The store keeps watches in memory, tied to the corr of the
+ * request and to this connection's client address: a store restart or a
+ * kernel restart (the client reconnects under a new address) silently ends
+ * them. So each stream remembers the pids of the kernel and of the store
+ * process that accepted it, and while streams are open next_event asks the
+ * kernel for its status about once a second; a pid that changed means the
+ * stream is gone, which next_event reports as LT_EUNAVAILABLE.
+ *
+ * Replies are decoded strictly: every fixed-size field has its exact size,
+ * byte fields are copied out of the message into owned NUL-terminated
+ * buffers, and anything that does not decode is LT_EINVAL "malformed reply
+ * from store: ...". */
+#include "ipc/client.h"
+
+#include "ipc/frame.h"
+#include "store/ops_codec.h"
+#include "weaver/types.h"
+
+#include "kernel.pb.h"
+#include "store.pb.h"
+
+#include <pb_decode.h>
+#include <pb_encode.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define S_STORE             "store"
+#define S_SOCKET_NAME       "/kernel.sock"
+#define S_REQUEST_ID_LEN    16
+#define S_EVENTS_MAX        4096
+#define S_EVENT_BYTES_MAX   (64u << 20)
+#define S_BACKOFF_FIRST_MS  10
+#define S_BACKOFF_MAX_MS    200
+#define S_RESEND_FIRST_MS   1000
+#define S_RESEND_MAX_MS     8000
+#define S_ATTEMPTS_MAX      64
+#define S_STREAMS_MAX       256
+#define S_PROBE_INTERVAL_MS 1000
+#define S_FOREVER           UINT64_MAX
+#define S_NAME_MAX          255 /* StoreCreate.name, StoreResolve.query: char[256] */
+#define S_SUN_PATH_MAX      (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define S_SHORT_ID_HEX      8
+
+typedef struct {
+    uint64_t corr;
+    uint32_t type;
+    uint8_t *body;
+    size_t len;
+} s_event_t;
+
+typedef struct {
+    uint64_t id; /* the corr of the request the store acknowledged */
+    int kind;    /* lt_client_event_kind_t */
+    lt_client_store_id_t store;
+    /* The processes that hold it (0: unknown, never checked). */
+    uint32_t kernel_pid, store_pid;
+} s_stream_t;
+
+struct lt_client {
+    void *zctx;
+    void *sock;
+    char home[1024];
+    uint32_t timeout_ms;
+    uint64_t next_corr;
+    lt_errbuf_t eb;
+    /* The call in progress: the corrs of its attempts. */
+    uint64_t attempts[S_ATTEMPTS_MAX];
+    size_t nattempts;
+    /* The reply that ended the last wait: its corr, status and body. */
+    bool replied;
+    uint64_t reply_corr;
+    uint32_t reply_status;
+    lt_buf_t reply;
+    /* Events waiting for next_event: a ring. */
+    s_event_t *events;
+    size_t ev_head, ev_count, ev_bytes;
+    uint64_t ev_dropped;
+    s_stream_t streams[S_STREAMS_MAX];
+    size_t nstreams;
+    /* The liveness probe of the streams' processes (a KERNEL_STATUS). */
+    uint64_t probe_corr, probe_deadline, last_probe;
+    bool streams_lost;
+    char lost_why[200];
+};
+
+/* ---- small helpers ---- */
+
+static uint64_t s_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t s_min(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint64_t s_deadline(uint64_t now, uint64_t ms)
+{
+    return ms >= S_FOREVER - now ? S_FOREVER : now + ms;
+}
+
+static void s_short_id(const lt_client_store_id_t *id, char out[S_SHORT_ID_HEX + 1])
+{
+    lt_hex(id->b, S_SHORT_ID_HEX / 2, out);
+}
+
+static lt_err_t s_dup(const lt_view_t *v, uint8_t **out, size_t *len)
+{
+    *out = malloc(v->len + 1);
+    if (!*out)
+        return LT_ENOMEM;
+    if (v->len)
+        memcpy(*out, v->p, v->len);
+    (*out)[v->len] = '\0';
+    *len = v->len;
+    return LT_OK;
+}
+
+static bool s_decode(const pb_msgdesc_t *fields, void *msg, const uint8_t *p, size_t len)
+{
+    pb_istream_t is = pb_istream_from_buffer(p ? p : (const uint8_t *)"", len);
+    return pb_decode(&is, fields, msg);
+}
+
+/* Whether a fixed-size bytes field has exactly n bytes. */
+#define S_EXACT(field, n) (((const pb_bytes_array_t *)&(field))->size == (n))
+/* Sets a fixed-size bytes field of a request. */
+#define S_SET(field, src, n)                                                                       \
+    do {                                                                                           \
+        (field).size = (pb_size_t)(n);                                                             \
+        memcpy((field).bytes, (src), (n));                                                         \
+    } while (0)
+
+static lt_err_t s_malformed(lt_client_t *c, const char *addr, const char *what)
+{
+    return lt_fail(&c->eb, LT_EINVAL, "malformed reply from %s: %s", addr, what);
+}
+
+/* ---- hex, names, home ---- */
+
+void lt_client_hex(const uint8_t *b, size_t n, char *out)
+{
+    lt_hex(b, n, out);
+}
+
+lt_err_t lt_client_unhex(const char *s, uint8_t *b, size_t n)
+{
+    if (!s || strlen(s) != 2 * n)
+        return LT_EINVAL;
+    return lt_unhex(s, b, n) ? LT_OK : LT_EINVAL;
+}
+
+const char *lt_client_service_state_name(int state)
+{
+    switch (state) {
+    case LT_SERVICE_STARTING:
+        return "starting";
+    case LT_SERVICE_READY:
+        return "ready";
+    case LT_SERVICE_BACKOFF:
+        return "backoff";
+    case LT_SERVICE_FAILED:
+        return "failed";
+    case LT_SERVICE_STOPPED:
+        return "stopped";
+    case LT_SERVICE_WAITING:
+        return "waiting";
+    default:
+        return "unknown";
+    }
+}
+
+static const char *s_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+lt_err_t lt_client_default_home(char *out, size_t cap)
+{
+    const char *v;
+    int n;
+    if ((v = s_env("LATTICE_HOME")))
+        n = snprintf(out, cap, "%s", v);
+    else if ((v = s_env("XDG_DATA_HOME")))
+        n = snprintf(out, cap, "%s/lattice", v);
+    else if ((v = s_env("HOME")))
+        n = snprintf(out, cap, "%s/.local/share/lattice", v);
+    else
+        return LT_EINVAL;
+    return n >= 0 && (size_t)n < cap ? LT_OK : LT_EINVAL;
+}
+
+const char *lt_client_errmsg(const lt_client_t *c)
+{
+    return c ? c->eb.msg : "";
+}
+
+const char *lt_client_home(const lt_client_t *c)
+{
+    return c->home;
+}
+
+void lt_client_set_timeout(lt_client_t *c, uint32_t timeout_ms)
+{
+    c->timeout_ms = timeout_ms ? timeout_ms : LT_CLIENT_DEFAULT_TIMEOUT_MS;
+}
+
+int lt_client_fd(lt_client_t *c)
+{
+    int fd = -1;
+    size_t sz = sizeof fd;
+    if (zmq_getsockopt(c->sock, ZMQ_FD, &fd, &sz) != 0)
+        return -1;
+    return fd;
+}
+
+/* ---- events and streams ---- */
+
+static s_stream_t *s_stream_find(lt_client_t *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->nstreams; i++)
+        if (c->streams[i].id == id)
+            return &c->streams[i];
+    return NULL;
+}
+
+static void s_stream_forget(lt_client_t *c, size_t i)
+{
+    c->streams[i] = c->streams[--c->nstreams];
+}
+
+static void s_event_pop(lt_client_t *c, s_event_t *out)
+{
+    *out = c->events[c->ev_head];
+    c->ev_head = (c->ev_head + 1) % S_EVENTS_MAX;
+    c->ev_count--;
+    c->ev_bytes -= out->len;
+}
+
+/* Queues an event (the body is copied). A full queue drops its oldest: a
+ * reader that does not keep up loses events rather than the node's memory,
+ * and learns it from next_event (LT_EFULL). */
+static void s_event_push(lt_client_t *c, uint64_t corr, uint32_t type, const uint8_t *body,
+                         size_t len)
+{
+    while (c->ev_count && (c->ev_count == S_EVENTS_MAX || c->ev_bytes + len > S_EVENT_BYTES_MAX)) {
+        s_event_t old;
+        s_event_pop(c, &old);
+        free(old.body);
+        c->ev_dropped++;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) {
+        c->ev_dropped++;
+        return;
+    }
+    if (len)
+        memcpy(copy, body, len);
+    size_t tail = (c->ev_head + c->ev_count) % S_EVENTS_MAX;
+    c->events[tail] = (s_event_t){corr, type, copy, len};
+    c->ev_count++;
+    c->ev_bytes += len;
+}
+
+/* Drops the queued events of one stream (0: of every stream). */
+static void s_event_purge(lt_client_t *c, uint64_t stream)
+{
+    size_t n = c->ev_count;
+    for (size_t i = 0; i < n; i++) {
+        s_event_t e;
+        s_event_pop(c, &e);
+        if (stream == 0 || e.corr == stream) {
+            free(e.body);
+            continue;
+        }
+        size_t tail = (c->ev_head + c->ev_count) % S_EVENTS_MAX;
+        c->events[tail] = e;
+        c->ev_count++;
+        c->ev_bytes += e.len;
+    }
+}
+
+/* Whether an event with this corr may belong to a stream of this handle:
+ * one it holds, or one the call in progress is starting. */
+static bool s_event_wanted(const lt_client_t *c, uint64_t corr)
+{
+    for (size_t i = 0; i < c->nstreams; i++)
+        if (c->streams[i].id == corr)
+            return true;
+    for (size_t i = 0; i < c->nattempts; i++)
+        if (c->attempts[i] == corr)
+            return true;
+    return false;
+}
+
+static void s_streams_lost(lt_client_t *c, size_t i, const char *why)
+{
+    s_stream_forget(c, i);
+    c->streams_lost = true;
+    snprintf(c->lost_why, sizeof c->lost_why, "%s", why);
+}
+
+/* The answer to a liveness probe: streams held by a process that is gone
+ * are gone too. */
+static void s_probe_answered(lt_client_t *c, uint32_t status, const uint8_t *body, size_t len)
+{
+    c->probe_corr = 0;
+    lattice_kernel_NodeStatus st = lattice_kernel_NodeStatus_init_zero;
+    if (status != LT_OK || !s_decode(lattice_kernel_NodeStatus_fields, &st, body, len))
+        return; /* a kernel that cannot tell: nothing is known to have changed */
+    uint32_t store_pid = 0;
+    for (pb_size_t i = 0; i < st.services_count; i++)
+        if (strcmp(st.services[i].name, S_STORE) == 0)
+            store_pid = st.services[i].pid;
+    for (size_t i = c->nstreams; i-- > 0;) {
+        const s_stream_t *s = &c->streams[i];
+        if (s->kernel_pid && s->kernel_pid != st.pid)
+            s_streams_lost(
+                c, i, "the node restarted: its watches and follows are gone; start them again");
+        else if (s->store_pid && s->store_pid != store_pid)
+            s_streams_lost(c, i,
+                           "the store service restarted: its watches and follows are gone; start "
+                           "them again");
+    }
+}
+
+/* ---- the socket ---- */
+
+/* What a pump waits for besides a reply to the call in progress. */
+typedef enum {
+    S_UNTIL_REPLY = 0,
+    S_UNTIL_EVENT = 1, /* also stop once any message arrived */
+} s_until_t;
+
+/* Handles one decoded message. */
+static void s_dispatch(lt_client_t *c, const lt_frame_t *f)
+{
+    if (f->cmd == LT_FRAME_EVENT) {
+        if (s_event_wanted(c, f->corr))
+            s_event_push(c, f->corr, f->type, f->body, f->len);
+        return;
+    }
+    if (f->cmd != LT_FRAME_REPLY)
+        return; /* a kernel says nothing else to a client; ignore what it may add */
+    if (c->probe_corr && f->corr == c->probe_corr) {
+        s_probe_answered(c, f->status, f->body, f->len);
+        return;
+    }
+    for (size_t i = 0; i < c->nattempts && !c->replied; i++) {
+        if (c->attempts[i] != f->corr)
+            continue;
+        lt_buf_reset(&c->reply);
+        if (lt_buf_append(&c->reply, f->body, f->len) != LT_OK) {
+            /* Not enough memory to keep it: as if it were lost (a retry or
+             * the deadline follows). */
+            return;
+        }
+        c->replied = true;
+        c->reply_corr = f->corr;
+        c->reply_status = f->status;
+        return;
+    }
+    /* A reply to a call that has ended (it timed out): stale. */
+}
+
+/* Receives one message if one is waiting. *got says whether one was read
+ * (it may have been dropped). LT_EIO when the socket fails. */
+static lt_err_t s_recv_one(lt_client_t *c, bool *got)
+{
+    zmq_msg_t msgs[LT_FRAME_MAX_PARTS];
+    lt_frame_part_t parts[LT_FRAME_MAX_PARTS];
+    size_t n = 0;
+    bool extra = false, more = true;
+    lt_err_t rc = LT_OK;
+    *got = false;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        int r = zmq_msg_recv(&m, c->sock, n == 0 && !extra ? ZMQ_DONTWAIT : 0);
+        if (r < 0) {
+            zmq_msg_close(&m);
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN && n == 0 && !extra)
+                break;
+            rc = lt_fail(&c->eb, LT_EIO, "receiving from the node failed: %s", zmq_strerror(errno));
+            break;
+        }
+        more = zmq_msg_more(&m);
+        if (n < LT_FRAME_MAX_PARTS) {
+            msgs[n] = m;
+            parts[n] = (lt_frame_part_t){zmq_msg_data(&msgs[n]), zmq_msg_size(&msgs[n])};
+            n++;
+        } else {
+            extra = true; /* too many parts: drain and drop the message */
+            zmq_msg_close(&m);
+        }
+    }
+    if (rc == LT_OK && n > 0) {
+        *got = true;
+        /* Parts of a message arrive together, so the loop above ends only
+         * at its last part; a message that breaks LTK/1 is dropped. */
+        lt_frame_t f;
+        if (!extra && lt_frame_decode(parts, n, &f, NULL, NULL) == LT_OK)
+            s_dispatch(c, &f);
+    }
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&msgs[i]);
+    return rc;
+}
+
+/* Reads what is waiting, then waits up to `until` for a reply to the call
+ * in progress (or for an event, per `what`). LT_OK when that arrived,
+ * LT_ETIMEDOUT when `until` passed first, LT_EIO when the socket failed. */
+static lt_err_t s_pump(lt_client_t *c, uint64_t until, s_until_t what)
+{
+    for (;;) {
+        bool got = true, any = false;
+        while (got) {
+            lt_err_t rc = s_recv_one(c, &got);
+            if (rc)
+                return rc;
+            if (c->replied)
+                return LT_OK;
+            any |= got;
+        }
+        /* Waiting for events: whatever arrived (an event, a probe's
+         * answer) may change what the caller does next. */
+        if (what == S_UNTIL_EVENT && any)
+            return LT_OK;
+        uint64_t now = s_now();
+        if (now >= until)
+            return LT_ETIMEDOUT;
+        uint64_t wait = until - now;
+        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, wait > 60000 ? 60000 : (long)wait) < 0 && errno != EINTR)
+            return lt_fail(&c->eb, LT_EIO, "waiting for the node failed: %s", zmq_strerror(errno));
+    }
+}
+
+/* Sends one REQUEST, waiting until `deadline` for room in the socket. */
+static lt_err_t s_send(lt_client_t *c, const char *addr, uint64_t corr, uint32_t type,
+                       const uint8_t *body, size_t len, uint64_t deadline)
+{
+    lt_frame_t f = {.cmd = LT_FRAME_REQUEST, .corr = corr, .type = type, .body = body, .len = len};
+    snprintf(f.addr, sizeof f.addr, "%s", addr);
+    lt_frame_part_t parts[LT_FRAME_MAX_PARTS];
+    size_t n = 0;
+    lt_frame_scratch_t scratch;
+    lt_errbuf_t eb = {""};
+    if (lt_frame_encode(&f, parts, &n, &scratch, &eb) != LT_OK)
+        return lt_fail(&c->eb, LT_EINVAL, "the request cannot be sent: %s", eb.msg);
+    for (size_t i = 0; i < n;) {
+        int flags = (i + 1 < n ? ZMQ_SNDMORE : 0) | (i == 0 ? ZMQ_DONTWAIT : 0);
+        if (zmq_send(c->sock, parts[i].p, parts[i].len, flags) >= 0) {
+            i++;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN || i > 0)
+            return lt_fail(&c->eb, LT_EIO, "sending to the node failed: %s", zmq_strerror(errno));
+        /* The first part decides: once it is queued, the others are too. */
+        uint64_t now = s_now();
+        if (now >= deadline)
+            return LT_ETIMEDOUT;
+        zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLOUT, 0};
+        uint64_t wait = deadline - now;
+        if (zmq_poll(&item, 1, wait > 60000 ? 60000 : (long)wait) < 0 && errno != EINTR)
+            return lt_fail(&c->eb, LT_EIO, "waiting to send to the node failed: %s",
+                           zmq_strerror(errno));
+    }
+    return LT_OK;
+}
+
+/* ---- calls ---- */
+
+typedef struct {
+    const char *addr; /* S_STORE or LT_FRAME_KERNEL_ADDR */
+    uint32_t type;
+    const lt_buf_t *body;
+    bool retry;                        /* answered LT_EUNAVAILABLE: send again after a backoff */
+    bool resend;                       /* idempotent: send again when no answer came for a while */
+    const lt_client_store_id_t *store; /* named in error messages (may be NULL) */
+} s_call_t;
+
+static const char *s_who(const s_call_t *k)
+{
+    return strcmp(k->addr, LT_FRAME_KERNEL_ADDR) == 0 ? "the node" : "the store service";
+}
+
+/* Sets the handle's message for a failed reply. */
+static lt_err_t s_reply_failed(lt_client_t *c, const s_call_t *k, lt_err_t status)
+{
+    /* store.proto's and kernel.proto's Error have the same shape. */
+    lattice_store_Error e = lattice_store_Error_init_zero;
+    bool has = c->reply.len > 0 &&
+               s_decode(lattice_store_Error_fields, &e, c->reply.data, c->reply.len) &&
+               e.message[0];
+    char idhex[2 * LT_STORE_ID_LEN + 1], sid[S_SHORT_ID_HEX + 1];
+    if (has && k->store) {
+        lt_hex(k->store->b, LT_STORE_ID_LEN, idhex);
+        s_short_id(k->store, sid);
+        if (strstr(e.message, idhex))
+            return lt_fail(&c->eb, status, "%s", e.message);
+        return lt_fail(&c->eb, status, "store %s: %s", sid, e.message);
+    }
+    if (has)
+        return lt_fail(&c->eb, status, "%s", e.message);
+    switch (status) {
+    case LT_EUNAVAILABLE:
+        return lt_fail(&c->eb, status, "%s is unavailable (restarting or failed); try again later",
+                       s_who(k));
+    case LT_ENOTFOUND:
+        if (strcmp(k->addr, LT_FRAME_KERNEL_ADDR) == 0)
+            return lt_fail(&c->eb, status, "the node does not know this request (type %u)",
+                           (unsigned)k->type);
+        return lt_fail(&c->eb, status, "this node runs no %s service (see: lattice node services)",
+                       k->addr);
+    default:
+        return lt_fail(&c->eb, status, "%s failed: %s", s_who(k), lt_strerror(status));
+    }
+}
+
+/* Sends k and waits for its answer until the handle's timeout, with the
+ * attempts the header of this file describes. On LT_OK the reply body is in
+ * c->reply and c->reply_corr names the attempt answered. */
+static lt_err_t s_call(lt_client_t *c, const s_call_t *k)
+{
+    const uint8_t *body = k->body ? k->body->data : NULL;
+    size_t len = k->body ? k->body->len : 0;
+    if (len > LT_FRAME_MAX_BODY)
+        return lt_fail(&c->eb, LT_EINVAL, "the request is too large (%zu bytes; at most %d)", len,
+                       LT_FRAME_MAX_BODY);
+    uint64_t now = s_now();
+    uint64_t deadline = s_deadline(now, c->timeout_ms);
+    uint64_t next_send = now, latest = 0;
+    uint64_t backoff = S_BACKOFF_FIRST_MS, resend = S_RESEND_FIRST_MS;
+    bool unavailable = false, refused = false;
+    lt_errbuf_t unavailable_eb = {""};
+    lt_err_t rc;
+    c->nattempts = 0;
+    c->replied = false;
+    for (;;) {
+        now = s_now();
+        if (now >= deadline)
+            break;
+        if (next_send <= now) {
+            /* A resend after a silence waits longer each time; one after a
+             * refusal follows the backoff instead. */
+            bool silence = latest != 0 && !refused;
+            refused = false;
+            if (silence)
+                resend = s_min(resend * 2, S_RESEND_MAX_MS);
+            latest = c->next_corr++;
+            if (c->nattempts == S_ATTEMPTS_MAX) {
+                memmove(c->attempts, c->attempts + 1, (S_ATTEMPTS_MAX - 1) * sizeof *c->attempts);
+                c->nattempts--;
+            }
+            c->attempts[c->nattempts++] = latest;
+            rc = s_send(c, k->addr, latest, k->type, body, len, deadline);
+            if (rc == LT_ETIMEDOUT)
+                break;
+            if (rc)
+                goto out;
+            next_send = k->resend ? s_deadline(s_now(), resend) : S_FOREVER;
+        }
+        rc = s_pump(c, s_min(deadline, next_send), S_UNTIL_REPLY);
+        if (rc == LT_ETIMEDOUT)
+            continue;
+        if (rc)
+            goto out;
+        lt_err_t status = (lt_err_t)c->reply_status;
+        if (status == LT_EUNAVAILABLE && k->retry) {
+            unavailable = true;
+            (void)s_reply_failed(c, k, status);
+            unavailable_eb = c->eb;
+            c->replied = false;
+            /* Only the newest attempt's refusal says to send again; an older
+             * one's means the newest is still on its way. */
+            if (c->reply_corr == latest) {
+                refused = true;
+                next_send = s_deadline(s_now(), backoff);
+                backoff = s_min(backoff * 2, S_BACKOFF_MAX_MS);
+            }
+            continue;
+        }
+        if (status == LT_OK)
+            lt_errbuf_clear(&c->eb); /* a refusal before may have left its line */
+        rc = status == LT_OK ? LT_OK : s_reply_failed(c, k, status);
+        goto out;
+    }
+    if (unavailable) {
+        c->eb = unavailable_eb;
+        rc = LT_EUNAVAILABLE;
+    } else if (strcmp(k->addr, LT_FRAME_KERNEL_ADDR) == 0) {
+        rc = lt_fail(&c->eb, LT_ETIMEDOUT, "no reply from the node at %s within %u ms", c->home,
+                     (unsigned)c->timeout_ms);
+    } else {
+        rc = lt_fail(&c->eb, LT_ETIMEDOUT, "no reply from the %s service within %u ms", k->addr,
+                     (unsigned)c->timeout_ms);
+    }
+out:
+    c->nattempts = 0;
+    c->replied = false;
+    return rc;
+}
+
+static lt_err_t s_encode(lt_client_t *c, const pb_msgdesc_t *fields, const void *msg, lt_buf_t *out)
+{
+    lt_err_t rc = lt_pb_encode_static(fields, msg, out);
+    if (rc)
+        return lt_fail(&c->eb, rc, "encoding the request failed: %s", lt_strerror(rc));
+    return LT_OK;
+}
+
+static void s_request_id(pb_bytes_array_t *f)
+{
+    f->size = S_REQUEST_ID_LEN;
+    randombytes_buf(f->bytes, S_REQUEST_ID_LEN);
+}
+#define S_RID(field) s_request_id((pb_bytes_array_t *)&(field))
+
+/* A store call: reads and writes are retried alike (writes are safe to
+ * retry by their request id). */
+static lt_err_t s_store_call(lt_client_t *c, uint32_t type, const lt_buf_t *body,
+                             const lt_client_store_id_t *store)
+{
+    s_call_t k = {S_STORE, type, body, true, true, store};
+    return s_call(c, &k);
+}
+
+static lt_err_t s_expect_empty(lt_client_t *c, const char *addr)
+{
+    return c->reply.len == 0 ? LT_OK : s_malformed(c, addr, "a body where none was expected");
+}
+
+/* ---- connecting ---- */
+
+/* Whether something listens on the socket at path: a refused connection is
+ * the file of a node that is gone (it crashed or was killed), which libzmq
+ * would otherwise retry silently until the timeout. */
+static bool s_refused(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path));
+    bool refused = connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno == ECONNREFUSED;
+    close(fd);
+    return refused;
+}
+
+static lt_err_t s_no_node(lt_errbuf_t *eb, const char *home)
+{
+    return lt_fail(eb, LT_ENOTFOUND, "no node is running at %s (start it with: latticed --home %s)",
+                   home, home);
+}
+
+lt_err_t lt_client_connect(const lt_client_opts_t *opts, lt_client_t **out, lt_errbuf_t *eb)
+{
+    *out = NULL;
+    char home[sizeof((lt_client_t *)0)->home];
+    if (opts && opts->home && opts->home[0]) {
+        if (strlen(opts->home) >= sizeof home)
+            return lt_fail(eb, LT_EINVAL, "the home path is too long (%zu bytes)",
+                           strlen(opts->home));
+        snprintf(home, sizeof home, "%s", opts->home);
+    } else if (lt_client_default_home(home, sizeof home) != LT_OK) {
+        return lt_fail(eb, LT_EINVAL,
+                       "no home: set LATTICE_HOME (or XDG_DATA_HOME or HOME), or pass one");
+    }
+    char path[sizeof home + sizeof S_SOCKET_NAME];
+    snprintf(path, sizeof path, "%s%s", home, S_SOCKET_NAME);
+    if (strlen(path) > S_SUN_PATH_MAX)
+        return lt_fail(eb, LT_EINVAL,
+                       "the home %s is too long for the node's socket (%s: %zu bytes, at most "
+                       "%zu)",
+                       home, path, strlen(path), (size_t)S_SUN_PATH_MAX);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return s_no_node(eb, home);
+        return lt_fail(eb, LT_EIO, "cannot reach the node at %s: %s: %s", home, path,
+                       strerror(errno));
+    }
+    if (!S_ISSOCK(st.st_mode) || s_refused(path))
+        return s_no_node(eb, home);
+    if (sodium_init() < 0)
+        return lt_fail(eb, LT_EIO, "libsodium failed to initialise");
+
+    lt_client_t *c = calloc(1, sizeof *c);
+    if (!c || !(c->events = calloc(S_EVENTS_MAX, sizeof *c->events))) {
+        free(c);
+        return lt_fail(eb, LT_ENOMEM, "out of memory");
+    }
+    snprintf(c->home, sizeof c->home, "%s", home);
+    lt_client_set_timeout(c, opts ? opts->timeout_ms : 0);
+    c->next_corr = 1;
+    lt_err_t rc = LT_OK;
+    int64_t maxmsg = LT_FRAME_MAX_PART;
+    int linger = 0;
+    char endpoint[sizeof path + 8];
+    snprintf(endpoint, sizeof endpoint, "ipc://%s", path);
+    c->zctx = zmq_ctx_new();
+    if (c->zctx)
+        c->sock = zmq_socket(c->zctx, ZMQ_DEALER);
+    if (!c->sock || zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
+        zmq_setsockopt(c->sock, ZMQ_LINGER, &linger, sizeof linger) != 0 ||
+        zmq_connect(c->sock, endpoint) != 0)
+        rc = lt_fail(eb, LT_EIO, "cannot open a socket to %s: %s", endpoint, zmq_strerror(errno));
+    if (rc == LT_OK) {
+        rc = lt_client_ping(c);
+        if (rc == LT_ETIMEDOUT)
+            rc = s_no_node(eb, home);
+        else if (rc)
+            lt_fail(eb, rc, "%s", c->eb.msg);
+    }
+    if (rc) {
+        lt_client_close(&c);
+        return rc;
+    }
+    *out = c;
+    return LT_OK;
+}
+
+void lt_client_close(lt_client_t **c_p)
+{
+    lt_client_t *c = c_p ? *c_p : NULL;
+    if (!c)
+        return;
+    if (c->sock)
+        zmq_close(c->sock);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    if (c->events) {
+        s_event_purge(c, 0);
+        free(c->events);
+    }
+    lt_buf_free(&c->reply);
+    free(c);
+    *c_p = NULL;
+}
+
+/* ---- the node ---- */
+
+static lt_err_t s_kernel_call(lt_client_t *c, uint32_t type, const lt_buf_t *body, bool idempotent)
+{
+    s_call_t k = {LT_FRAME_KERNEL_ADDR, type, body, false, idempotent, NULL};
+    return s_call(c, &k);
+}
+
+lt_err_t lt_client_ping(lt_client_t *c)
+{
+    lt_errbuf_clear(&c->eb);
+    lt_err_t rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_PING, NULL, true);
+    return rc ? rc : s_expect_empty(c, "the node");
+}
+
+static lt_err_t s_service(lt_client_t *c, const lattice_kernel_ServiceInfo *in,
+                          lt_client_service_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (in->name[0] == '\0')
+        return s_malformed(c, "the node", "a service without a name");
+    snprintf(out->name, sizeof out->name, "%s", in->name);
+    out->state = (int)in->state;
+    out->pid = in->pid;
+    out->restarts = in->restarts;
+    out->proto = in->proto;
+    out->attached = in->attached;
+    out->since_ms = in->since_ms;
+    out->queued = in->queued;
+    out->inflight = in->inflight;
+    snprintf(out->last_exit, sizeof out->last_exit, "%s", in->last_exit);
+    return LT_OK;
+}
+
+lt_err_t lt_client_node_status(lt_client_t *c, lt_client_node_status_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    memset(out, 0, sizeof *out);
+    lt_err_t rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_STATUS, NULL, true);
+    if (rc)
+        return rc;
+    lattice_kernel_NodeStatus m = lattice_kernel_NodeStatus_init_zero;
+    if (!s_decode(lattice_kernel_NodeStatus_fields, &m, c->reply.data, c->reply.len))
+        return s_malformed(c, "the node", "the node status does not decode");
+    if (!S_EXACT(m.node_key, LT_KEY_LEN))
+        return s_malformed(c, "the node", "the node key is not 32 bytes");
+    memcpy(out->node_key.b, m.node_key.bytes, LT_KEY_LEN);
+    snprintf(out->home, sizeof out->home, "%s", m.home);
+    out->uptime_ms = m.uptime_ms;
+    out->pid = m.pid;
+    snprintf(out->version, sizeof out->version, "%s", m.version);
+    for (pb_size_t i = 0; i < m.services_count; i++)
+        if ((rc = s_service(c, &m.services[i], &out->services[i])) != LT_OK)
+            return rc;
+    out->nservices = m.services_count;
+    return LT_OK;
+}
+
+lt_err_t lt_client_node_services(lt_client_t *c, lt_client_service_t *services, size_t cap,
+                                 size_t *n)
+{
+    lt_errbuf_clear(&c->eb);
+    *n = 0;
+    lt_err_t rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_SERVICES, NULL, true);
+    if (rc)
+        return rc;
+    lattice_kernel_ServiceList m = lattice_kernel_ServiceList_init_zero;
+    if (!s_decode(lattice_kernel_ServiceList_fields, &m, c->reply.data, c->reply.len))
+        return s_malformed(c, "the node", "the service list does not decode");
+    for (pb_size_t i = 0; i < m.services_count; i++) {
+        lt_client_service_t s;
+        if ((rc = s_service(c, &m.services[i], &s)) != LT_OK)
+            return rc;
+        if (i < cap)
+            services[i] = s;
+    }
+    *n = m.services_count;
+    return LT_OK;
+}
+
+lt_err_t lt_client_node_restart(lt_client_t *c, const char *service)
+{
+    lt_errbuf_clear(&c->eb);
+    lattice_kernel_ServiceRef m = lattice_kernel_ServiceRef_init_zero;
+    if (!service || !service[0] || strlen(service) >= sizeof m.name)
+        return lt_fail(&c->eb, LT_EINVAL, "a service name has 1 to %zu characters",
+                       sizeof m.name - 1);
+    snprintf(m.name, sizeof m.name, "%s", service);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_kernel_ServiceRef_fields, &m, &b);
+    if (rc == LT_OK)
+        rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_RESTART, &b, false);
+    lt_buf_free(&b);
+    return rc ? rc : s_expect_empty(c, "the node");
+}
+
+lt_err_t lt_client_node_stop(lt_client_t *c)
+{
+    lt_errbuf_clear(&c->eb);
+    lt_err_t rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_STOP, NULL, false);
+    return rc ? rc : s_expect_empty(c, "the node");
+}
+
+/* The pids of the kernel and of the store process now (0 when unknown):
+ * a stream started after this is held by them or by later ones. Should a
+ * restart fall between this and the stream's request, the probe reports a
+ * stream lost that is not: a false alarm costs the caller a restart of the
+ * stream, where a missed loss would cost it every event after. */
+static void s_incarnation(lt_client_t *c, uint32_t *kernel_pid, uint32_t *store_pid)
+{
+    lt_client_node_status_t *st = malloc(sizeof *st);
+    *kernel_pid = *store_pid = 0;
+    if (st && lt_client_node_status(c, st) == LT_OK) {
+        *kernel_pid = st->pid;
+        for (size_t i = 0; i < st->nservices; i++)
+            if (strcmp(st->services[i].name, S_STORE) == 0)
+                *store_pid = st->services[i].pid;
+    }
+    free(st);
+    lt_errbuf_clear(&c->eb);
+}
+
+/* ---- stores ---- */
+
+static lt_err_t s_store_type_check(lt_client_t *c, int type)
+{
+    if (type == lattice_store_StoreType_STORE_TYPE_KV ||
+        type == lattice_store_StoreType_STORE_TYPE_LOG)
+        return LT_OK;
+    char why[64];
+    snprintf(why, sizeof why, "unknown store type %d", type);
+    return s_malformed(c, S_STORE, why);
+}
+
+lt_err_t lt_client_store_create(lt_client_t *c, lt_client_store_type_t type, const char *name,
+                                const lt_client_store_id_t *parent, lt_client_store_id_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    lattice_store_StoreCreate m = lattice_store_StoreCreate_init_zero;
+    if (type != LT_CLIENT_STORE_KV && type != LT_CLIENT_STORE_LOG)
+        return lt_fail(&c->eb, LT_EINVAL, "unknown store type %d", (int)type);
+    if (name && strlen(name) > S_NAME_MAX)
+        return lt_fail(&c->eb, LT_EINVAL, "a store name has at most %d bytes", S_NAME_MAX);
+    m.type = type == LT_CLIENT_STORE_LOG ? lattice_store_StoreType_STORE_TYPE_LOG
+                                         : lattice_store_StoreType_STORE_TYPE_KV;
+    snprintf(m.name, sizeof m.name, "%s", name ? name : "");
+    if (parent)
+        S_SET(m.parent, parent->b, LT_STORE_ID_LEN);
+    S_RID(m.request_id);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_store_StoreCreate_fields, &m, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_STORE_CREATE, &b, parent);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lattice_store_StoreCreated r = lattice_store_StoreCreated_init_zero;
+    if (!s_decode(lattice_store_StoreCreated_fields, &r, c->reply.data, c->reply.len) ||
+        !S_EXACT(r.store, LT_STORE_ID_LEN))
+        return s_malformed(c, S_STORE, "the new store's id is not 16 bytes");
+    memcpy(out->b, r.store.bytes, LT_STORE_ID_LEN);
+    return LT_OK;
+}
+
+lt_err_t lt_client_store_list(lt_client_t *c, lt_client_store_t **out, size_t *n)
+{
+    lt_errbuf_clear(&c->eb);
+    *out = NULL;
+    *n = 0;
+    lt_err_t rc = s_store_call(c, lattice_store_StoreMsgType_STORE_LIST, NULL, NULL);
+    if (rc)
+        return rc;
+    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_StoreList m = lattice_store_StoreList_init_zero;
+    lt_pb_bind_views(&m.stores, &vs);
+    lt_client_store_t *v = NULL;
+    if (!s_decode(lattice_store_StoreList_fields, &m, c->reply.data, c->reply.len))
+        rc = s_malformed(c, S_STORE, "the store list does not decode");
+    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
+        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == LT_OK && i < vs.n; i++) {
+        lattice_store_StoreSummary s = lattice_store_StoreSummary_init_zero;
+        if (!s_decode(lattice_store_StoreSummary_fields, &s, vs.v[i].p, vs.v[i].len) ||
+            !S_EXACT(s.store, LT_STORE_ID_LEN))
+            rc = s_malformed(c, S_STORE, "a store of the list does not decode");
+        else
+            rc = s_store_type_check(c, s.type);
+        if (rc == LT_OK) {
+            memcpy(v[i].id.b, s.store.bytes, LT_STORE_ID_LEN);
+            v[i].type = (int)s.type;
+            snprintf(v[i].name, sizeof v[i].name, "%s", s.name);
+        }
+    }
+    if (rc == LT_OK) {
+        *out = v;
+        *n = vs.n;
+    } else {
+        free(v);
+    }
+    lt_pb_views_free(&vs);
+    return rc;
+}
+
+/* Encodes a StoreRef body (with a request id for writes). */
+static lt_err_t s_store_ref(lt_client_t *c, const lt_client_store_id_t *id, bool write, lt_buf_t *b)
+{
+    lattice_store_StoreRef m = lattice_store_StoreRef_init_zero;
+    S_SET(m.store, id->b, LT_STORE_ID_LEN);
+    if (write)
+        S_RID(m.request_id);
+    return s_encode(c, lattice_store_StoreRef_fields, &m, b);
+}
+
+lt_err_t lt_client_store_info(lt_client_t *c, const lt_client_store_id_t *id,
+                              lt_client_store_info_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    memset(out, 0, sizeof *out);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_store_ref(c, id, false, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_STORE_INFO, &b, id);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lattice_store_StoreInfo m = lattice_store_StoreInfo_init_zero;
+    if (!s_decode(lattice_store_StoreInfo_fields, &m, c->reply.data, c->reply.len) ||
+        !S_EXACT(m.store, LT_STORE_ID_LEN))
+        return s_malformed(c, S_STORE, "the store info does not decode");
+    if ((rc = s_store_type_check(c, m.type)) != LT_OK)
+        return rc;
+    memcpy(out->id.b, m.store.bytes, LT_STORE_ID_LEN);
+    out->type = (int)m.type;
+    snprintf(out->name, sizeof out->name, "%s", m.name);
+    out->witnessed = m.witnessed;
+    out->floating = m.floating;
+    out->forks = m.forks;
+    out->peers = m.peers;
+    out->children = m.children;
+    return LT_OK;
+}
+
+lt_err_t lt_client_store_remove(lt_client_t *c, const lt_client_store_id_t *id)
+{
+    lt_errbuf_clear(&c->eb);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_store_ref(c, id, true, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_STORE_REMOVE, &b, id);
+    lt_buf_free(&b);
+    return rc ? rc : s_expect_empty(c, S_STORE);
+}
+
+lt_err_t lt_client_store_resolve(lt_client_t *c, const char *query, lt_client_store_id_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    lattice_store_StoreResolve m = lattice_store_StoreResolve_init_zero;
+    if (!query || !query[0])
+        return lt_fail(&c->eb, LT_EINVAL, "which store? give an id, an id prefix or a name");
+    if (strlen(query) > S_NAME_MAX)
+        return lt_fail(&c->eb, LT_ENOTFOUND,
+                       "no store named '%.40s...' (names are at most %d bytes)", query, S_NAME_MAX);
+    snprintf(m.query, sizeof m.query, "%s", query);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_store_StoreResolve_fields, &m, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_STORE_RESOLVE, &b, NULL);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lattice_store_StoreRef r = lattice_store_StoreRef_init_zero;
+    if (!s_decode(lattice_store_StoreRef_fields, &r, c->reply.data, c->reply.len) ||
+        !S_EXACT(r.store, LT_STORE_ID_LEN))
+        return s_malformed(c, S_STORE, "the resolved store id is not 16 bytes");
+    memcpy(out->b, r.store.bytes, LT_STORE_ID_LEN);
+    return LT_OK;
+}
+
+/* ---- core:kvstore ---- */
+
+static lt_err_t s_need_key(lt_client_t *c, const void *key, size_t len)
+{
+    if (!key || len == 0)
+        return lt_fail(&c->eb, LT_EINVAL, "the key is empty");
+    return LT_OK;
+}
+
+static lt_err_t s_written(lt_client_t *c, lt_client_hash_t *hash)
+{
+    lattice_store_Written m = lattice_store_Written_init_zero;
+    if (!s_decode(lattice_store_Written_fields, &m, c->reply.data, c->reply.len) ||
+        !S_EXACT(m.hash, LT_HASH_LEN))
+        return s_malformed(c, S_STORE, "the written intention's hash is not 32 bytes");
+    if (hash)
+        memcpy(hash->b, m.hash.bytes, LT_HASH_LEN);
+    return LT_OK;
+}
+
+lt_err_t lt_client_put(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
+                       size_t key_len, const void *value, size_t value_len, lt_client_hash_t *hash)
+{
+    lt_errbuf_clear(&c->eb);
+    lt_err_t rc = s_need_key(c, key, key_len);
+    if (rc)
+        return rc;
+    lattice_store_KvPut m = lattice_store_KvPut_init_zero;
+    lt_view_t k = {key, key_len}, v = {value, value ? value_len : 0};
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.key, &k);
+    lt_pb_bind_write(&m.value, &v);
+    S_RID(m.request_id);
+    lt_buf_t b = LT_BUF_INIT;
+    rc = s_encode(c, lattice_store_KvPut_fields, &m, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_KV_PUT, &b, store);
+    lt_buf_free(&b);
+    return rc ? rc : s_written(c, hash);
+}
+
+/* Encodes a KvKey (a request id for a delete). */
+static lt_err_t s_kv_key(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
+                         size_t len, bool write, lt_buf_t *b)
+{
+    lt_err_t rc = s_need_key(c, key, len);
+    if (rc)
+        return rc;
+    lattice_store_KvKey m = lattice_store_KvKey_init_zero;
+    lt_view_t k = {key, len};
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.key, &k);
+    if (write)
+        S_RID(m.request_id);
+    return s_encode(c, lattice_store_KvKey_fields, &m, b);
+}
+
+/* Decodes one KvItem into owned copies. */
+static lt_err_t s_item(lt_client_t *c, const uint8_t *p, size_t len, lt_client_item_t *out)
+{
+    memset(out, 0, sizeof *out);
+    lt_view_t k = {NULL, 0}, v = {NULL, 0};
+    lt_pb_input_t in = lt_pb_input(p, len);
+    lt_pb_view_arg_t ka = {&k, &in}, va = {&v, &in};
+    lattice_store_KvItem m = lattice_store_KvItem_init_zero;
+    lt_pb_bind_view(&m.key, &ka);
+    lt_pb_bind_view(&m.value, &va);
+    if (!s_decode(lattice_store_KvItem_fields, &m, p, len))
+        return s_malformed(c, S_STORE, "an item does not decode");
+    if (k.len == 0)
+        return s_malformed(c, S_STORE, "an item without a key");
+    if (s_dup(&k, &out->key, &out->key_len) != LT_OK ||
+        s_dup(&v, &out->value, &out->value_len) != LT_OK) {
+        lt_client_item_clear(out);
+        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    }
+    out->conflicted = m.conflicted;
+    out->deleted = m.deleted;
+    return LT_OK;
+}
+
+lt_err_t lt_client_get(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
+                       size_t key_len, lt_client_item_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    memset(out, 0, sizeof *out);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_kv_key(c, store, key, key_len, false, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_KV_GET, &b, store);
+    lt_buf_free(&b);
+    return rc ? rc : s_item(c, c->reply.data, c->reply.len, out);
+}
+
+lt_err_t lt_client_del(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
+                       size_t key_len, lt_client_hash_t *hash)
+{
+    lt_errbuf_clear(&c->eb);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_kv_key(c, store, key, key_len, true, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_KV_DEL, &b, store);
+    lt_buf_free(&b);
+    return rc ? rc : s_written(c, hash);
+}
+
+static lt_err_t s_kv_prefix(lt_client_t *c, const lt_client_store_id_t *store, const void *prefix,
+                            size_t len, lt_buf_t *b)
+{
+    lattice_store_KvPrefix m = lattice_store_KvPrefix_init_zero;
+    lt_view_t p = {prefix, prefix ? len : 0};
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.prefix, &p);
+    return s_encode(c, lattice_store_KvPrefix_fields, &m, b);
+}
+
+lt_err_t lt_client_list(lt_client_t *c, const lt_client_store_id_t *store, const void *prefix,
+                        size_t prefix_len, lt_client_item_t **out, size_t *n)
+{
+    lt_errbuf_clear(&c->eb);
+    *out = NULL;
+    *n = 0;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_kv_prefix(c, store, prefix, prefix_len, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_KV_LIST, &b, store);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_KvList m = lattice_store_KvList_init_zero;
+    lt_pb_bind_views(&m.items, &vs);
+    lt_client_item_t *v = NULL;
+    size_t done = 0;
+    if (!s_decode(lattice_store_KvList_fields, &m, c->reply.data, c->reply.len))
+        rc = s_malformed(c, S_STORE, "the key list does not decode");
+    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
+        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    for (; rc == LT_OK && done < vs.n; done++)
+        rc = s_item(c, vs.v[done].p, vs.v[done].len, &v[done]);
+    if (rc == LT_OK) {
+        *out = v;
+        *n = vs.n;
+    } else {
+        lt_client_items_free(v, v ? vs.n : 0); /* calloc'd: untouched items hold nothing */
+    }
+    lt_pb_views_free(&vs);
+    return rc;
+}
+
+lt_err_t lt_client_batch(lt_client_t *c, const lt_client_store_id_t *store,
+                         const lt_client_batch_entry_t *entries, size_t n, lt_client_hash_t *hash)
+{
+    lt_errbuf_clear(&c->eb);
+    if (!entries || n == 0)
+        return lt_fail(&c->eb, LT_EINVAL, "a batch needs at least one entry");
+    lattice_store_KvBatch m = lattice_store_KvBatch_init_zero;
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    S_RID(m.request_id);
+    lt_buf_t b = LT_BUF_INIT;
+    /* A message is the concatenation of its fields: the fixed ones, then
+     * each entry appended as one more field 2. */
+    lt_err_t rc = s_encode(c, lattice_store_KvBatch_fields, &m, &b);
+    for (size_t i = 0; rc == LT_OK && i < n; i++) {
+        const lt_client_batch_entry_t *e = &entries[i];
+        if (!e->key || e->key_len == 0) {
+            rc = lt_fail(&c->eb, LT_EINVAL, "batch entry %zu: the key is empty", i + 1);
+            break;
+        }
+        lattice_store_KvBatchEntry be = lattice_store_KvBatchEntry_init_zero;
+        lt_view_t k = {e->key, e->key_len};
+        lt_view_t v = {e->value, e->del || !e->value ? 0 : e->value_len};
+        lt_pb_bind_write(&be.key, &k);
+        lt_pb_bind_write(&be.value, &v);
+        be.delete = e->del;
+        rc = lt_pb_append_field(&b, lattice_store_KvBatch_entries_tag,
+                                lattice_store_KvBatchEntry_fields, &be);
+        if (rc)
+            rc = lt_fail(&c->eb, rc, "encoding the batch failed: %s", lt_strerror(rc));
+    }
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_KV_BATCH, &b, store);
+    lt_buf_free(&b);
+    return rc ? rc : s_written(c, hash);
+}
+
+static lt_err_t s_head(lt_client_t *c, const lt_view_t *h, lt_client_head_t *out)
+{
+    memset(out, 0, sizeof *out);
+    lt_view_t v = {NULL, 0};
+    lt_pb_input_t in = lt_pb_input(h->p, h->len);
+    lt_pb_view_arg_t va = {&v, &in};
+    lattice_store_Head m = lattice_store_Head_init_zero;
+    lt_pb_bind_view(&m.value, &va);
+    if (!s_decode(lattice_store_Head_fields, &m, h->p, h->len) || !S_EXACT(m.hash, LT_HASH_LEN) ||
+        !S_EXACT(m.author, LT_KEY_LEN))
+        return s_malformed(c, S_STORE, "a head does not decode");
+    memcpy(out->hash.b, m.hash.bytes, LT_HASH_LEN);
+    memcpy(out->author.b, m.author.bytes, LT_KEY_LEN);
+    out->wall_ms = m.wall_ms;
+    out->counter = m.counter;
+    out->tombstone = m.tombstone;
+    if (s_dup(&v, &out->value, &out->value_len) != LT_OK)
+        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    return LT_OK;
+}
+
+lt_err_t lt_client_inspect(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
+                           size_t key_len, lt_client_head_t **out, size_t *n)
+{
+    lt_errbuf_clear(&c->eb);
+    *out = NULL;
+    *n = 0;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_kv_key(c, store, key, key_len, false, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_KV_INSPECT, &b, store);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
+    lt_view_t k = {NULL, 0};
+    lt_pb_view_arg_t ka = {&k, &in};
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_KvHeads m = lattice_store_KvHeads_init_zero;
+    lt_pb_bind_view(&m.key, &ka);
+    lt_pb_bind_views(&m.heads, &vs);
+    lt_client_head_t *v = NULL;
+    size_t done = 0;
+    if (!s_decode(lattice_store_KvHeads_fields, &m, c->reply.data, c->reply.len))
+        rc = s_malformed(c, S_STORE, "the heads do not decode");
+    else if (k.len != key_len || memcmp(k.p, key, key_len) != 0)
+        rc = s_malformed(c, S_STORE, "the heads are of another key");
+    else if (vs.n == 0)
+        rc = s_malformed(c, S_STORE, "a key without heads");
+    else if (!(v = calloc(vs.n, sizeof *v)))
+        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    for (; rc == LT_OK && done < vs.n; done++)
+        rc = s_head(c, &vs.v[done], &v[done]);
+    if (rc == LT_OK) {
+        *out = v;
+        *n = vs.n;
+    } else {
+        lt_client_heads_free(v, v ? vs.n : 0); /* calloc'd: untouched entries hold nothing */
+    }
+    lt_pb_views_free(&vs);
+    return rc;
+}
+
+void lt_client_item_clear(lt_client_item_t *item)
+{
+    if (!item)
+        return;
+    free(item->key);
+    free(item->value);
+    memset(item, 0, sizeof *item);
+}
+
+void lt_client_items_free(lt_client_item_t *items, size_t n)
+{
+    for (size_t i = 0; items && i < n; i++)
+        lt_client_item_clear(&items[i]);
+    free(items);
+}
+
+void lt_client_heads_free(lt_client_head_t *heads, size_t n)
+{
+    for (size_t i = 0; heads && i < n; i++)
+        free(heads[i].value);
+    free(heads);
+}
+
+/* ---- core:logstore ---- */
+
+lt_err_t lt_client_append(lt_client_t *c, const lt_client_store_id_t *store, const void *text,
+                          size_t len, lt_client_hash_t *hash)
+{
+    lt_errbuf_clear(&c->eb);
+    lattice_store_LogAppend m = lattice_store_LogAppend_init_zero;
+    lt_view_t t = {text, text ? len : 0};
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.text, &t);
+    S_RID(m.request_id);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_store_LogAppend_fields, &m, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_LOG_APPEND, &b, store);
+    lt_buf_free(&b);
+    return rc ? rc : s_written(c, hash);
+}
+
+/* Decodes one LogItem; `event` requires its store. */
+static lt_err_t s_log_item(lt_client_t *c, const uint8_t *p, size_t len, bool event,
+                           lt_client_log_entry_t *out, lt_client_store_id_t *store)
+{
+    memset(out, 0, sizeof *out);
+    lt_view_t t = {NULL, 0};
+    lt_pb_input_t in = lt_pb_input(p, len);
+    lt_pb_view_arg_t ta = {&t, &in};
+    lattice_store_LogItem m = lattice_store_LogItem_init_zero;
+    lt_pb_bind_view(&m.text, &ta);
+    if (!s_decode(lattice_store_LogItem_fields, &m, p, len) || !S_EXACT(m.author, LT_KEY_LEN) ||
+        !S_EXACT(m.hash, LT_HASH_LEN) || (event && !S_EXACT(m.store, LT_STORE_ID_LEN)))
+        return s_malformed(c, S_STORE, "a log entry does not decode");
+    out->wall_ms = m.wall_ms;
+    out->counter = m.counter;
+    memcpy(out->author.b, m.author.bytes, LT_KEY_LEN);
+    memcpy(out->hash.b, m.hash.bytes, LT_HASH_LEN);
+    if (store && event)
+        memcpy(store->b, m.store.bytes, LT_STORE_ID_LEN);
+    if (s_dup(&t, &out->text, &out->text_len) != LT_OK)
+        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    return LT_OK;
+}
+
+lt_err_t lt_client_read(lt_client_t *c, const lt_client_store_id_t *store, uint64_t tail,
+                        lt_client_log_entry_t **out, size_t *n)
+{
+    lt_errbuf_clear(&c->eb);
+    *out = NULL;
+    *n = 0;
+    lattice_store_LogRead m = lattice_store_LogRead_init_zero;
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    m.tail = tail;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_store_LogRead_fields, &m, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_LOG_READ, &b, store);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_LogEntries r = lattice_store_LogEntries_init_zero;
+    lt_pb_bind_views(&r.entries, &vs);
+    lt_client_log_entry_t *v = NULL;
+    size_t done = 0;
+    if (!s_decode(lattice_store_LogEntries_fields, &r, c->reply.data, c->reply.len))
+        rc = s_malformed(c, S_STORE, "the log entries do not decode");
+    else if (tail && vs.n > tail)
+        rc = s_malformed(c, S_STORE, "more entries than asked for");
+    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
+        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    for (; rc == LT_OK && done < vs.n; done++)
+        rc = s_log_item(c, vs.v[done].p, vs.v[done].len, false, &v[done], NULL);
+    if (rc == LT_OK) {
+        *out = v;
+        *n = vs.n;
+    } else {
+        lt_client_log_entries_free(v, v ? vs.n : 0); /* calloc'd: untouched ones hold nothing */
+    }
+    lt_pb_views_free(&vs);
+    return rc;
+}
+
+void lt_client_log_entries_free(lt_client_log_entry_t *entries, size_t n)
+{
+    for (size_t i = 0; entries && i < n; i++)
+        free(entries[i].text);
+    free(entries);
+}
+
+/* ---- streams ---- */
+
+static lt_err_t s_stream_start(lt_client_t *c, uint32_t type, int kind,
+                               const lt_client_store_id_t *store, const lt_buf_t *body,
+                               uint64_t *stream)
+{
+    if (c->nstreams == S_STREAMS_MAX)
+        return lt_fail(&c->eb, LT_EFULL, "this handle holds %d streams already: stop some first",
+                       S_STREAMS_MAX);
+    s_stream_t s = {.kind = kind, .store = *store};
+    s_incarnation(c, &s.kernel_pid, &s.store_pid);
+    /* Not resent after a silence: two attempts that both arrived would
+     * leave two watches in the store. A refusal (LT_EUNAVAILABLE) means the
+     * attempt reached no live store, so it is retried. */
+    s_call_t k = {S_STORE, type, body, true, false, store};
+    lt_err_t rc = s_call(c, &k);
+    if (rc == LT_OK)
+        rc = s_expect_empty(c, S_STORE);
+    if (rc)
+        return rc;
+    s.id = c->reply_corr;
+    c->streams[c->nstreams++] = s;
+    *stream = s.id;
+    if (c->last_probe == 0)
+        c->last_probe = s_now();
+    return LT_OK;
+}
+
+lt_err_t lt_client_watch(lt_client_t *c, const lt_client_store_id_t *store, const void *prefix,
+                         size_t prefix_len, uint64_t *stream)
+{
+    lt_errbuf_clear(&c->eb);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_kv_prefix(c, store, prefix, prefix_len, &b);
+    if (rc == LT_OK)
+        rc = s_stream_start(c, lattice_store_StoreMsgType_KV_WATCH, LT_CLIENT_EV_KV_CHANGE, store,
+                            &b, stream);
+    lt_buf_free(&b);
+    return rc;
+}
+
+lt_err_t lt_client_follow(lt_client_t *c, const lt_client_store_id_t *store, uint64_t *stream)
+{
+    lt_errbuf_clear(&c->eb);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_store_ref(c, store, false, &b);
+    if (rc == LT_OK)
+        rc = s_stream_start(c, lattice_store_StoreMsgType_LOG_FOLLOW, LT_CLIENT_EV_LOG_ENTRY, store,
+                            &b, stream);
+    lt_buf_free(&b);
+    return rc;
+}
+
+lt_err_t lt_client_stream_stop(lt_client_t *c, uint64_t stream)
+{
+    lt_errbuf_clear(&c->eb);
+    size_t i = 0;
+    while (i < c->nstreams && c->streams[i].id != stream)
+        i++;
+    if (i == c->nstreams)
+        return lt_fail(&c->eb, LT_ENOTFOUND, "no stream %llu on this handle",
+                       (unsigned long long)stream);
+    s_stream_t s = c->streams[i];
+    /* Forgotten first, whatever the store answers: no event of it is
+     * delivered any more. */
+    s_stream_forget(c, i);
+    s_event_purge(c, stream);
+    lattice_store_Unwatch m = lattice_store_Unwatch_init_zero;
+    m.corr = stream;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_store_Unwatch_fields, &m, &b);
+    if (rc == LT_OK)
+        rc =
+            s_store_call(c,
+                         s.kind == LT_CLIENT_EV_KV_CHANGE ? lattice_store_StoreMsgType_KV_UNWATCH
+                                                          : lattice_store_StoreMsgType_LOG_UNFOLLOW,
+                         &b, &s.store);
+    lt_buf_free(&b);
+    /* A store that no longer knows it restarted since: the stream is gone,
+     * which is what was asked. */
+    if (rc == LT_ENOTFOUND) {
+        lt_errbuf_clear(&c->eb);
+        return LT_OK;
+    }
+    return rc ? rc : s_expect_empty(c, S_STORE);
+}
+
+static lt_err_t s_event_decode(lt_client_t *c, const s_event_t *e, const s_stream_t *s,
+                               lt_client_event_t *out)
+{
+    out->stream = s->id;
+    if (e->type == lattice_store_StoreMsgType_LOG_ENTRY && s->kind == LT_CLIENT_EV_LOG_ENTRY) {
+        out->kind = LT_CLIENT_EV_LOG_ENTRY;
+        lt_err_t rc = s_log_item(c, e->body, e->len, true, &out->entry, &out->store);
+        if (rc == LT_OK)
+            out->hash = out->entry.hash;
+        return rc;
+    }
+    if (e->type != lattice_store_StoreMsgType_KV_CHANGE || s->kind != LT_CLIENT_EV_KV_CHANGE)
+        return lt_fail(&c->eb, LT_EINVAL, "malformed event from store: type %u on a %s stream",
+                       (unsigned)e->type, s->kind == LT_CLIENT_EV_KV_CHANGE ? "watch" : "follow");
+    out->kind = LT_CLIENT_EV_KV_CHANGE;
+    lt_view_t k = {NULL, 0}, v = {NULL, 0};
+    lt_pb_input_t in = lt_pb_input(e->body, e->len);
+    lt_pb_view_arg_t ka = {&k, &in}, va = {&v, &in};
+    lattice_store_KvChange m = lattice_store_KvChange_init_zero;
+    lt_pb_bind_view(&m.key, &ka);
+    lt_pb_bind_view(&m.value, &va);
+    if (!s_decode(lattice_store_KvChange_fields, &m, e->body, e->len) ||
+        !S_EXACT(m.store, LT_STORE_ID_LEN) || !S_EXACT(m.hash, LT_HASH_LEN) || k.len == 0)
+        return lt_fail(&c->eb, LT_EINVAL, "malformed event from store: a change does not decode");
+    memcpy(out->store.b, m.store.bytes, LT_STORE_ID_LEN);
+    memcpy(out->hash.b, m.hash.bytes, LT_HASH_LEN);
+    out->deleted = m.deleted;
+    out->conflicted = m.conflicted;
+    if (s_dup(&k, &out->key, &out->key_len) != LT_OK ||
+        s_dup(&v, &out->value, &out->value_len) != LT_OK)
+        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    return LT_OK;
+}
+
+/* Keeps the liveness probe going while streams are open; returns when it
+ * next needs a turn (S_FOREVER: not while nothing is known to check). */
+static uint64_t s_probe_tick(lt_client_t *c, uint64_t now)
+{
+    bool known = false;
+    for (size_t i = 0; i < c->nstreams && !known; i++)
+        known = c->streams[i].kernel_pid || c->streams[i].store_pid;
+    if (!known) {
+        c->probe_corr = 0;
+        return S_FOREVER;
+    }
+    if (c->probe_corr && now >= c->probe_deadline) {
+        c->probe_corr = 0;
+        for (size_t i = c->nstreams; i-- > 0;)
+            s_streams_lost(c, i,
+                           "the node stopped answering: the watches and follows of this handle "
+                           "are gone; start them again");
+        return S_FOREVER;
+    }
+    if (c->probe_corr)
+        return c->probe_deadline;
+    if (now - c->last_probe < S_PROBE_INTERVAL_MS)
+        return c->last_probe + S_PROBE_INTERVAL_MS;
+    uint64_t corr = c->next_corr++;
+    /* Non-blocking: a full socket just skips this probe. */
+    if (s_send(c, LT_FRAME_KERNEL_ADDR, corr, lattice_kernel_KernelMsgType_KERNEL_STATUS, NULL, 0,
+               0) == LT_OK) {
+        c->probe_corr = corr;
+        c->probe_deadline = s_deadline(now, c->timeout_ms);
+    }
+    c->last_probe = now;
+    lt_errbuf_clear(&c->eb);
+    return c->probe_corr ? c->probe_deadline : now + S_PROBE_INTERVAL_MS;
+}
+
+lt_err_t lt_client_next_event(lt_client_t *c, uint32_t timeout_ms, lt_client_event_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    memset(out, 0, sizeof *out);
+    uint64_t deadline =
+        timeout_ms == UINT32_MAX ? S_FOREVER : s_deadline(s_now(), (uint64_t)timeout_ms);
+    for (;;) {
+        if (c->ev_dropped) {
+            unsigned long long n = (unsigned long long)c->ev_dropped;
+            c->ev_dropped = 0;
+            return lt_fail(&c->eb, LT_EFULL,
+                           "%llu events were dropped: they were not taken in time (at most %d "
+                           "wait)",
+                           n, S_EVENTS_MAX);
+        }
+        while (c->ev_count) {
+            s_event_t e;
+            s_event_pop(c, &e);
+            const s_stream_t *s = s_stream_find(c, e.corr);
+            if (!s) { /* of a stream stopped or never started */
+                free(e.body);
+                continue;
+            }
+            lt_err_t rc = s_event_decode(c, &e, s, out);
+            free(e.body);
+            if (rc)
+                lt_client_event_clear(out);
+            return rc;
+        }
+        if (c->streams_lost) {
+            c->streams_lost = false;
+            return lt_fail(&c->eb, LT_EUNAVAILABLE, "%s", c->lost_why);
+        }
+        uint64_t wake = s_probe_tick(c, s_now());
+        if (c->streams_lost)
+            continue;
+        lt_err_t rc = s_pump(c, s_min(deadline, wake), S_UNTIL_EVENT);
+        if (rc && rc != LT_ETIMEDOUT)
+            return rc;
+        if (!c->ev_count && !c->ev_dropped && !c->streams_lost && s_now() >= deadline)
+            return lt_fail(&c->eb, LT_ETIMEDOUT, "no event within %u ms", (unsigned)timeout_ms);
+    }
+}
+
+void lt_client_event_clear(lt_client_event_t *ev)
+{
+    if (!ev)
+        return;
+    free(ev->key);
+    free(ev->value);
+    free(ev->entry.text);
+    memset(ev, 0, sizeof *ev);
+}
+
+/* ---- intentions ---- */
+
+static lt_err_t s_deps(lt_client_t *c, const pb_size_t count,
+                       const lattice_store_HistoryItem_deps_t *deps, lt_client_hash_t *out)
+{
+    for (pb_size_t i = 0; i < count; i++) {
+        if (!S_EXACT(deps[i], LT_HASH_LEN))
+            return s_malformed(c, S_STORE, "a dependency is not 32 bytes");
+        memcpy(out[i].b, deps[i].bytes, LT_HASH_LEN);
+    }
+    return LT_OK;
+}
+
+lt_err_t lt_client_history(lt_client_t *c, const lt_client_store_id_t *store, uint32_t limit,
+                           lt_client_history_item_t **out, size_t *n)
+{
+    lt_errbuf_clear(&c->eb);
+    *out = NULL;
+    *n = 0;
+    lattice_store_History m = lattice_store_History_init_zero;
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    m.limit = limit;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_store_History_fields, &m, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_HISTORY, &b, store);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_HistoryList r = lattice_store_HistoryList_init_zero;
+    lt_pb_bind_views(&r.items, &vs);
+    lt_client_history_item_t *v = NULL;
+    if (!s_decode(lattice_store_HistoryList_fields, &r, c->reply.data, c->reply.len))
+        rc = s_malformed(c, S_STORE, "the history does not decode");
+    else if (limit && vs.n > limit)
+        rc = s_malformed(c, S_STORE, "more intentions than asked for");
+    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
+        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == LT_OK && i < vs.n; i++) {
+        lattice_store_HistoryItem h = lattice_store_HistoryItem_init_zero;
+        if (!s_decode(lattice_store_HistoryItem_fields, &h, vs.v[i].p, vs.v[i].len) ||
+            !S_EXACT(h.hash, LT_HASH_LEN) || !S_EXACT(h.author, LT_KEY_LEN) ||
+            !S_EXACT(h.store_prev, LT_HASH_LEN)) {
+            rc = s_malformed(c, S_STORE, "an intention of the history does not decode");
+            break;
+        }
+        lt_client_history_item_t *x = &v[i];
+        x->seq = h.seq;
+        memcpy(x->hash.b, h.hash.bytes, LT_HASH_LEN);
+        memcpy(x->author.b, h.author.bytes, LT_KEY_LEN);
+        x->wall_ms = h.wall_ms;
+        x->counter = h.counter;
+        memcpy(x->store_prev.b, h.store_prev.bytes, LT_HASH_LEN);
+        x->ndeps = h.deps_count;
+        rc = s_deps(c, h.deps_count, h.deps, x->deps);
+        snprintf(x->summary, sizeof x->summary, "%s", h.summary);
+    }
+    if (rc == LT_OK) {
+        *out = v;
+        *n = vs.n;
+    } else {
+        free(v);
+    }
+    lt_pb_views_free(&vs);
+    return rc;
+}
+
+lt_err_t lt_client_debug(lt_client_t *c, const lt_client_store_id_t *store,
+                         const lt_client_hash_t *hash, lt_client_intention_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    memset(out, 0, sizeof *out);
+    lattice_store_Debug m = lattice_store_Debug_init_zero;
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    S_SET(m.hash, hash->b, LT_HASH_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_store_Debug_fields, &m, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_DEBUG, &b, store);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
+    lt_view_t ops = {NULL, 0};
+    lt_pb_view_arg_t oa = {&ops, &in};
+    lattice_store_DebugIntention r = lattice_store_DebugIntention_init_zero;
+    lt_pb_bind_view(&r.ops, &oa);
+    if (!s_decode(lattice_store_DebugIntention_fields, &r, c->reply.data, c->reply.len) ||
+        !S_EXACT(r.hash, LT_HASH_LEN) || !S_EXACT(r.author, LT_KEY_LEN) ||
+        !S_EXACT(r.store, LT_STORE_ID_LEN) || !S_EXACT(r.store_prev, LT_HASH_LEN) ||
+        !S_EXACT(r.signature, LT_SIG_LEN))
+        return s_malformed(c, S_STORE, "the intention does not decode");
+    if (memcmp(r.hash.bytes, hash->b, LT_HASH_LEN) != 0)
+        return s_malformed(c, S_STORE, "an intention with another hash than asked for");
+    memcpy(out->hash.b, r.hash.bytes, LT_HASH_LEN);
+    out->version = r.version;
+    memcpy(out->author.b, r.author.bytes, LT_KEY_LEN);
+    out->wall_ms = r.wall_ms;
+    out->counter = r.counter;
+    memcpy(out->store.b, r.store.bytes, LT_STORE_ID_LEN);
+    memcpy(out->store_prev.b, r.store_prev.bytes, LT_HASH_LEN);
+    out->ndeps = r.deps_count;
+    /* DebugIntention.deps has the layout of HistoryItem.deps (32-byte
+     * arrays, at most 16). */
+    for (pb_size_t i = 0; i < r.deps_count; i++) {
+        if (!S_EXACT(r.deps[i], LT_HASH_LEN))
+            return s_malformed(c, S_STORE, "a dependency is not 32 bytes");
+        memcpy(out->deps[i].b, r.deps[i].bytes, LT_HASH_LEN);
+    }
+    memcpy(out->signature, r.signature.bytes, LT_SIG_LEN);
+    out->seq = r.seq;
+    snprintf(out->summary, sizeof out->summary, "%s", r.summary);
+    if (s_dup(&ops, &out->ops, &out->ops_len) != LT_OK)
+        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    /* The state machine the ops are for, so that lt_client_ops_sexpr can
+     * decode them: one more round trip, for a debug view only. */
+    lt_client_store_info_t info;
+    if (lt_client_store_info(c, store, &info) == LT_OK)
+        out->store_type = info.type;
+    lt_errbuf_clear(&c->eb);
+    return LT_OK;
+}
+
+void lt_client_intention_clear(lt_client_intention_t *in)
+{
+    if (!in)
+        return;
+    free(in->ops);
+    memset(in, 0, sizeof *in);
+}
+
+void lt_client_free(void *p)
+{
+    free(p);
+}
+
+/* ---- ops as an S-expression ---- */
+
+/* Whether bytes are text to show quoted: valid UTF-8 without control
+ * characters other than tab, newline and carriage return (which are
+ * escaped). Anything else shows as hex, so nothing the terminal would
+ * interpret reaches it. */
+static bool s_is_text(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        uint8_t b = p[i];
+        if (b < 0x80) {
+            if ((b < 0x20 && b != '\t' && b != '\n' && b != '\r') || b == 0x7f)
+                return false;
+            i++;
+            continue;
+        }
+        size_t n;
+        uint32_t cp;
+        if (b >= 0xc2 && b <= 0xdf)
+            n = 1, cp = b & 0x1f;
+        else if (b >= 0xe0 && b <= 0xef)
+            n = 2, cp = b & 0x0f;
+        else if (b >= 0xf0 && b <= 0xf4)
+            n = 3, cp = b & 0x07;
+        else
+            return false;
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates, beyond Unicode, C1 controls */
+        if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static lt_err_t s_sx(lt_buf_t *b, const char *s)
+{
+    return lt_buf_append(b, s, strlen(s));
+}
+
+static lt_err_t s_sx_hex(lt_buf_t *b, const uint8_t *p, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+    lt_err_t rc = s_sx(b, "#x");
+    for (size_t i = 0; rc == LT_OK && i < len; i++) {
+        char h[2] = {digits[p[i] >> 4], digits[p[i] & 15]};
+        rc = lt_buf_append(b, h, 2);
+    }
+    return rc;
+}
+
+/* Bytes as "quoted text" or #x<hex>. */
+static lt_err_t s_sx_bytes(lt_buf_t *b, const uint8_t *p, size_t len)
+{
+    if (!s_is_text(p, len))
+        return s_sx_hex(b, p, len);
+    lt_err_t rc = s_sx(b, "\"");
+    for (size_t i = 0; rc == LT_OK && i < len; i++) {
+        switch (p[i]) {
+        case '"':
+            rc = s_sx(b, "\\\"");
+            break;
+        case '\\':
+            rc = s_sx(b, "\\\\");
+            break;
+        case '\n':
+            rc = s_sx(b, "\\n");
+            break;
+        case '\t':
+            rc = s_sx(b, "\\t");
+            break;
+        case '\r':
+            rc = s_sx(b, "\\r");
+            break;
+        default:
+            rc = lt_buf_append(b, &p[i], 1);
+        }
+    }
+    return rc == LT_OK ? s_sx(b, "\"") : rc;
+}
+
+static lt_err_t s_sx_str(lt_buf_t *b, const char *s)
+{
+    return s_sx_bytes(b, (const uint8_t *)s, strlen(s));
+}
+
+/* An enum value by name, or its number when this build does not know it. */
+static lt_err_t s_sx_enum(lt_buf_t *b, int v, const char *const *names, int count)
+{
+    if (v >= 0 && v < count)
+        return s_sx(b, names[v]);
+    char num[16];
+    snprintf(num, sizeof num, "%d", v);
+    return s_sx(b, num);
+}
+
+static lt_err_t s_sx_system(lt_buf_t *b, const lattice_SystemOp *s)
+{
+    static const char *const peer[] = {"unset", "active", "revoked", "dormant"};
+    static const char *const invite[] = {"unset", "open", "consumed", "cancelled"};
+    static const char *const child[] = {"unset", "active", "removed"};
+    static const char *const strategy[] = {"unset", "independent", "inherited", "snapshot"};
+    lt_err_t rc = s_sx(b, "(system");
+    char num[32];
+    switch (s->which_op) {
+    case lattice_SystemOp_peer_tag:
+        rc = rc ? rc : s_sx(b, " (peer ");
+        rc = rc ? rc : s_sx_hex(b, s->op.peer.key.bytes, s->op.peer.key.size);
+        rc = rc ? rc : s_sx(b, " ");
+        rc = rc ? rc : s_sx_enum(b, s->op.peer.status, peer, 4);
+        rc = rc ? rc : s_sx(b, ")");
+        break;
+    case lattice_SystemOp_invite_tag:
+        snprintf(num, sizeof num, " %llu", (unsigned long long)s->op.invite.expires_ms);
+        rc = rc ? rc : s_sx(b, " (invite ");
+        rc = rc ? rc : s_sx_hex(b, s->op.invite.secret_hash.bytes, s->op.invite.secret_hash.size);
+        rc = rc ? rc : s_sx(b, " ");
+        rc = rc ? rc : s_sx_enum(b, s->op.invite.status, invite, 4);
+        rc = rc ? rc : s_sx(b, num);
+        if (s->op.invite.invitee.size) {
+            rc = rc ? rc : s_sx(b, " ");
+            rc = rc ? rc : s_sx_hex(b, s->op.invite.invitee.bytes, s->op.invite.invitee.size);
+        }
+        rc = rc ? rc : s_sx(b, ")");
+        break;
+    case lattice_SystemOp_child_tag:
+        rc = rc ? rc : s_sx(b, " (child ");
+        rc = rc ? rc : s_sx_hex(b, s->op.child.store_id.bytes, s->op.child.store_id.size);
+        rc = rc ? rc : s_sx(b, " ");
+        rc = rc ? rc : s_sx_str(b, s->op.child.type);
+        rc = rc ? rc : s_sx(b, " ");
+        rc = rc ? rc : s_sx_str(b, s->op.child.name);
+        rc = rc ? rc : s_sx(b, " ");
+        rc = rc ? rc : s_sx_enum(b, s->op.child.status, child, 3);
+        rc = rc ? rc : s_sx(b, ")");
+        break;
+    case lattice_SystemOp_name_tag:
+        rc = rc ? rc : s_sx(b, " (name ");
+        rc = rc ? rc : s_sx_str(b, s->op.name);
+        rc = rc ? rc : s_sx(b, ")");
+        break;
+    case lattice_SystemOp_strategy_tag:
+        rc = rc ? rc : s_sx(b, " (strategy ");
+        rc = rc ? rc : s_sx_enum(b, s->op.strategy, strategy, 4);
+        rc = rc ? rc : s_sx(b, ")");
+        break;
+    default: /* an empty system op, or one this build does not know */
+        break;
+    }
+    return rc ? rc : s_sx(b, ")");
+}
+
+static lt_err_t s_sx_kv_entry(void *ctx, const lt_kv_entry_t *e)
+{
+    lt_buf_t *b = ctx;
+    lt_err_t rc = s_sx(b, e->del ? " (del " : " (put ");
+    rc = rc ? rc : s_sx_bytes(b, e->key.p, e->key.len);
+    if (!e->del) {
+        rc = rc ? rc : s_sx(b, " ");
+        rc = rc ? rc : s_sx_bytes(b, e->value.p, e->value.len);
+    }
+    return rc ? rc : s_sx(b, ")");
+}
+
+lt_err_t lt_client_ops_sexpr(const uint8_t *ops, size_t len, int store_type, char **out)
+{
+    *out = NULL;
+    if (store_type != 0 && store_type != LT_CLIENT_STORE_KV && store_type != LT_CLIENT_STORE_LOG)
+        return LT_ETYPE;
+    if (!ops && len)
+        return LT_EINVAL;
+    lt_uop_t u;
+    lt_err_t rc = lt_uop_decode(ops ? ops : (const uint8_t *)"", len, &u);
+    if (rc)
+        return LT_EPAYLOAD;
+    lt_buf_t b = LT_BUF_INIT;
+    if (u.is_system) {
+        rc = s_sx_system(&b, &u.system);
+    } else if (store_type == LT_CLIENT_STORE_KV) {
+        rc = s_sx(&b, "(kv");
+        /* A decode error may leave part of the text: it is discarded. */
+        rc = rc ? rc : lt_kvop_decode(u.app.p, u.app.len, s_sx_kv_entry, &b);
+        rc = rc ? rc : s_sx(&b, ")");
+    } else if (store_type == LT_CLIENT_STORE_LOG) {
+        lt_view_t text;
+        rc = lt_logentry_decode(u.app.p, u.app.len, &text);
+        rc = rc ? rc : s_sx(&b, "(log (append ");
+        rc = rc ? rc : s_sx_bytes(&b, text.p, text.len);
+        rc = rc ? rc : s_sx(&b, "))");
+    } else {
+        /* The payload alone does not say its state machine: a KvOp and a
+         * LogEntry can be the same bytes. Without the type, no guess. */
+        rc = s_sx(&b, "(app ");
+        rc = rc ? rc : s_sx_hex(&b, u.app.p, u.app.len);
+        rc = rc ? rc : s_sx(&b, ")");
+    }
+    if (rc == LT_OK)
+        rc = lt_buf_append(&b, "", 1);
+    if (rc) {
+        lt_buf_free(&b);
+        return rc == LT_ENOMEM ? rc : LT_EPAYLOAD;
+    }
+    *out = (char *)b.data;
+    return LT_OK;
+}

@@ -9,11 +9,14 @@
  *
  * Errors. Every call returns an lt_err_t; on failure lt_client_errmsg()
  * holds one line for the user (the service's Error message when it sent one,
- * else a sentence naming what failed), e.g. "store 3fa2...: no such key".
+ * prefixed with the store's short id when the message does not name it;
+ * else a sentence naming what failed), e.g. "store 3fa2c1d0: no such key".
  * Codes a caller should expect besides a service's own: LT_EUNAVAILABLE (the
  * service is restarting past its queue, or failed; retry later),
  * LT_ETIMEDOUT (no reply in time), LT_ENOTFOUND from connect (no node runs
- * at that home), LT_EIO (the socket failed).
+ * at that home), LT_EIO (the socket failed), LT_EINVAL for a malformed reply
+ * ("malformed reply from store: ...": the client never trusts a reply's
+ * sizes) or a bad argument (an empty key, a name too long).
  *
  * Retries. Writes carry a fresh random request id. When a write is answered
  * LT_EUNAVAILABLE (the store died while it was in flight, or is restarting),
@@ -21,7 +24,11 @@
  * the timeout: the store applies it at most once and answers a retry of a
  * write it already made with the first reply. So a write that returns LT_OK
  * is durable, and one that fails may or may not have been applied. Reads are
- * retried the same way.
+ * retried the same way. A request that stays unanswered for a second
+ * (doubling each time) is sent again as well, with the same request id: a
+ * request that reached a store process which then died is answered by
+ * nobody. Whatever answer comes first, to any of the attempts, ends the
+ * call. Other errors are never retried.
  *
  * Memory. Results a call allocates (lists, values) belong to the caller and
  * are released with the matching *_free function; byte values are
@@ -92,7 +99,8 @@ typedef struct {
     uint32_t proto;
     bool attached;
     uint64_t since_ms;
-    uint32_t queued;
+    uint32_t queued;   /* messages the kernel holds for it */
+    uint32_t inflight; /* requests forwarded to it and not answered yet */
     char last_exit[64];
 } lt_client_service_t;
 
@@ -141,8 +149,7 @@ typedef struct {
 
 /* name may be NULL or ""; parent may be NULL. */
 LT_NODISCARD lt_err_t lt_client_store_create(lt_client_t *c, lt_client_store_type_t type,
-                                             const char *name,
-                                             const lt_client_store_id_t *parent,
+                                             const char *name, const lt_client_store_id_t *parent,
                                              lt_client_store_id_t *out);
 /* *out is an array of *n stores (free with lt_client_free). */
 LT_NODISCARD lt_err_t lt_client_store_list(lt_client_t *c, lt_client_store_t **out, size_t *n);
@@ -196,16 +203,16 @@ LT_NODISCARD lt_err_t lt_client_del(lt_client_t *c, const lt_client_store_id_t *
 /* Every key starting with prefix (may be empty), in key order. Release with
  * lt_client_items_free. */
 LT_NODISCARD lt_err_t lt_client_list(lt_client_t *c, const lt_client_store_id_t *store,
-                                     const void *prefix, size_t prefix_len,
-                                     lt_client_item_t **out, size_t *n);
+                                     const void *prefix, size_t prefix_len, lt_client_item_t **out,
+                                     size_t *n);
 /* One intention for all entries (n >= 1). */
 LT_NODISCARD lt_err_t lt_client_batch(lt_client_t *c, const lt_client_store_id_t *store,
                                       const lt_client_batch_entry_t *entries, size_t n,
                                       lt_client_hash_t *hash);
 /* Every head of key, the winner first. Release with lt_client_heads_free. */
 LT_NODISCARD lt_err_t lt_client_inspect(lt_client_t *c, const lt_client_store_id_t *store,
-                                        const void *key, size_t key_len,
-                                        lt_client_head_t **out, size_t *n);
+                                        const void *key, size_t key_len, lt_client_head_t **out,
+                                        size_t *n);
 
 void lt_client_item_clear(lt_client_item_t *item);
 void lt_client_items_free(lt_client_item_t *items, size_t n);
@@ -264,16 +271,28 @@ LT_NODISCARD lt_err_t lt_client_watch(lt_client_t *c, const lt_client_store_id_t
 LT_NODISCARD lt_err_t lt_client_follow(lt_client_t *c, const lt_client_store_id_t *store,
                                        uint64_t *stream);
 /* Waits up to timeout_ms (0: do not wait; UINT32_MAX: forever) for the next
- * event. LT_ETIMEDOUT when none came; LT_EUNAVAILABLE when the store went
- * away (its streams are gone: start them again). Release with
- * lt_client_event_clear. */
+ * event. LT_ETIMEDOUT when none came. LT_EUNAVAILABLE (once) when the store
+ * or the kernel restarted since streams were started: those streams are
+ * gone and forgotten (start them again); the client notices it by asking
+ * the kernel for its status about once a second while it waits here with
+ * streams open. LT_EFULL (once) when events were dropped because more than
+ * 4096 (or 64 MiB) waited: the oldest go first; the next call goes on with
+ * the rest. LT_EINVAL for an event that does not decode (it is consumed).
+ * Release with lt_client_event_clear. */
 LT_NODISCARD lt_err_t lt_client_next_event(lt_client_t *c, uint32_t timeout_ms,
                                            lt_client_event_t *out);
 void lt_client_event_clear(lt_client_event_t *ev);
+/* Stops a stream. The handle forgets it (and drops its queued events)
+ * whatever the store answers; a store that no longer knows it (it
+ * restarted) is LT_OK. LT_ENOTFOUND for a stream this handle does not hold. */
 LT_NODISCARD lt_err_t lt_client_stream_stop(lt_client_t *c, uint64_t stream);
 /* A file descriptor that becomes readable when a message may be waiting
- * (ZMQ_FD semantics: edge-triggered; always call next_event with 0 after
- * it fires), for a caller's own poll loop (the REPL). */
+ * (ZMQ_FD semantics: edge-triggered), for a caller's own poll loop (the
+ * REPL). Every call of the handle may read messages and queue events
+ * without the fd firing again, so: call next_event with 0 until it returns
+ * LT_ETIMEDOUT after the fd fires and after any other call, before polling
+ * again, and at least once a second while streams are open (the restart
+ * check above runs inside next_event). */
 int lt_client_fd(lt_client_t *c);
 
 /* ---- intentions ---- */
@@ -292,8 +311,7 @@ typedef struct {
 
 /* The witnessed intentions, newest first, at most limit (0: 50). */
 LT_NODISCARD lt_err_t lt_client_history(lt_client_t *c, const lt_client_store_id_t *store,
-                                        uint32_t limit, lt_client_history_item_t **out,
-                                        size_t *n);
+                                        uint32_t limit, lt_client_history_item_t **out, size_t *n);
 
 typedef struct {
     lt_client_hash_t hash;
@@ -310,20 +328,36 @@ typedef struct {
     uint8_t signature[64];
     uint64_t seq; /* 0 while floating */
     char summary[129];
+    int store_type; /* lt_client_store_type_t of its store (0: unknown), for ops_sexpr */
 } lt_client_intention_t;
 
-/* An intention held by the store, by full hash. Release with
- * lt_client_intention_clear. */
+/* An intention held by the store, by full hash, with its store's type (one
+ * more request). Release with lt_client_intention_clear. */
 LT_NODISCARD lt_err_t lt_client_debug(lt_client_t *c, const lt_client_store_id_t *store,
                                       const lt_client_hash_t *hash, lt_client_intention_t *out);
 void lt_client_intention_clear(lt_client_intention_t *in);
 
 /* The ops payload of an intention (UniversalOp, schemas/ops.proto) as one
- * S-expression with the state machine's ops decoded, e.g.
- * (kv (put "k" "v") (del "x")) or (system (peer <hex> active)); bytes that
- * are not printable text appear as #x<hex>. *out is malloc'd (free()).
- * LT_EPAYLOAD when the payload does not decode. */
-LT_NODISCARD lt_err_t lt_client_ops_sexpr(const uint8_t *ops, size_t len, char **out);
+ * S-expression with the state machine's ops decoded:
+ *   (kv (put "k" "v") (del "x"))                  a KvOp (core:kvstore)
+ *   (log (append "text"))                         a LogEntry (core:logstore)
+ *   (system (peer #x<key> active))                system ops, whatever the store:
+ *   (system (invite #x<secret hash> open <expires_ms> [#x<invitee>]))
+ *   (system (child #x<store id> "core:kvstore" "name" active))
+ *   (system (name "docs"))  (system (strategy independent))
+ *   (app #x<hex>)                                 app bytes of an unknown state machine
+ * Strings are quoted with \" \\ \n \t \r escapes when they are valid UTF-8
+ * without other control characters; any other bytes appear as #x<hex>.
+ *
+ * The app bytes alone do not say which state machine they are for (a KvOp
+ * and a LogEntry can be the same bytes), so the caller names the store's
+ * type: LT_CLIENT_STORE_KV, LT_CLIENT_STORE_LOG, or 0 when it does not
+ * know it (app bytes are then shown as (app #x...), never guessed).
+ * lt_client_debug fills lt_client_intention_t.store_type for this.
+ * *out is malloc'd (free()). LT_EPAYLOAD when the payload does not decode
+ * (for that type), LT_ETYPE for another store_type. */
+LT_NODISCARD lt_err_t lt_client_ops_sexpr(const uint8_t *ops, size_t len, int store_type,
+                                          char **out);
 
 /* Releases an array a call returned (stores, history). */
 void lt_client_free(void *p);
