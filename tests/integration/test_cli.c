@@ -1,0 +1,1556 @@
+/* The lattice CLI against a real node: every command run as the real
+ * binary ($LT_LATTICE_CLI) on a latticed in a temporary home
+ * (tests/support/node.h), checking what it prints, its --json shapes (parsed
+ * by a strict JSON reader below), its exit codes (0 ok, 1 not found,
+ * 2 usage, 3 node, 4 failed) and that every error is one line on stderr.
+ * watch and follow run as child processes on a pipe and must show a change
+ * made by another invocation; history must draw a merge, made by ingesting
+ * an intention signed by a second author. Waits poll a pipe or the kernel
+ * with deadlines, never a fixed sleep. */
+#include "support/node.h"
+#include "support/testutil.h"
+
+#include "ipc/client.h"
+#include "store/ops_codec.h"
+#include "weaver/buf.h"
+#include "weaver/identity.h"
+#include "weaver/intention.h"
+
+#include "store.pb.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static lt_node_t *s_node;
+
+static void s_fini(void)
+{
+    lt_node_destroy(&s_node);
+}
+
+TestSuite(cli, .fini = s_fini, .timeout = 240);
+
+static const char *const s_store_only[] = {"store", NULL};
+
+static void s_start(void)
+{
+    lt_node_opts_t o = {.ready = s_store_only};
+    s_node = lt_node_start(&o);
+}
+
+/* ---- running the CLI ---- */
+
+#define S_MAX_ARGS 32
+
+/* Runs lattice [--home HOME] args... (NULL-ended) with stdin `in`. */
+static void s_run(lt_test_run_t *r, const char *home, const char *in, const char *const *args)
+{
+    const char *argv[S_MAX_ARGS];
+    size_t n = 0;
+    argv[n++] = lt_test_env_path("LT_LATTICE_CLI");
+    if (home) {
+        argv[n++] = "--home";
+        argv[n++] = home;
+    }
+    for (; *args; args++) {
+        cr_assert_lt(n, S_MAX_ARGS - 1);
+        argv[n++] = *args;
+    }
+    argv[n] = NULL;
+    lt_test_run(argv, NULL, in, 0, r);
+    cr_assert_not(r->timed_out, "lattice %s timed out", n > 3 ? argv[3] : "");
+}
+
+/* lattice --home <the node's home> ARGS... (an argument that is NULL ends
+ * the list early); _IN with stdin; _HOME with another home (NULL: none);
+ * S_REPL runs the REPL with stdin. */
+#define S_CLI(r, ...)            s_run(r, s_node->home, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define S_CLI_IN(r, in, ...)     s_run(r, s_node->home, in, (const char *const[]){__VA_ARGS__, NULL})
+#define S_CLI_HOME(r, home, ...) s_run(r, home, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define S_REPL(r, in)            s_run(r, s_node->home, in, (const char *const[]){NULL})
+
+static size_t s_count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* The i-th line (0-based) of s into out, without its newline. */
+static void s_line(const char *s, size_t i, char *out, size_t cap)
+{
+    for (; i > 0 && *s; s++)
+        if (*s == '\n')
+            i--;
+    size_t n = strcspn(s, "\n");
+    cr_assert_lt(n, cap);
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+static void s_expect_ok(const lt_test_run_t *r)
+{
+    cr_assert_eq(r->status, 0, "exit %d, stderr: %s", r->status, r->err);
+}
+
+/* A failure: the exit code, nothing on stdout, one line on stderr. */
+static void s_expect_fail(const lt_test_run_t *r, int code)
+{
+    cr_assert_eq(r->status, code, "exit %d, want %d; stdout: %s; stderr: %s", r->status, code,
+                 r->out, r->err);
+    cr_assert_eq(r->out_len, 0, "stdout of a failure: %s", r->out);
+    cr_assert_eq(s_count_lines(r->err), 1, "not one line on stderr: [%s]", r->err);
+    cr_assert_eq(strncmp(r->err, "lattice: ", 9), 0, "stderr: %s", r->err);
+    cr_assert_eq(r->err[r->err_len - 1], '\n');
+}
+
+static bool s_is_hex(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* stdout is exactly one lowercase hex string of `digits` and a newline. */
+static void s_expect_hex_line(const lt_test_run_t *r, size_t digits, char *out)
+{
+    s_expect_ok(r);
+    cr_assert_eq(r->out_len, digits + 1, "not %zu hex digits: [%s]", digits, r->out);
+    cr_assert(s_is_hex(r->out, digits), "not hex: %s", r->out);
+    cr_assert_eq(r->out[digits], '\n');
+    if (out) {
+        memcpy(out, r->out, digits);
+        out[digits] = '\0';
+    }
+}
+
+/* store create [--name NAME] [--type TYPE]; returns the id's hex. */
+static void s_create(const char *name, const char *type, char id[33])
+{
+    lt_test_run_t r;
+    if (type)
+        S_CLI(&r, "store", "create", "--name", name, "--type", type);
+    else
+        S_CLI(&r, "store", "create", "--name", name);
+    s_expect_hex_line(&r, 32, id);
+    lt_test_run_free(&r);
+}
+
+static void s_put(const char *store, const char *key, const char *value, char hash[65])
+{
+    lt_test_run_t r;
+    S_CLI(&r, "put", store, key, value);
+    s_expect_hex_line(&r, 64, hash);
+    lt_test_run_free(&r);
+}
+
+/* ---- a strict JSON reader, to check the --json shapes ---- */
+
+typedef enum { J_NULL, J_BOOL, J_NUM, J_STR, J_ARR, J_OBJ } s_jt_t;
+
+typedef struct s_jv {
+    s_jt_t t;
+    bool b;
+    double num;
+    char *s; /* J_STR: decoded, NUL-terminated */
+    size_t slen;
+    size_t n;       /* J_ARR, J_OBJ: members */
+    char **keys;    /* J_OBJ */
+    struct s_jv *v; /* members */
+} s_jv_t;
+
+typedef struct {
+    const char *p, *end;
+    char why[128];
+} s_jp_t;
+
+static bool s_jfail(s_jp_t *p, const char *why)
+{
+    if (!p->why[0])
+        snprintf(p->why, sizeof p->why, "%s at [%.20s]", why, p->p);
+    return false;
+}
+
+static void s_jws(s_jp_t *p)
+{
+    while (p->p < p->end && (*p->p == ' ' || *p->p == '\t' || *p->p == '\n' || *p->p == '\r'))
+        p->p++;
+}
+
+static void s_jpush(char **buf, size_t *len, size_t *cap, const void *b, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        *cap = (*len + n + 1) * 2;
+        *buf = realloc(*buf, *cap);
+        cr_assert_not_null(*buf);
+    }
+    memcpy(*buf + *len, b, n);
+    *len += n;
+    (*buf)[*len] = '\0';
+}
+
+static size_t s_utf8_len(const unsigned char *b, size_t n)
+{
+    if (b[0] < 0x80)
+        return 1;
+    size_t len = b[0] >= 0xF0 && b[0] <= 0xF4 ? 4 : b[0] >= 0xE0 ? 3 : b[0] >= 0xC2 ? 2 : 0;
+    if (len == 0 || b[0] > 0xF4 || n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((b[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+static void s_put_utf8(char **buf, size_t *len, size_t *cap, unsigned cp)
+{
+    unsigned char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (unsigned char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (unsigned char)(0xC0 | cp >> 6);
+        u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (unsigned char)(0xE0 | cp >> 12);
+        u[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        u[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (unsigned char)(0xF0 | cp >> 18);
+        u[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+        u[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        u[3] = (unsigned char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    s_jpush(buf, len, cap, u, n);
+}
+
+static bool s_jhex4(s_jp_t *p, unsigned *out)
+{
+    if (p->end - p->p < 4)
+        return s_jfail(p, "short \\u escape");
+    *out = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = *p->p++;
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return s_jfail(p, "bad \\u escape");
+        *out = *out * 16 + (unsigned)d;
+    }
+    return true;
+}
+
+static bool s_jstring(s_jp_t *p, char **out, size_t *outlen)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    s_jpush(&buf, &len, &cap, "", 0);
+    p->p++; /* the opening quote */
+    for (;;) {
+        if (p->p >= p->end) {
+            free(buf);
+            return s_jfail(p, "unterminated string");
+        }
+        unsigned char c = (unsigned char)*p->p;
+        if (c == '"') {
+            p->p++;
+            break;
+        }
+        if (c < 0x20) {
+            free(buf);
+            return s_jfail(p, "raw control character in a string");
+        }
+        if (c == '\\') {
+            p->p++;
+            char e = p->p < p->end ? *p->p++ : '\0';
+            const char *simple = strchr("\"\\/bfnrt", e);
+            if (e && simple) {
+                static const char map[] = "\"\\/\b\f\n\r\t";
+                s_jpush(&buf, &len, &cap, &map[simple - "\"\\/bfnrt"], 1);
+                continue;
+            }
+            unsigned cp, lo;
+            if (e != 'u' || !s_jhex4(p, &cp)) {
+                free(buf);
+                return s_jfail(p, "bad escape");
+            }
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (p->end - p->p < 6 || p->p[0] != '\\' || p->p[1] != 'u') {
+                    free(buf);
+                    return s_jfail(p, "lone high surrogate");
+                }
+                p->p += 2;
+                if (!s_jhex4(p, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                    free(buf);
+                    return s_jfail(p, "bad low surrogate");
+                }
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                free(buf);
+                return s_jfail(p, "lone low surrogate");
+            }
+            s_put_utf8(&buf, &len, &cap, cp);
+            continue;
+        }
+        size_t n = s_utf8_len((const unsigned char *)p->p, (size_t)(p->end - p->p));
+        if (n == 0) {
+            free(buf);
+            return s_jfail(p, "invalid UTF-8 in a string");
+        }
+        s_jpush(&buf, &len, &cap, p->p, n);
+        p->p += n;
+    }
+    *out = buf;
+    *outlen = len;
+    return true;
+}
+
+static bool s_jvalue(s_jp_t *p, s_jv_t *v, int depth);
+
+static bool s_jmembers(s_jp_t *p, s_jv_t *v, bool object, int depth)
+{
+    char close = object ? '}' : ']';
+    p->p++;
+    s_jws(p);
+    if (p->p < p->end && *p->p == close) {
+        p->p++;
+        return true;
+    }
+    for (;;) {
+        v->v = realloc(v->v, (v->n + 1) * sizeof *v->v);
+        cr_assert_not_null(v->v);
+        memset(&v->v[v->n], 0, sizeof *v->v);
+        if (object) {
+            v->keys = realloc(v->keys, (v->n + 1) * sizeof *v->keys);
+            cr_assert_not_null(v->keys);
+            v->keys[v->n] = NULL;
+            s_jws(p);
+            size_t klen;
+            if (p->p >= p->end || *p->p != '"' || !s_jstring(p, &v->keys[v->n], &klen))
+                return s_jfail(p, "expected a key");
+            s_jws(p);
+            if (p->p >= p->end || *p->p != ':')
+                return s_jfail(p, "expected ':'");
+            p->p++;
+        }
+        v->n++;
+        if (!s_jvalue(p, &v->v[v->n - 1], depth + 1))
+            return false;
+        s_jws(p);
+        if (p->p < p->end && *p->p == ',') {
+            p->p++;
+            continue;
+        }
+        if (p->p < p->end && *p->p == close) {
+            p->p++;
+            return true;
+        }
+        return s_jfail(p, "expected ',' or a close");
+    }
+}
+
+static bool s_jnumber(s_jp_t *p, s_jv_t *v)
+{
+    const char *s = p->p;
+    if (*s == '-')
+        s++;
+    if (s >= p->end || !(*s >= '0' && *s <= '9'))
+        return s_jfail(p, "bad number");
+    if (*s == '0' && s + 1 < p->end && s[1] >= '0' && s[1] <= '9')
+        return s_jfail(p, "leading zero");
+    char *end;
+    v->t = J_NUM;
+    v->num = strtod(p->p, &end);
+    p->p = end;
+    return true;
+}
+
+static bool s_jvalue(s_jp_t *p, s_jv_t *v, int depth)
+{
+    if (depth > 32)
+        return s_jfail(p, "too deep");
+    s_jws(p);
+    if (p->p >= p->end)
+        return s_jfail(p, "expected a value");
+    switch (*p->p) {
+    case '{':
+        v->t = J_OBJ;
+        return s_jmembers(p, v, true, depth);
+    case '[':
+        v->t = J_ARR;
+        return s_jmembers(p, v, false, depth);
+    case '"':
+        v->t = J_STR;
+        return s_jstring(p, &v->s, &v->slen);
+    case 't':
+    case 'f':
+    case 'n': {
+        const char *words[] = {"true", "false", "null"};
+        for (int i = 0; i < 3; i++) {
+            size_t n = strlen(words[i]);
+            if ((size_t)(p->end - p->p) >= n && memcmp(p->p, words[i], n) == 0) {
+                p->p += n;
+                v->t = i == 2 ? J_NULL : J_BOOL;
+                v->b = i == 0;
+                return true;
+            }
+        }
+        return s_jfail(p, "bad literal");
+    }
+    default:
+        return s_jnumber(p, v);
+    }
+}
+
+static void s_jfree_members(s_jv_t *v)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        s_jfree_members(&v->v[i]);
+        if (v->keys)
+            free(v->keys[i]);
+    }
+    free(v->v);
+    free(v->keys);
+    free(v->s);
+}
+
+static void s_jfree(s_jv_t **v_p)
+{
+    if (*v_p) {
+        s_jfree_members(*v_p);
+        free(*v_p);
+        *v_p = NULL;
+    }
+}
+
+/* Parses text: exactly one JSON value and a newline. */
+static s_jv_t *s_json(const char *text)
+{
+    s_jv_t *v = calloc(1, sizeof *v);
+    s_jp_t p = {.p = text, .end = text + strlen(text)};
+    cr_assert_not_null(v);
+    cr_assert(s_jvalue(&p, v, 0), "invalid JSON (%s): %s", p.why, text);
+    cr_assert(p.p < p.end && *p.p == '\n' && p.p + 1 == p.end,
+              "not one JSON value and a newline: [%s]", text);
+    return v;
+}
+
+static const s_jv_t *s_jget(const s_jv_t *o, const char *key, s_jt_t t)
+{
+    cr_assert_eq(o->t, J_OBJ, "not an object (looking for %s)", key);
+    for (size_t i = 0; i < o->n; i++) {
+        if (strcmp(o->keys[i], key) == 0) {
+            cr_assert_eq(o->v[i].t, t, "\"%s\" has JSON type %d, not %d", key, o->v[i].t, t);
+            return &o->v[i];
+        }
+    }
+    cr_assert_fail("no \"%s\" in the object", key);
+    return NULL;
+}
+
+static bool s_jhas(const s_jv_t *o, const char *key)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+static const char *s_jstr(const s_jv_t *o, const char *key)
+{
+    return s_jget(o, key, J_STR)->s;
+}
+
+static double s_jnum(const s_jv_t *o, const char *key)
+{
+    return s_jget(o, key, J_NUM)->num;
+}
+
+static bool s_jbool(const s_jv_t *o, const char *key)
+{
+    return s_jget(o, key, J_BOOL)->b;
+}
+
+static void s_expect_hexstr(const s_jv_t *o, const char *key, size_t digits)
+{
+    const char *s = s_jstr(o, key);
+    cr_assert_eq(strlen(s), digits, "\"%s\": %s", key, s);
+    cr_assert(s_is_hex(s, digits), "\"%s\": %s", key, s);
+}
+
+/* Runs the command (stdout must be one JSON value) and parses it. */
+static s_jv_t *s_cli_json(const char *a0, const char *a1, const char *a2, const char *a3)
+{
+    lt_test_run_t r;
+    S_CLI(&r, "--json", a0, a1, a2, a3);
+    s_expect_ok(&r);
+    s_jv_t *v = s_json(r.out);
+    lt_test_run_free(&r);
+    return v;
+}
+
+Test(cli, the_json_checker_refuses_what_is_not_json)
+{
+    const char *good[] = {"{\"a\":[1,-2.5e3,true,null,\"\\u00e9\\ud83d\\ude00\"]}\n", "[]\n"};
+    for (size_t i = 0; i < 2; i++) {
+        s_jv_t *v = s_json(good[i]);
+        s_jfree(&v);
+    }
+    s_jv_t *v = s_json("{\"s\":\"\\u00e9\\ud83d\\ude00\"}\n");
+    cr_assert_str_eq(s_jstr(v, "s"), "\xc3\xa9\xf0\x9f\x98\x80");
+    s_jfree(&v);
+    const char *bad[] = {"{a:1}", "[1,]", "\"\x01\"", "\"\xff\"", "[01]", "{\"a\" 1}", "\"\\x\""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        s_jv_t w = {0};
+        s_jp_t p = {.p = bad[i], .end = bad[i] + strlen(bad[i])};
+        bool ok = s_jvalue(&p, &w, 0) && p.p == p.end;
+        s_jfree_members(&w);
+        cr_assert_not(ok, "accepted %s", bad[i]);
+    }
+}
+
+/* ---- help and usage: no node needed ---- */
+
+Test(cli, help_is_shown_for_every_command_and_exits_0)
+{
+    lt_test_run_t r;
+    S_CLI_HOME(&r, NULL, "--help");
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, "usage: lattice"), "%s", r.out);
+    cr_assert(strstr(r.out, "exit codes"), "%s", r.out);
+    lt_test_run_free(&r);
+    const char *cmds[][2] = {
+        {"node", "status"},  {"node", "services"}, {"node", "restart"}, {"node", "stop"},
+        {"store", "create"}, {"store", "list"},    {"store", "info"},   {"store", "remove"},
+        {"put", NULL},       {"get", NULL},        {"del", NULL},       {"list", NULL},
+        {"batch", NULL},     {"inspect", NULL},    {"watch", NULL},     {"append", NULL},
+        {"read", NULL},      {"follow", NULL},     {"history", NULL},   {"debug", NULL},
+        {"help", NULL},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "usage: lattice %s%s%s", cmds[i][0], cmds[i][1] ? " " : "",
+                 cmds[i][1] ? cmds[i][1] : "");
+        if (cmds[i][1])
+            S_CLI_HOME(&r, "/nonexistent", cmds[i][0], cmds[i][1], "--help");
+        else
+            S_CLI_HOME(&r, "/nonexistent", cmds[i][0], "--help");
+        s_expect_ok(&r);
+        cr_assert_eq(strncmp(r.out, want, strlen(want)), 0, "%s: %s", want, r.out);
+        cr_assert_eq(r.err_len, 0);
+        lt_test_run_free(&r);
+    }
+    S_CLI_HOME(&r, NULL, "store", "--help");
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, "store create"));
+    lt_test_run_free(&r);
+    S_CLI_HOME(&r, NULL, "help", "store", "create");
+    s_expect_ok(&r);
+    cr_assert_eq(strncmp(r.out, "usage: lattice store create", 27), 0);
+    lt_test_run_free(&r);
+}
+
+Test(cli, usage_errors_exit_2_before_any_connection)
+{
+    /* The home has no node: a usage error must still be a usage error. */
+    const char *cases[][6] = {
+        {"frob"},
+        {"node"},
+        {"node", "frob"},
+        {"--timeout", "0", "node", "status"},
+        {"--frob"},
+        {"put", "s", "k"},
+        {"put", "s", "k", "v", "extra"},
+        {"put", "--frob", "s", "k", "v"},
+        {"get", "s", ""},
+        {"read", "s", "--tail", "x"},
+        {"history", "s", "--limit", "0"},
+        {"store", "create", "--type", "tree"},
+        {"store", "use", "s"},
+        {"debug", "s", "xyz"},
+        {"node", "restart"},
+        {"--home"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char **c = cases[i];
+        lt_test_run_t r;
+        S_CLI_HOME(&r, "/nonexistent", c[0], c[1], c[2], c[3], c[4], c[5]);
+        cr_assert_eq(r.status, 2, "case %zu (%s %s): exit %d: %s", i, c[0], c[1] ? c[1] : "",
+                     r.status, r.err);
+        s_expect_fail(&r, 2);
+        lt_test_run_free(&r);
+    }
+}
+
+Test(cli, a_home_without_a_node_exits_3_with_one_line)
+{
+    char *dir = lt_test_tmpdir("cli-nonode");
+    lt_test_run_t r;
+    S_CLI_HOME(&r, dir, "node", "status");
+    s_expect_fail(&r, 3);
+    cr_assert(strstr(r.err, "no node"), "%s", r.err);
+    lt_test_run_free(&r);
+    S_CLI_HOME(&r, dir, "get", "s", "k");
+    s_expect_fail(&r, 3);
+    lt_test_run_free(&r);
+    lt_test_rmtree(&dir);
+}
+
+/* ---- the node ---- */
+
+static void s_expect_service(const s_jv_t *s)
+{
+    cr_assert_eq(s->t, J_OBJ);
+    cr_assert_gt(strlen(s_jstr(s, "name")), 0);
+    const char *state = s_jstr(s, "state");
+    const char *states[] = {"starting", "ready", "backoff", "failed", "stopped", "waiting"};
+    bool known = false;
+    for (size_t i = 0; i < 6; i++)
+        known = known || strcmp(state, states[i]) == 0;
+    cr_assert(known, "state %s", state);
+    s_jnum(s, "pid");
+    s_jnum(s, "restarts");
+}
+
+Test(cli, node_status_and_services_in_text_and_json)
+{
+    s_start();
+    lt_test_run_t r;
+    S_CLI(&r, "node", "status");
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, "home "), "%s", r.out);
+    cr_assert(strstr(r.out, "store"), "%s", r.out);
+    cr_assert(strstr(r.out, "ready"), "%s", r.out);
+    lt_test_run_free(&r);
+
+    s_jv_t *st = s_cli_json("node", "status", NULL, NULL);
+    s_expect_hexstr(st, "node_key", 64);
+    char *want_home = realpath(s_node->home, NULL), *got_home = realpath(s_jstr(st, "home"), NULL);
+    cr_assert(want_home && got_home);
+    cr_assert_str_eq(got_home, want_home);
+    free(want_home);
+    free(got_home);
+    cr_assert_gt(strlen(s_jstr(st, "version")), 0);
+    cr_assert_eq((pid_t)s_jnum(st, "pid"), s_node->pid);
+    cr_assert_geq(s_jnum(st, "uptime_ms"), 0);
+    const s_jv_t *svcs = s_jget(st, "services", J_ARR);
+    cr_assert_geq(svcs->n, 1);
+    for (size_t i = 0; i < svcs->n; i++)
+        s_expect_service(&svcs->v[i]);
+    s_jfree(&st);
+
+    s_jv_t *list = s_cli_json("node", "services", NULL, NULL);
+    cr_assert_eq(list->t, J_ARR);
+    bool store_ready = false;
+    for (size_t i = 0; i < list->n; i++) {
+        s_expect_service(&list->v[i]);
+        if (strcmp(s_jstr(&list->v[i], "name"), "store") == 0) {
+            store_ready = strcmp(s_jstr(&list->v[i], "state"), "ready") == 0;
+            cr_assert_eq((uint32_t)s_jnum(&list->v[i], "pid"),
+                         lt_node_service_pid(s_node, "store"));
+        }
+    }
+    cr_assert(store_ready);
+    s_jfree(&list);
+
+    S_CLI(&r, "node", "services");
+    s_expect_ok(&r);
+    cr_assert_eq(strncmp(r.out, "store", 5), 0, "%s", r.out);
+    lt_test_run_free(&r);
+}
+
+Test(cli, node_restart_restarts_the_service)
+{
+    s_start();
+    uint32_t pid = lt_node_service_pid(s_node, "store");
+    lt_test_run_t r;
+    S_CLI(&r, "node", "restart", "store");
+    s_expect_ok(&r);
+    cr_assert_eq(r.out_len, 0);
+    lt_test_run_free(&r);
+    lt_node_want_t want = {.state = LT_NODE_READY, .pid_not = pid, .min_restarts = 1};
+    cr_assert(lt_node_wait_service(s_node, "store", &want, 0, NULL));
+    S_CLI(&r, "node", "restart", "nosuch");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+}
+
+Test(cli, node_stop_stops_the_node)
+{
+    s_start();
+    lt_test_run_t r;
+    S_CLI(&r, "node", "stop");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+    cr_assert_eq(lt_node_wait_exit(s_node, 0), 0);
+    S_CLI(&r, "node", "status");
+    s_expect_fail(&r, 3);
+    lt_test_run_free(&r);
+}
+
+/* ---- stores ---- */
+
+Test(cli, stores_are_created_listed_described_and_removed)
+{
+    s_start();
+    char notes[33], journal[33];
+    s_create("notes", NULL, notes);
+
+    s_jv_t *created = s_cli_json("store", "create", "--type=log", "--name=journal");
+    s_expect_hexstr(created, "id", 32);
+    cr_assert_str_eq(s_jstr(created, "type"), "log");
+    cr_assert_str_eq(s_jstr(created, "name"), "journal");
+    snprintf(journal, sizeof journal, "%s", s_jstr(created, "id"));
+    s_jfree(&created);
+
+    lt_test_run_t r;
+    S_CLI(&r, "store", "list");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 2, "%s", r.out);
+    cr_assert(strstr(r.out, notes) && strstr(r.out, journal), "%s", r.out);
+    lt_test_run_free(&r);
+
+    s_jv_t *list = s_cli_json("store", "list", NULL, NULL);
+    cr_assert_eq(list->t, J_ARR);
+    cr_assert_eq(list->n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        const s_jv_t *s = &list->v[i];
+        s_expect_hexstr(s, "id", 32);
+        bool is_notes = strcmp(s_jstr(s, "id"), notes) == 0;
+        cr_assert_str_eq(s_jstr(s, "name"), is_notes ? "notes" : "journal");
+        cr_assert_str_eq(s_jstr(s, "type"), is_notes ? "kv" : "log");
+    }
+    s_jfree(&list);
+
+    /* by name, by full id, by a prefix of the id */
+    char prefix[9];
+    snprintf(prefix, sizeof prefix, "%.8s", notes);
+    const char *refs[] = {"notes", notes, prefix};
+    for (size_t i = 0; i < 3; i++) {
+        s_jv_t *info = s_cli_json("store", "info", refs[i], NULL);
+        cr_assert_str_eq(s_jstr(info, "id"), notes);
+        cr_assert_str_eq(s_jstr(info, "name"), "notes");
+        cr_assert_str_eq(s_jstr(info, "type"), "kv");
+        const char *counts[] = {"witnessed", "floating", "forks", "peers", "children"};
+        for (size_t k = 0; k < 5; k++)
+            cr_assert_geq(s_jnum(info, counts[k]), 0);
+        s_jfree(&info);
+    }
+    S_CLI(&r, "store", "info", "notes");
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, notes) && strstr(r.out, "witnessed"), "%s", r.out);
+    lt_test_run_free(&r);
+
+    /* a child store is declared in its parent */
+    S_CLI(&r, "store", "create", "--name", "child", "--parent", "notes");
+    s_expect_hex_line(&r, 32, NULL);
+    lt_test_run_free(&r);
+    s_jv_t *info = s_cli_json("store", "info", "notes", NULL);
+    cr_assert_eq(s_jnum(info, "children"), 1);
+    s_jfree(&info);
+
+    S_CLI(&r, "store", "remove", "journal");
+    s_expect_ok(&r);
+    cr_assert_eq(r.out_len, 0);
+    lt_test_run_free(&r);
+    S_CLI(&r, "store", "info", journal);
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+    S_CLI(&r, "get", "nosuch", "k");
+    s_expect_fail(&r, 1);
+    cr_assert(strstr(r.err, "nosuch"), "%s", r.err);
+    lt_test_run_free(&r);
+}
+
+Test(cli, an_ambiguous_id_prefix_is_a_usage_error)
+{
+    s_start();
+    /* 17 stores: two share their first hex digit. */
+    char ids[17][33];
+    for (int i = 0; i < 17; i++) {
+        lt_test_run_t r;
+        S_CLI(&r, "store", "create");
+        s_expect_hex_line(&r, 32, ids[i]);
+        lt_test_run_free(&r);
+    }
+    for (int i = 0; i < 17; i++)
+        for (int j = i + 1; j < 17; j++)
+            if (ids[i][0] == ids[j][0]) {
+                char p[2] = {ids[i][0], '\0'};
+                lt_test_run_t r;
+                S_CLI(&r, "store", "info", p);
+                s_expect_fail(&r, 2);
+                cr_assert(strstr(r.err, "several"), "%s", r.err);
+                lt_test_run_free(&r);
+                return;
+            }
+    cr_assert_fail("no two ids share a first digit");
+}
+
+/* ---- core:kvstore ---- */
+
+Test(cli, put_get_del_list_round_trip)
+{
+    s_start();
+    char id[33], h[65];
+    s_create("kv", NULL, id);
+    s_put("kv", "hello", "world", h);
+    s_put("kv", "a", "1", NULL);
+    s_put("kv", "b", "two words", NULL);
+
+    lt_test_run_t r;
+    S_CLI(&r, "get", "kv", "hello");
+    s_expect_ok(&r);
+    cr_assert_str_eq(r.out, "world\n");
+    lt_test_run_free(&r);
+
+    /* --json before or after the command */
+    S_CLI(&r, "get", "kv", "hello", "--json");
+    s_expect_ok(&r);
+    s_jv_t *item = s_json(r.out);
+    cr_assert_str_eq(s_jstr(item, "key"), "hello");
+    cr_assert_str_eq(s_jstr(item, "value"), "world");
+    cr_assert_not(s_jbool(item, "conflicted"));
+    cr_assert_not(s_jhas(item, "value_hex"));
+    s_jfree(&item);
+    lt_test_run_free(&r);
+
+    S_CLI(&r, "get", "kv", "absent");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+    S_CLI(&r, "--json", "get", "kv", "absent");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+
+    S_CLI(&r, "list", "kv");
+    s_expect_ok(&r);
+    cr_assert_str_eq(r.out, "a = 1\nb = two words\nhello = world\n");
+    lt_test_run_free(&r);
+    S_CLI(&r, "list", "kv", "h");
+    s_expect_ok(&r);
+    cr_assert_str_eq(r.out, "hello = world\n");
+    lt_test_run_free(&r);
+
+    s_jv_t *list = s_cli_json("list", "kv", NULL, NULL);
+    cr_assert_eq(list->t, J_ARR);
+    cr_assert_eq(list->n, 3);
+    cr_assert_str_eq(s_jstr(&list->v[1], "key"), "b");
+    cr_assert_str_eq(s_jstr(&list->v[1], "value"), "two words");
+    cr_assert_not(s_jbool(&list->v[1], "conflicted"));
+    cr_assert_not(s_jbool(&list->v[1], "deleted"));
+    s_jfree(&list);
+
+    S_CLI(&r, "del", "kv", "hello");
+    s_expect_hex_line(&r, 64, NULL);
+    lt_test_run_free(&r);
+    S_CLI(&r, "get", "kv", "hello");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+
+    s_jv_t *w = s_cli_json("put", "kv", "c", "3");
+    s_expect_hexstr(w, "hash", 64);
+    s_jfree(&w);
+
+    /* a value that looks like an option, after -- */
+    S_CLI(&r, "put", "kv", "--", "dash", "--value");
+    s_expect_hex_line(&r, 64, NULL);
+    lt_test_run_free(&r);
+    S_CLI(&r, "get", "kv", "dash");
+    cr_assert_str_eq(r.out, "--value\n");
+    lt_test_run_free(&r);
+
+    /* a KV command on a log store is refused */
+    char log[33];
+    s_create("lg", "log", log);
+    S_CLI(&r, "put", "lg", "k", "v");
+    s_expect_fail(&r, 4);
+    lt_test_run_free(&r);
+}
+
+Test(cli, bytes_that_are_not_utf8_are_shown_as_hex)
+{
+    s_start();
+    char id[33];
+    s_create("bin", NULL, id);
+    s_put("bin", "raw", "\xff\x01", NULL);
+    s_put("bin", "t\xc3\xa9xt", "h\xc3\xa9llo \xe2\x97\x8f", NULL);
+
+    lt_test_run_t r;
+    S_CLI(&r, "get", "bin", "raw");
+    s_expect_ok(&r);
+    cr_assert_str_eq(r.out, "#xff01\n");
+    lt_test_run_free(&r);
+
+    s_jv_t *v = s_cli_json("get", "bin", "raw", NULL);
+    cr_assert_str_eq(s_jstr(v, "value_hex"), "ff01");
+    s_jstr(v, "value");
+    s_jfree(&v);
+
+    v = s_cli_json("get", "bin", "t\xc3\xa9xt", NULL);
+    cr_assert_str_eq(s_jstr(v, "key"), "t\xc3\xa9xt");
+    cr_assert_str_eq(s_jstr(v, "value"), "h\xc3\xa9llo \xe2\x97\x8f");
+    cr_assert_not(s_jhas(v, "value_hex"));
+    s_jfree(&v);
+
+    S_CLI(&r, "list", "bin");
+    s_expect_ok(&r);
+    cr_assert_str_eq(r.out, "raw = #xff01\nt\xc3\xa9xt = h\xc3\xa9llo \xe2\x97\x8f\n");
+    lt_test_run_free(&r);
+}
+
+static double s_witnessed(const char *store)
+{
+    s_jv_t *info = s_cli_json("store", "info", store, NULL);
+    double n = s_jnum(info, "witnessed");
+    s_jfree(&info);
+    return n;
+}
+
+Test(cli, batch_writes_stdin_as_one_intention)
+{
+    s_start();
+    char id[33];
+    s_create("b", NULL, id);
+    s_put("b", "gone", "soon", NULL);
+    double before = s_witnessed("b");
+
+    lt_test_run_t r;
+    S_CLI_IN(&r, "put a 1\n# a comment\n\nput \"b c\" 'x y'\ndel gone\nput a 2\n", "batch", "b");
+    s_expect_hex_line(&r, 64, NULL);
+    lt_test_run_free(&r);
+    cr_assert_eq(s_witnessed("b"), before + 1);
+    S_CLI(&r, "list", "b");
+    cr_assert_str_eq(r.out, "a = 2\n\"b c\" = x y\n");
+    lt_test_run_free(&r);
+
+    /* a malformed line: its number, exit 2, nothing written */
+    S_CLI_IN(&r, "put z 1\nput y\n", "batch", "b");
+    s_expect_fail(&r, 2);
+    cr_assert(strstr(r.err, "line 2"), "%s", r.err);
+    lt_test_run_free(&r);
+    S_CLI_IN(&r, "put z 1\nput \"y 1\n", "batch", "b");
+    s_expect_fail(&r, 2);
+    cr_assert(strstr(r.err, "line 2"), "%s", r.err);
+    lt_test_run_free(&r);
+    S_CLI_IN(&r, "", "batch", "b");
+    s_expect_fail(&r, 2);
+    lt_test_run_free(&r);
+    cr_assert_eq(s_witnessed("b"), before + 1);
+    S_CLI(&r, "get", "b", "z");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+
+    S_CLI_IN(&r, "put j 1\ndel a\n", "--json", "batch", "b");
+    s_expect_ok(&r);
+    s_jv_t *v = s_json(r.out);
+    s_expect_hexstr(v, "hash", 64);
+    cr_assert_eq(s_jnum(v, "entries"), 2);
+    s_jfree(&v);
+    lt_test_run_free(&r);
+}
+
+Test(cli, inspect_shows_the_heads_of_a_key)
+{
+    s_start();
+    char id[33], h[65];
+    s_create("i", NULL, id);
+    s_put("i", "k", "v1", NULL);
+    s_put("i", "k", "v2", h);
+    lt_test_run_t r;
+    S_CLI(&r, "inspect", "i", "k");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 1, "%s", r.out);
+    cr_assert_eq(strncmp(r.out, "* ", 2), 0, "%s", r.out);
+    cr_assert_eq(strncmp(r.out + 2, h, 8), 0, "%s", r.out);
+    cr_assert(strstr(r.out, "v2"), "%s", r.out);
+    lt_test_run_free(&r);
+
+    s_jv_t *v = s_cli_json("inspect", "i", "k", NULL);
+    cr_assert_str_eq(s_jstr(v, "key"), "k");
+    cr_assert_not(s_jbool(v, "conflicted"));
+    const s_jv_t *heads = s_jget(v, "heads", J_ARR);
+    cr_assert_eq(heads->n, 1);
+    cr_assert_str_eq(s_jstr(&heads->v[0], "hash"), h);
+    s_expect_hexstr(&heads->v[0], "author", 64);
+    cr_assert_gt(s_jnum(&heads->v[0], "wall_ms"), 0);
+    s_jnum(&heads->v[0], "counter");
+    s_jstr(&heads->v[0], "time");
+    cr_assert_not(s_jbool(&heads->v[0], "tombstone"));
+    cr_assert_str_eq(s_jstr(&heads->v[0], "value"), "v2");
+    s_jfree(&v);
+
+    S_CLI(&r, "inspect", "i", "never");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+}
+
+/* ---- streams: a child process on a pipe ---- */
+
+typedef struct {
+    pid_t pid;
+    int fd;
+    char buf[8192];
+    size_t len;
+} s_proc_t;
+
+/* Starts lattice --home HOME args... with stdout on a pipe. */
+static void s_spawn(s_proc_t *p, const char *a0, const char *a1, const char *a2, const char *a3)
+{
+    const char *argv[] = {
+        lt_test_env_path("LT_LATTICE_CLI"), "--home", s_node->home, a0, a1, a2, a3, NULL};
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    memset(p, 0, sizeof *p);
+    p->pid = fork();
+    cr_assert_geq(p->pid, 0);
+    if (p->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, STDIN_FILENO);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    p->fd = fds[0];
+}
+
+static uint64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The next line the child prints, waiting up to timeout_ms on the pipe. */
+static bool s_next_line(s_proc_t *p, char *line, size_t cap, uint32_t timeout_ms)
+{
+    uint64_t deadline = s_now_ms() + timeout_ms;
+    for (;;) {
+        char *nl = memchr(p->buf, '\n', p->len);
+        if (nl) {
+            size_t n = (size_t)(nl - p->buf);
+            cr_assert_lt(n, cap);
+            memcpy(line, p->buf, n);
+            line[n] = '\0';
+            memmove(p->buf, nl + 1, p->len - n - 1);
+            p->len -= n + 1;
+            return true;
+        }
+        uint64_t now = s_now_ms();
+        if (now >= deadline)
+            return false;
+        struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+        int rc = poll(&pfd, 1, (int)(deadline - now));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return false;
+        cr_assert_lt(p->len, sizeof p->buf - 1, "the child printed too much without a newline");
+        ssize_t got = read(p->fd, p->buf + p->len, sizeof p->buf - 1 - p->len);
+        if (got <= 0)
+            return false; /* it exited */
+        p->len += (size_t)got;
+    }
+}
+
+/* Sends sig and returns the exit status: waits on a pidfd (readable when
+ * the child exits) with a deadline, then reaps it. */
+static int s_stop(s_proc_t *p, int sig)
+{
+    int pfd_fd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+    cr_assert_geq(pfd_fd, 0, "pidfd_open: %s", strerror(errno));
+    cr_assert_eq(kill(p->pid, sig), 0);
+    struct pollfd pfd = {.fd = pfd_fd, .events = POLLIN};
+    int rc;
+    do
+        rc = poll(&pfd, 1, LT_NODE_TIMEOUT_MS);
+    while (rc < 0 && errno == EINTR);
+    close(pfd_fd);
+    cr_assert_eq(rc, 1, "lattice did not stop on signal %d", sig);
+    int st = 0;
+    cr_assert_eq(waitpid(p->pid, &st, 0), p->pid);
+    close(p->fd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Writes with `write_one(i)` until the stream shows a line (the stream may
+ * not be registered when the first write lands). */
+static void s_until_line(s_proc_t *p, void (*write_one)(int i), char *line, size_t cap)
+{
+    for (int i = 0; i < 100; i++) {
+        write_one(i);
+        if (s_next_line(p, line, cap, 300))
+            return;
+    }
+    cr_assert_fail("the stream showed nothing");
+}
+
+static void s_put_w(int i)
+{
+    char v[16];
+    snprintf(v, sizeof v, "v%d", i);
+    s_put("w", "a1", v, NULL);
+}
+
+Test(cli, watch_prints_changes_made_by_another_invocation)
+{
+    s_start();
+    char id[33];
+    s_create("w", NULL, id);
+    s_proc_t p;
+    s_spawn(&p, "watch", "w", "a", NULL);
+    char line[1024];
+    s_until_line(&p, s_put_w, line, sizeof line);
+    cr_assert_eq(strncmp(line, "put a1 = v", 10), 0, "%s", line);
+    /* a key outside the prefix is not shown; the next change is */
+    s_put("w", "b", "no", NULL);
+    s_put("w", "a2", "two words", NULL);
+    lt_test_run_t r;
+    S_CLI(&r, "del", "w", "a1");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+    cr_assert(s_next_line(&p, line, sizeof line, LT_NODE_TIMEOUT_MS));
+    cr_assert_str_eq(line, "put a2 = two words");
+    cr_assert(s_next_line(&p, line, sizeof line, LT_NODE_TIMEOUT_MS));
+    cr_assert_str_eq(line, "del a1");
+    cr_assert_eq(s_stop(&p, SIGINT), 0);
+}
+
+Test(cli, watch_json_prints_one_object_per_line)
+{
+    s_start();
+    char id[33];
+    s_create("w", NULL, id);
+    s_proc_t p;
+    s_spawn(&p, "--json", "watch", "w", NULL);
+    char line[2048];
+    s_until_line(&p, s_put_w, line, sizeof line);
+    strcat(line, "\n");
+    s_jv_t *v = s_json(line);
+    cr_assert_str_eq(s_jstr(v, "store"), id);
+    cr_assert_str_eq(s_jstr(v, "key"), "a1");
+    cr_assert_eq(strncmp(s_jstr(v, "value"), "v", 1), 0);
+    cr_assert_not(s_jbool(v, "deleted"));
+    cr_assert_not(s_jbool(v, "conflicted"));
+    s_expect_hexstr(v, "hash", 64);
+    s_jfree(&v);
+    cr_assert_eq(s_stop(&p, SIGTERM), 0);
+}
+
+Test(cli, watch_goes_on_after_the_store_restarts)
+{
+    s_start();
+    char id[33];
+    s_create("w", NULL, id);
+    s_proc_t p;
+    s_spawn(&p, "watch", "w", NULL, NULL);
+    char line[1024];
+    s_until_line(&p, s_put_w, line, sizeof line);
+    uint32_t pid = lt_node_service_pid(s_node, "store");
+    lt_test_run_t r;
+    S_CLI(&r, "node", "restart", "store");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+    lt_node_want_t want = {.state = LT_NODE_READY, .pid_not = pid, .min_restarts = 1};
+    cr_assert(lt_node_wait_service(s_node, "store", &want, 0, NULL));
+    /* the watch learns of the restart and starts again: writes show up */
+    s_until_line(&p, s_put_w, line, sizeof line);
+    cr_assert_eq(strncmp(line, "put a1 = v", 10), 0, "%s", line);
+    cr_assert_eq(s_stop(&p, SIGINT), 0);
+}
+
+static void s_append_f(int i)
+{
+    char t[32];
+    snprintf(t, sizeof t, "entry %d", i);
+    lt_test_run_t r;
+    S_CLI(&r, "append", "f", t);
+    s_expect_hex_line(&r, 64, NULL);
+    lt_test_run_free(&r);
+}
+
+Test(cli, follow_prints_entries_appended_by_another_invocation)
+{
+    s_start();
+    char id[33];
+    s_create("f", "log", id);
+    s_proc_t p;
+    s_spawn(&p, "follow", "f", NULL, NULL);
+    char line[1024];
+    s_until_line(&p, s_append_f, line, sizeof line);
+    cr_assert(strstr(line, "  entry "), "%s", line);
+    s_append_f(1000);
+    cr_assert(s_next_line(&p, line, sizeof line, LT_NODE_TIMEOUT_MS));
+    cr_assert(strstr(line, "  entry 1000"), "%s", line);
+    cr_assert_eq(s_stop(&p, SIGINT), 0);
+
+    s_spawn(&p, "--json", "follow", "f", NULL);
+    s_until_line(&p, s_append_f, line, sizeof line);
+    strcat(line, "\n");
+    s_jv_t *v = s_json(line);
+    cr_assert_str_eq(s_jstr(v, "store"), id);
+    cr_assert_eq(strncmp(s_jstr(v, "text"), "entry ", 6), 0);
+    s_expect_hexstr(v, "author", 64);
+    s_expect_hexstr(v, "hash", 64);
+    cr_assert_gt(s_jnum(v, "wall_ms"), 0);
+    s_jfree(&v);
+    cr_assert_eq(s_stop(&p, SIGTERM), 0);
+}
+
+/* ---- core:logstore ---- */
+
+Test(cli, append_and_read_a_log)
+{
+    s_start();
+    char id[33];
+    s_create("j", "log", id);
+    lt_test_run_t r;
+    S_CLI(&r, "append", "j", "first entry");
+    s_expect_hex_line(&r, 64, NULL);
+    lt_test_run_free(&r);
+    S_CLI(&r, "append", "j", "second");
+    s_expect_hex_line(&r, 64, NULL);
+    lt_test_run_free(&r);
+
+    S_CLI(&r, "read", "j");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 2, "%s", r.out);
+    char l0[256], l1[256];
+    s_line(r.out, 0, l0, sizeof l0);
+    s_line(r.out, 1, l1, sizeof l1);
+    cr_assert(strstr(l0, "  first entry"), "%s", l0);
+    cr_assert(strstr(l1, "  second"), "%s", l1);
+    lt_test_run_free(&r);
+
+    S_CLI(&r, "read", "j", "--tail", "1");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 1, "%s", r.out);
+    cr_assert(strstr(r.out, "  second\n"), "%s", r.out);
+    lt_test_run_free(&r);
+
+    s_jv_t *v = s_cli_json("read", "j", NULL, NULL);
+    cr_assert_eq(v->t, J_ARR);
+    cr_assert_eq(v->n, 2);
+    cr_assert_str_eq(s_jstr(&v->v[0], "text"), "first entry");
+    cr_assert_str_eq(s_jstr(&v->v[1], "text"), "second");
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_gt(s_jnum(&v->v[i], "wall_ms"), 0);
+        s_jnum(&v->v[i], "counter");
+        s_jstr(&v->v[i], "time");
+        s_expect_hexstr(&v->v[i], "author", 64);
+        s_expect_hexstr(&v->v[i], "hash", 64);
+    }
+    s_jfree(&v);
+
+    S_CLI(&r, "get", "j", "k");
+    s_expect_fail(&r, 4);
+    lt_test_run_free(&r);
+    char kv[33];
+    s_create("kv", NULL, kv);
+    S_CLI(&r, "append", "kv", "x");
+    s_expect_fail(&r, 4);
+    lt_test_run_free(&r);
+}
+
+/* ---- history and debug ---- */
+
+Test(cli, history_draws_one_authors_chain_as_one_lane)
+{
+    s_start();
+    char id[33], h[3][65];
+    s_create("h", NULL, id); /* its name is the first intention */
+    s_put("h", "a", "1", h[0]);
+    s_put("h", "b", "2", h[1]);
+    s_put("h", "a", "3", h[2]);
+
+    lt_test_run_t r;
+    S_CLI(&r, "history", "h");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 4, "%s", r.out);
+    for (size_t i = 0; i < 4; i++) {
+        char line[512];
+        s_line(r.out, i, line, sizeof line);
+        cr_assert_eq(strncmp(line, "● ", strlen("● ")), 0, "%s", line);
+        if (i < 3)
+            cr_assert_eq(strncmp(line + strlen("● "), h[2 - i], 8), 0, "%s", line);
+    }
+    cr_assert(strstr(r.out, "put a"), "%s", r.out);
+    lt_test_run_free(&r);
+
+    S_CLI(&r, "history", "h", "--limit", "2");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 2, "%s", r.out);
+    lt_test_run_free(&r);
+
+    s_jv_t *v = s_cli_json("history", "h", NULL, NULL);
+    cr_assert_eq(v->t, J_ARR);
+    cr_assert_eq(v->n, 4);
+    cr_assert_str_eq(s_jstr(&v->v[0], "hash"), h[2]);
+    cr_assert_str_eq(s_jstr(&v->v[0], "store_prev"), h[1]);
+    cr_assert_eq(s_jget(&v->v[3], "store_prev", J_NULL)->t, J_NULL);
+    for (size_t i = 0; i < v->n; i++) {
+        const s_jv_t *it = &v->v[i];
+        cr_assert_eq(s_jnum(it, "seq"), (double)(v->n - i));
+        s_expect_hexstr(it, "author", 64);
+        cr_assert_gt(s_jnum(it, "wall_ms"), 0);
+        s_jnum(it, "counter");
+        s_jstr(it, "time");
+        s_jget(it, "deps", J_ARR);
+        s_jstr(it, "summary");
+    }
+    s_jfree(&v);
+}
+
+/* Ingests, as a second author, a put of key=value with no deps: concurrent
+ * with everything this node wrote. Returns its hash. */
+static void s_ingest_other(const char *store_hex, const char *key, const char *value,
+                           lt_identity_t *other, char hash_hex[65])
+{
+    lt_store_id_t sid;
+    memset(&sid, 0, sizeof sid);
+    cr_assert_eq(lt_client_unhex(store_hex, sid.b, sizeof sid.b), LT_OK);
+    cr_assert_eq(lt_crypto_init(), LT_OK);
+    lt_kv_entry_t e = {
+        {(const uint8_t *)key, strlen(key)}, {(const uint8_t *)value, strlen(value)}, false};
+    lt_buf_t kvop = LT_BUF_INIT, ops = LT_BUF_INIT, signed_b = LT_BUF_INIT, body = LT_BUF_INIT;
+    cr_assert_eq(lt_kvop_encode(&e, 1, &kvop), LT_OK);
+    cr_assert_eq(lt_uop_encode_app(kvop.data, kvop.len, &ops), LT_OK);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    lt_intention_t in = {.version = LT_INTENTION_VERSION,
+                         .author = other->pk,
+                         .hlc = {(uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u, 0},
+                         .store_id = sid,
+                         .ops_len = (uint32_t)ops.len,
+                         .ops = ops.data};
+    lt_hash_t h;
+    cr_assert_eq(lt_intention_sign(&in, other, &signed_b, &h), LT_OK);
+    cr_assert_eq(lt_pb_append_bytes(&body, 1, sid.b, sizeof sid.b), LT_OK);
+    cr_assert_eq(lt_pb_append_bytes(&body, 2, signed_b.data, signed_b.len), LT_OK);
+    lt_node_frame_t reply;
+    memset(&reply, 0, sizeof reply);
+    cr_assert_eq(lt_node_request(s_node, "store", lattice_store_StoreMsgType_INGEST, body.data,
+                                 body.len, 0, &reply),
+                 LT_OK);
+    char why[256];
+    lt_node_error_text(&reply, why, sizeof why);
+    cr_assert_eq(reply.status, LT_OK, "ingest: %s", why);
+    lt_node_frame_clear(&reply);
+    lt_client_hex(h.b, sizeof h.b, hash_hex);
+    lt_buf_free(&kvop);
+    lt_buf_free(&ops);
+    lt_buf_free(&signed_b);
+    lt_buf_free(&body);
+}
+
+Test(cli, a_second_author_makes_a_conflict_and_history_draws_the_merge)
+{
+    s_start();
+    char id[33], mine[65], theirs[65], merge[65];
+    s_create("m", NULL, id);
+    s_put("m", "k", "mine", mine);
+    lt_identity_t other;
+    lt_test_identity(&other, 7);
+    s_ingest_other(id, "k", "theirs", &other, theirs);
+
+    /* the conflict is visible */
+    lt_test_run_t r;
+    S_CLI(&r, "get", "m", "k");
+    s_expect_ok(&r);
+    cr_assert(strcmp(r.out, "mine\n") == 0 || strcmp(r.out, "theirs\n") == 0, "%s", r.out);
+    cr_assert(strstr(r.err, "concurrent"), "%s", r.err);
+    lt_test_run_free(&r);
+    s_jv_t *v = s_cli_json("get", "m", "k", NULL);
+    cr_assert(s_jbool(v, "conflicted"));
+    s_jfree(&v);
+    S_CLI(&r, "list", "m");
+    cr_assert(strstr(r.out, "(conflicted)"), "%s", r.out);
+    lt_test_run_free(&r);
+    S_CLI(&r, "inspect", "m", "k");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 2, "%s", r.out);
+    cr_assert(strstr(r.out, "mine") && strstr(r.out, "theirs"), "%s", r.out);
+    lt_test_run_free(&r);
+    v = s_cli_json("inspect", "m", "k", NULL);
+    cr_assert(s_jbool(v, "conflicted"));
+    cr_assert_eq(s_jget(v, "heads", J_ARR)->n, 2);
+    s_jfree(&v);
+
+    /* a write that saw both heads resolves it: a merge in the DAG */
+    s_put("m", "k", "merged", merge);
+    S_CLI(&r, "get", "m", "k");
+    cr_assert_str_eq(r.out, "merged\n");
+    cr_assert_eq(r.err_len, 0, "%s", r.err);
+    lt_test_run_free(&r);
+
+    S_CLI(&r, "history", "m");
+    s_expect_ok(&r);
+    /* merged, its two parents (theirs on a lane of its own), the name op */
+    cr_assert_eq(s_count_lines(r.out), 5, "%s", r.out);
+    char line[512];
+    s_line(r.out, 0, line, sizeof line);
+    cr_assert_eq(strncmp(line, "●   ", strlen("●   ")), 0, "%s", r.out);
+    cr_assert_eq(strncmp(line + strlen("●   "), merge, 8), 0, "%s", r.out);
+    s_line(r.out, 1, line, sizeof line);
+    cr_assert_str_eq(line, "├─┐", "%s", r.out);
+    s_line(r.out, 2, line, sizeof line);
+    cr_assert_eq(strncmp(line, "│ ● ", strlen("│ ● ")), 0, "%s", r.out);
+    cr_assert_eq(strncmp(line + strlen("│ ● "), theirs, 8), 0, "%s", r.out);
+    char author[9];
+    lt_client_hex(other.pk.b, 4, author);
+    cr_assert(strstr(line, author), "%s", r.out);
+    s_line(r.out, 3, line, sizeof line);
+    cr_assert_eq(strncmp(line, "●   ", strlen("●   ")), 0, "%s", r.out);
+    cr_assert_eq(strncmp(line + strlen("●   "), mine, 8), 0, "%s", r.out);
+    s_line(r.out, 4, line, sizeof line);
+    cr_assert_eq(strncmp(line, "●   ", strlen("●   ")), 0, "%s", r.out);
+    lt_test_run_free(&r);
+
+    /* debug of the other author's intention */
+    S_CLI(&r, "debug", "m", theirs);
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, "(store-prev nil)"), "%s", r.out);
+    cr_assert(strstr(r.out, "(deps)"), "%s", r.out);
+    cr_assert(strstr(r.out, "(ops (kv (put \"k\" \"theirs\")))"), "%s", r.out);
+    lt_test_run_free(&r);
+}
+
+Test(cli, debug_prints_an_intention_as_an_s_expression)
+{
+    s_start();
+    char id[33], h1[65], h2[65];
+    s_create("d", NULL, id);
+    s_put("d", "k", "v", h1);
+    s_put("d", "k", "w x", h2);
+
+    lt_test_run_t r;
+    S_CLI(&r, "debug", "d", h2);
+    s_expect_ok(&r);
+    char want[256];
+    cr_assert_eq(strncmp(r.out, "(intention\n", 11), 0, "%s", r.out);
+    snprintf(want, sizeof want, "(hash \"%s\")", h2);
+    cr_assert(strstr(r.out, want), "%s", r.out);
+    snprintf(want, sizeof want, "(store-prev \"%s\")", h1);
+    cr_assert(strstr(r.out, want), "%s", r.out);
+    snprintf(want, sizeof want, "(store \"%s\")", id);
+    cr_assert(strstr(r.out, want), "%s", r.out);
+    cr_assert(strstr(r.out, "(hlc "), "%s", r.out);
+    cr_assert(strstr(r.out, "(seq 3)"), "%s", r.out);
+    cr_assert(strstr(r.out, "(ops (kv (put \"k\" \"w x\")))"), "%s", r.out);
+    /* balanced parentheses outside strings */
+    int depth = 0;
+    bool in_str = false;
+    for (const char *c = r.out; *c; c++) {
+        if (in_str && *c == '\\' && c[1])
+            c++;
+        else if (*c == '"')
+            in_str = !in_str;
+        else if (!in_str)
+            depth += *c == '(' ? 1 : *c == ')' ? -1 : 0;
+        cr_assert_geq(depth, 0);
+    }
+    cr_assert_eq(depth, 0, "%s", r.out);
+    char *full = strdup(r.out);
+    lt_test_run_free(&r);
+
+    /* a unique prefix names the same intention */
+    char prefix[9];
+    snprintf(prefix, sizeof prefix, "%.8s", h2);
+    S_CLI(&r, "debug", "d", prefix);
+    s_expect_ok(&r);
+    cr_assert_str_eq(r.out, full);
+    lt_test_run_free(&r);
+    free(full);
+
+    s_jv_t *v = s_cli_json("debug", "d", h2, NULL);
+    cr_assert_str_eq(s_jstr(v, "hash"), h2);
+    cr_assert_str_eq(s_jstr(v, "store"), id);
+    cr_assert_str_eq(s_jstr(v, "store_prev"), h1);
+    s_expect_hexstr(v, "author", 64);
+    s_expect_hexstr(v, "signature", 128);
+    cr_assert_eq(s_jnum(v, "seq"), 3);
+    cr_assert_eq(s_jnum(v, "version"), 1);
+    cr_assert_gt(s_jnum(v, "wall_ms"), 0);
+    s_jget(v, "deps", J_ARR);
+    cr_assert_str_eq(s_jstr(v, "ops"), "(kv (put \"k\" \"w x\"))");
+    s_jstr(v, "ops_hex");
+    s_jfree(&v);
+
+    char zeros[65];
+    memset(zeros, '0', 64);
+    zeros[64] = '\0';
+    S_CLI(&r, "debug", "d", zeros);
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+}
+
+/* ---- the REPL, driven through stdin ---- */
+
+Test(cli, the_repl_runs_commands_on_the_selected_store)
+{
+    s_start();
+    char id[33];
+    s_create("r", NULL, id);
+    lt_test_run_t r;
+    S_REPL(&r, "store use r\n"
+               "put k \"a value\"\n"
+               "get k\n"
+               "# a comment\n"
+               "\n"
+               "get nosuch\n"
+               "frob\n"
+               "list\n"
+               "get r k\n"
+               "quit\n"
+               "get k\n");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 4, "%s", r.out);
+    char line[256];
+    s_line(r.out, 0, line, sizeof line);
+    cr_assert_eq(strlen(line), 64, "%s", r.out);
+    s_line(r.out, 1, line, sizeof line);
+    cr_assert_str_eq(line, "a value");
+    s_line(r.out, 2, line, sizeof line);
+    cr_assert_str_eq(line, "k = a value");
+    s_line(r.out, 3, line, sizeof line);
+    cr_assert_str_eq(line, "a value");
+    /* the two failures, one line each, and the REPL went on */
+    cr_assert_eq(s_count_lines(r.err), 2, "%s", r.err);
+    lt_test_run_free(&r);
+
+    /* end of input ends it too, with the last command's status */
+    S_REPL(&r, "store use r\nget nosuch\n");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    lt_test_run_free(&r);
+    S_REPL(&r, "store use nosuch\n");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    lt_test_run_free(&r);
+
+    /* batch in the REPL reads the lines up to `end` */
+    S_REPL(&r, "store use r\nbatch\nput x 1\nput y 2\nend\nlist\n");
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, "x = 1\ny = 2\n"), "%s", r.out);
+    lt_test_run_free(&r);
+}
