@@ -8,10 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef LT_LATTICED_VERSION
-#define LT_LATTICED_VERSION "0.0.0"
-#endif
-
 /* The services this build can run, in start order: a service starts after
  * the ones it depends on (sync, gossip and cas will need the store), and the
  * node stops them in the reverse order. */
@@ -278,7 +274,7 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
             s_usage(out);
             return LT_KCONFIG_EXIT;
         case O_VERSION:
-            fprintf(out, "latticed %s\n", LT_LATTICED_VERSION);
+            fprintf(out, "latticed %s\n", LT_VERSION);
             return LT_KCONFIG_EXIT;
         case ':':
             fprintf(err, "latticed: %s needs a value (see latticed --help)\n", argv[optind - 1]);

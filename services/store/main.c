@@ -11,10 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef LT_VERSION_STRING
-#define LT_VERSION_STRING "0.1.0"
-#endif
-
 /* Version of the store protocol's bodies (schemas/store.proto), sent in
  * READY and shown by `lattice node services`. */
 #define S_STORE_PROTO 1
@@ -79,7 +75,7 @@ int main(int argc, char **argv)
             fputs(s_usage, stdout);
             return LT_PROCESS_EXIT_OK;
         } else if (strcmp(a, "--version") == 0) {
-            printf("lattice-store %s\n", LT_VERSION_STRING);
+            printf("lattice-store %s\n", LT_VERSION);
             return LT_PROCESS_EXIT_OK;
         } else if (strcmp(a, "--home") == 0) {
             if (i + 1 == argc)

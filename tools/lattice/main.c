@@ -47,7 +47,7 @@ int main(int argc, char **argv)
             lt_cli_help_main(stdout, &cli);
             return LT_CLI_EXIT_OK;
         } else if (strcmp(a, "--version") == 0) {
-            printf("lattice %s\n", LT_CLI_VERSION);
+            printf("lattice %s\n", LT_VERSION);
             return LT_CLI_EXIT_OK;
         } else if (strcmp(a, "--json") == 0) {
             cli.json = true;

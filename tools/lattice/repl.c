@@ -97,7 +97,7 @@ int lt_cli_repl(lt_cli_t *cli)
         ign.sa_handler = SIG_IGN;
         sigemptyset(&ign.sa_mask);
         sigaction(SIGINT, &ign, &old_int);
-        printf("lattice %s: type `help` for the commands, `quit` to leave.\n", LT_CLI_VERSION);
+        printf("lattice %s: type `help` for the commands, `quit` to leave.\n", LT_VERSION);
     }
     int status = LT_CLI_EXIT_OK;
     for (;;) {
