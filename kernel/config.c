@@ -55,6 +55,8 @@ static void s_usage(FILE *out)
             "  --stop-timeout MS       SIGTERM to SIGKILL when stopping a service (default %d)\n"
             "  --adopt-timeout MS      time a service left by a previous kernel has to\n"
             "                          register again (default %d)\n"
+            "  --start-timeout MS      time a started service has to register before it is\n"
+            "                          killed as hung (default %d)\n"
             "  --log-level LEVEL       error, warn, info or debug (default info)\n"
             "  --help                  this text\n"
             "  --version               the version\n"
@@ -62,7 +64,8 @@ static void s_usage(FILE *out)
             "Exit status: 0 stopped on request, 1 failed to start or run, 2 bad usage.\n",
             lt_kconfig_known_list(), LT_KCONFIG_MAX_RESTARTS, LT_KCONFIG_RESTART_WINDOW_S,
             LT_KCONFIG_QUEUE_MAX, LT_KCONFIG_QUEUE_BYTES, LT_KCONFIG_QUEUE_DEADLINE_MS,
-            LT_KCONFIG_INFLIGHT_MAX, LT_KCONFIG_STOP_TIMEOUT_MS, LT_KCONFIG_ADOPT_TIMEOUT_MS);
+            LT_KCONFIG_INFLIGHT_MAX, LT_KCONFIG_STOP_TIMEOUT_MS, LT_KCONFIG_ADOPT_TIMEOUT_MS,
+            LT_KCONFIG_START_TIMEOUT_MS);
 }
 
 /* A decimal number in [lo, hi]; false (with a message) otherwise. */
@@ -139,6 +142,7 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
     cfg->inflight_max = LT_KCONFIG_INFLIGHT_MAX;
     cfg->stop_timeout_ms = LT_KCONFIG_STOP_TIMEOUT_MS;
     cfg->adopt_timeout_ms = LT_KCONFIG_ADOPT_TIMEOUT_MS;
+    cfg->start_timeout_ms = LT_KCONFIG_START_TIMEOUT_MS;
     cfg->log_level = LT_LOG_INFO;
 
     enum {
@@ -153,6 +157,7 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
         O_INFLIGHT_MAX,
         O_STOP_TIMEOUT,
         O_ADOPT_TIMEOUT,
+        O_START_TIMEOUT,
         O_LOG_LEVEL,
         O_HELP,
         O_VERSION,
@@ -169,6 +174,7 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
         {"inflight-max", required_argument, NULL, O_INFLIGHT_MAX},
         {"stop-timeout", required_argument, NULL, O_STOP_TIMEOUT},
         {"adopt-timeout", required_argument, NULL, O_ADOPT_TIMEOUT},
+        {"start-timeout", required_argument, NULL, O_START_TIMEOUT},
         {"log-level", required_argument, NULL, O_LOG_LEVEL},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
@@ -254,6 +260,11 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
             if (!s_number("--adopt-timeout", optarg, 1, 3600000, &v, err))
                 return LT_KCONFIG_USAGE;
             cfg->adopt_timeout_ms = (uint32_t)v;
+            break;
+        case O_START_TIMEOUT:
+            if (!s_number("--start-timeout", optarg, 1, 3600000, &v, err))
+                return LT_KCONFIG_USAGE;
+            cfg->start_timeout_ms = (uint32_t)v;
             break;
         case O_LOG_LEVEL: {
             static const char *const levels[] = {"error", "warn", "info", "debug"};

@@ -25,6 +25,7 @@
 #define LT_KCONFIG_INFLIGHT_MAX      1024
 #define LT_KCONFIG_STOP_TIMEOUT_MS   5000
 #define LT_KCONFIG_ADOPT_TIMEOUT_MS  3000
+#define LT_KCONFIG_START_TIMEOUT_MS  60000
 
 typedef struct {
     char name[LT_NAME_MAX];
@@ -53,6 +54,9 @@ typedef struct {
     /* How long a service left running by a previous kernel has to register
      * before it is killed and started afresh. */
     uint32_t adopt_timeout_ms;
+    /* How long a spawned service has to send READY (it opens its database
+     * first) before it is taken for hung: killed and counted as a crash. */
+    uint32_t start_timeout_ms;
     lt_log_level_t log_level;
 } lt_kconfig_t;
 

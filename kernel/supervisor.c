@@ -637,8 +637,18 @@ void lt_sup_tick(lt_kernel_t *k, uint64_t now)
                 s_signal(k, s, SIGKILL);
             }
             break;
-        case LT_KSVC_WAITING:
         case LT_KSVC_STARTING:
+            if (s->child && now >= s->spawned_ms + k->cfg->start_timeout_ms) {
+                lt_log_warn(&k->log, s->name, "pid %d did not register within %u ms; killing it",
+                            (int)s->pid, k->cfg->start_timeout_ms);
+                s->then = LT_KSVC_THEN_CRASH;
+                s->kill_why = "no READY in time";
+                s->deadline_ms = now + k->cfg->stop_timeout_ms;
+                s_set(k, s, LT_KSVC_KILLING);
+                s_signal(k, s, SIGKILL);
+            }
+            break;
+        case LT_KSVC_WAITING:
         case LT_KSVC_READY:
         case LT_KSVC_FAILED:
         case LT_KSVC_STOPPED:
@@ -653,6 +663,8 @@ uint64_t lt_sup_next_deadline(const lt_kernel_t *k, uint64_t now)
     for (size_t i = 0; i < k->nsvcs; i++) {
         const lt_ksvc_t *s = &k->svcs[i];
         uint64_t due = UINT64_MAX;
+        if (s->state == LT_KSVC_STARTING && s->child)
+            due = s->spawned_ms + k->cfg->start_timeout_ms;
         if (s->state == LT_KSVC_BACKOFF || s->state == LT_KSVC_ADOPTING ||
             ((s->state == LT_KSVC_KILLING || s->state == LT_KSVC_STOPPING) && !s->killed))
             due = s->deadline_ms;

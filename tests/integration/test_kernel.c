@@ -730,6 +730,28 @@ Test(kernel, a_service_that_always_crashes_fails_after_backoff)
     cr_assert_eq(lt_node_stop(s_node), 0);
 }
 
+Test(kernel, a_service_that_never_registers_is_killed_as_hung)
+{
+    /* exec: the kernel accepts READY only from the pid it spawned, and a
+     * sleep never sends one. */
+    const char *libexec = s_libexec_with("#!/bin/sh\nexec sleep 600\n");
+    char env[600];
+    snprintf(env, sizeof env, "LATTICE_LIBEXEC=%s", libexec);
+    const char *envs[] = {env, NULL};
+    const char *args[] = {"--start-timeout", "200", "--max-restarts", "1", NULL};
+    lt_node_opts_t o = {.args = args, .env = envs};
+    s_node = lt_node_start(&o);
+    lt_node_want_t failed = {.state = LT_NODE_FAILED};
+    lt_node_service_t info;
+    cr_assert(lt_node_wait_service(s_node, "store", &failed, 0, &info), "state %s",
+              s_state(info.state));
+    cr_assert_eq(info.restarts, 1);
+    cr_assert_str_eq(info.last_exit, "no READY in time");
+    cr_assert(lt_node_log_contains(s_node, "did not register within 200 ms"));
+    cr_assert_eq(lt_node_ping(s_node, 0), LT_OK);
+    cr_assert_eq(lt_node_stop(s_node), 0);
+}
+
 Test(kernel, exit_100_is_permanent)
 {
     const char *libexec = s_libexec_with("#!/bin/sh\nexit 100\n");
