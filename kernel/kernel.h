@@ -60,13 +60,14 @@ typedef struct {
     uint64_t deadline_ms; /* monotonic: backoff end, adoption bound, SIGKILL escalation */
     uint64_t *crashes;    /* monotonic times of counted restarts (up to max_restarts) */
     size_t ncrashes;
-    uint64_t spawned_ms;    /* monotonic time of the last spawn */
-    uint32_t quick_crashes; /* consecutive crashes soon after a spawn: the backoff step */
-    uint32_t restarts;      /* every respawn since the kernel started */
-    uint64_t since_ms;      /* wall time of the last state change */
-    char last_exit[64];     /* "exit 3", "signal 9", "heartbeat lost", "" */
-    const char *kill_why;   /* KILLING: the reason to report as last_exit */
-    char fail_reason[128];  /* FAILED: why, for replies and SERVICES */
+    uint64_t spawned_ms;     /* monotonic time of the last spawn */
+    uint64_t alive_check_ms; /* monotonic: next kill(pid, 0) of a process not our child */
+    uint32_t quick_crashes;  /* consecutive crashes soon after a spawn: the backoff step */
+    uint32_t restarts;       /* every respawn since the kernel started */
+    uint64_t since_ms;       /* wall time of the last state change */
+    char last_exit[64];      /* "exit 3", "signal 9", "heartbeat lost", "" */
+    const char *kill_why;    /* KILLING: the reason to report as last_exit */
+    char fail_reason[128];   /* FAILED: why, for replies and SERVICES */
     /* ---- router ---- */
     bool registered;
     uint8_t rid[LT_KERNEL_RID_MAX];

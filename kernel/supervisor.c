@@ -598,10 +598,16 @@ void lt_sup_tick(lt_kernel_t *k, uint64_t now)
 {
     for (size_t i = 0; i < k->nsvcs; i++) {
         lt_ksvc_t *s = &k->svcs[i];
-        /* Processes that are not our children send no SIGCHLD. */
-        if (s->pid > 0 && !s->child && !s_alive(s->pid)) {
-            s_on_exit(k, s, "gone", false);
-            continue;
+        /* Processes that are not our children send no SIGCHLD: look every
+         * S_POLL_MS (not on every pass of the loop, which runs per message:
+         * kill() and /proc reads on the routing path cost a third of a
+         * hop). */
+        if (s->pid > 0 && !s->child && now >= s->alive_check_ms) {
+            s->alive_check_ms = now + S_POLL_MS;
+            if (!s_alive(s->pid)) {
+                s_on_exit(k, s, "gone", false);
+                continue;
+            }
         }
         switch (s->state) {
         case LT_KSVC_BACKOFF:
@@ -668,8 +674,8 @@ uint64_t lt_sup_next_deadline(const lt_kernel_t *k, uint64_t now)
         if (s->state == LT_KSVC_BACKOFF || s->state == LT_KSVC_ADOPTING ||
             ((s->state == LT_KSVC_KILLING || s->state == LT_KSVC_STOPPING) && !s->killed))
             due = s->deadline_ms;
-        if (s->pid > 0 && !s->child && now + S_POLL_MS < due)
-            due = now + S_POLL_MS;
+        if (s->pid > 0 && !s->child && s->alive_check_ms < due)
+            due = s->alive_check_ms > now ? s->alive_check_ms : now;
         if (due < next)
             next = due;
     }

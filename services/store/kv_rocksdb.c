@@ -43,6 +43,7 @@
 #define S_BLOCK_CACHE_BYTES     ((size_t)64 << 20)
 #define S_WRITE_BUFFER_BYTES    ((size_t)32 << 20)
 #define S_DB_WRITE_BUFFER_BYTES ((size_t)128 << 20)
+#define S_MAX_WAL_BYTES         ((uint64_t)32 << 20)
 #define S_BLOOM_BITS_PER_KEY    10.0
 #define S_INFO_LOG_FILES        4
 #define S_INFO_LOG_BYTES        ((size_t)4 << 20)
@@ -464,6 +465,13 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
     /* The factory copies the table options. */
     rocksdb_options_set_block_based_table_factory(o, bbo);
     rocksdb_block_based_options_destroy(bbo);
+    /* A restart's latency is mostly this open (bench-ipc restart_ms), and
+     * recovery replays the write-ahead log twice (the seal check, then the
+     * open) and flushes what it replayed: keep the log short (past 32 MB the
+     * oldest memtables are flushed). Recovery without that flush
+     * (avoid_flush_during_recovery) was tried: each restart then replays
+     * every earlier restart's log again, and repeated restarts got slower. */
+    rocksdb_options_set_max_total_wal_size(o, S_MAX_WAL_BYTES);
     rdb->options = o;
     /* Families where most lookups miss (new hashes) get a memtable bloom
      * filter, which answers a miss without a skiplist search. Only those:
