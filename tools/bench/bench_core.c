@@ -14,6 +14,7 @@
 /* nftw() is an XSI function. */
 #define _XOPEN_SOURCE 700
 
+#include "bench_util.h"
 #include "store/kv_state.h"
 #include "store/store.h"
 #include "store/tables.h"
@@ -21,14 +22,11 @@
 #include <sodium.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,24 +88,6 @@ static void s_usage(FILE *f)
             S_N_QUICK, S_N_FULL);
 }
 
-static void s_note(const char *fmt, ...) LT_PRINTF(1, 2);
-static void s_note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench-core: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static double s_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static double s_rate(uint64_t n, double secs)
 {
     return secs > 0 ? (double)n / secs : 0;
@@ -115,7 +95,7 @@ static double s_rate(uint64_t n, double secs)
 
 static int s_fail(lt_db_t *db, const char *what, lt_err_t rc)
 {
-    s_note("%s: %s%s%s", what, lt_strerror(rc), db ? ": " : "", db ? lt_db_errmsg(db) : "");
+    lt_bench_note("%s: %s%s%s", what, lt_strerror(rc), db ? ": " : "", db ? lt_db_errmsg(db) : "");
     return 1;
 }
 
@@ -135,46 +115,6 @@ static const uint8_t *s_value(const uint8_t *pool, uint64_t i)
 
 /* ---- the run directory ---- */
 
-static int s_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    if (remove(path) != 0)
-        s_note("cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
-static void s_rm_tree(const char *dir)
-{
-    nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Names the file system the database is on: fsync costs differ by orders of
- * magnitude between them (tmpfs has none at all). */
-static void s_fs_name(const char *dir, char *out, size_t len)
-{
-    static const struct {
-        unsigned long magic;
-        const char *name;
-    } known[] = {
-        {0xEF53, "ext4"},        {0x01021994, "tmpfs"}, {0x58465342, "xfs"},  {0x9123683E, "btrfs"},
-        {0x794C7630, "overlay"}, {0x2FC12FC1, "zfs"},   {0xF2F52010, "f2fs"}, {0x6969, "nfs"},
-    };
-    struct statfs sf;
-    if (statfs(dir, &sf) != 0) {
-        snprintf(out, len, "unknown");
-        return;
-    }
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if ((unsigned long)sf.f_type == known[i].magic) {
-            snprintf(out, len, "%s", known[i].name);
-            return;
-        }
-    }
-    snprintf(out, len, "0x%lx", (unsigned long)sf.f_type);
-}
-
 /* ---- crypto bounds ---- */
 
 /* Signs 32-byte hashes for about `secs`; returns signatures per second. */
@@ -185,11 +125,11 @@ static double s_bench_sign(double secs, uint64_t *n_out)
     uint8_t hashes[64][LT_HASH_LEN], sig[LT_SIG_LEN];
     randombytes_buf(hashes, sizeof hashes);
     uint64_t n = 0;
-    double t0 = s_now(), t;
+    double t0 = lt_bench_now(), t;
     do {
         for (int i = 0; i < 64; i++, n++)
             crypto_sign_detached(sig, NULL, hashes[i], LT_HASH_LEN, id.sk);
-        t = s_now();
+        t = lt_bench_now();
     } while (t - t0 < secs);
     lt_identity_wipe(&id);
     *n_out = n;
@@ -206,16 +146,16 @@ static double s_bench_verify(double secs, uint64_t *n_out)
     for (int i = 0; i < 64; i++)
         crypto_sign_detached(sigs[i], NULL, hashes[i], LT_HASH_LEN, id.sk);
     uint64_t n = 0, bad = 0;
-    double t0 = s_now(), t;
+    double t0 = lt_bench_now(), t;
     do {
         for (int i = 0; i < 64; i++, n++)
             bad += crypto_sign_verify_detached(sigs[i], hashes[i], LT_HASH_LEN, id.pk.b) != 0;
-        t = s_now();
+        t = lt_bench_now();
     } while (t - t0 < secs);
     lt_identity_wipe(&id);
     *n_out = n;
     if (bad) {
-        s_note("%" PRIu64 " of %" PRIu64 " valid signatures did not verify", bad, n);
+        lt_bench_note("%" PRIu64 " of %" PRIu64 " valid signatures did not verify", bad, n);
         return 0;
     }
     return s_rate(n, t - t0);
@@ -258,7 +198,7 @@ static int s_prepare_foreign(const s_opts_t *o, const uint8_t *pool, s_foreign_t
     lt_identity_wipe(&id);
     if (rc) {
         lt_kv_close(&kv);
-        s_note("opening the foreign db: %s", eb.msg[0] ? eb.msg : lt_strerror(rc));
+        lt_bench_note("opening the foreign db: %s", eb.msg[0] ? eb.msg : lt_strerror(rc));
         return 1;
     }
     lt_store_t *st;
@@ -320,21 +260,21 @@ static double s_thread_cpu(void)
 static void s_phase_start(s_phase_t *p)
 {
     memset(p, 0, sizeof *p);
-    p->wall = s_now();
+    p->wall = lt_bench_now();
     p->cpu = s_thread_cpu();
 }
 
 static void s_phase_stop(s_phase_t *p)
 {
-    p->wall = s_now() - p->wall;
+    p->wall = lt_bench_now() - p->wall;
     p->cpu = s_thread_cpu() - p->cpu;
 }
 
 static lt_err_t s_commit(lt_db_t *db, s_phase_t *p)
 {
-    double t0 = s_now();
+    double t0 = lt_bench_now();
     lt_err_t rc = lt_db_commit(db);
-    p->commit += s_now() - t0;
+    p->commit += lt_bench_now() - t0;
     return rc;
 }
 
@@ -343,8 +283,8 @@ static void s_phase_note(const s_phase_t *p, const char *unit)
     char commit[32] = "";
     if (p->commit > 0)
         snprintf(commit, sizeof commit, "in commit %.0f%%, ", 100 * p->commit / p->wall);
-    s_note("  %.0f %s/s (%" PRIu64 " in %.2f s; %sthread CPU %.0f%%)", s_rate(p->n, p->wall), unit,
-           p->n, p->wall, commit, 100 * p->cpu / p->wall);
+    lt_bench_note("  %.0f %s/s (%" PRIu64 " in %.2f s; %sthread CPU %.0f%%)", s_rate(p->n, p->wall),
+                  unit, p->n, p->wall, commit, 100 * p->cpu / p->wall);
 }
 
 /* n puts of distinct keys, one synced commit every `group` writes; stops
@@ -357,7 +297,7 @@ __attribute__((noinline)) static lt_err_t s_local_writes(lt_db_t *db, lt_store_t
 {
     lt_err_t rc = LT_OK;
     s_phase_start(p);
-    double t0 = s_now();
+    double t0 = lt_bench_now();
     while (rc == LT_OK && p->n < n) {
         uint8_t key[S_KEY_LEN];
         s_key(key, tag, p->n);
@@ -365,7 +305,7 @@ __attribute__((noinline)) static lt_err_t s_local_writes(lt_db_t *db, lt_store_t
         p->n++;
         if (rc == LT_OK && p->n % group == 0) {
             rc = s_commit(db, p);
-            if (max_s > 0 && s_now() - t0 > max_s)
+            if (max_s > 0 && lt_bench_now() - t0 > max_s)
                 break;
         }
     }
@@ -426,7 +366,7 @@ static int s_run_store(const char *path, const s_opts_t *o, const uint8_t *pool,
     lt_err_t rc = lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &kopts, &eb, &kv);
     if (rc) {
         lt_identity_wipe(&id);
-        s_note("opening RocksDB at %s: %s", path, eb.msg[0] ? eb.msg : lt_strerror(rc));
+        lt_bench_note("opening RocksDB at %s: %s", path, eb.msg[0] ? eb.msg : lt_strerror(rc));
         return 1;
     }
     lt_db_config_t cfg = {.kv = kv, .identity = &id, .log = &log};
@@ -434,14 +374,14 @@ static int s_run_store(const char *path, const s_opts_t *o, const uint8_t *pool,
     lt_identity_wipe(&id);
     if (rc) {
         lt_kv_close(&kv);
-        s_note("opening the db: %s", eb.msg[0] ? eb.msg : lt_strerror(rc));
+        lt_bench_note("opening the db: %s", eb.msg[0] ? eb.msg : lt_strerror(rc));
         return 1;
     }
     int ret = 0;
     s_phase_t p;
     lt_store_t *local, *foreign;
 
-    s_note("local writes: %" PRIu64 ", a synced commit every %d", o->n, S_LOCAL_GROUP);
+    lt_bench_note("local writes: %" PRIu64 ", a synced commit every %d", o->n, S_LOCAL_GROUP);
     rc = lt_store_create(db, "core:kvstore", NULL, &local);
     if (rc == LT_OK)
         rc = lt_db_commit(db);
@@ -458,8 +398,8 @@ static int s_run_store(const char *path, const s_opts_t *o, const uint8_t *pool,
     r->local_per_s = s_rate(p.n, p.wall);
     r->local_commit_share = p.commit / p.wall;
 
-    s_note("local writes, a synced commit each: %" PRIu64 " (at most %.0f s)", o->sync_n,
-           S_SYNC_MAX_S);
+    lt_bench_note("local writes, a synced commit each: %" PRIu64 " (at most %.0f s)", o->sync_n,
+                  S_SYNC_MAX_S);
     rc = s_local_writes(db, local, "bench-s-", o->sync_n, 1, S_SYNC_MAX_S, pool, &p);
     if (rc == LT_OK)
         rc = s_check_value(local, "bench-s-", p.n - 1, pool);
@@ -471,8 +411,8 @@ static int s_run_store(const char *path, const s_opts_t *o, const uint8_t *pool,
     r->local_sync_n = p.n;
     r->local_sync_per_s = s_rate(p.n, p.wall);
 
-    s_note("ingest: %" PRIu64 " foreign intentions, a synced commit every %d", f->n,
-           S_INGEST_GROUP);
+    lt_bench_note("ingest: %" PRIu64 " foreign intentions, a synced commit every %d", f->n,
+                  S_INGEST_GROUP);
     rc = lt_store_create(db, "core:kvstore", &f->store, &foreign);
     if (rc == LT_OK)
         rc = lt_db_commit(db);
@@ -491,7 +431,7 @@ static int s_run_store(const char *path, const s_opts_t *o, const uint8_t *pool,
     r->ingest_per_s = s_rate(p.n, p.wall);
     r->ingest_commit_share = p.commit / p.wall;
 
-    s_note("rebuild of the ingested store's projection");
+    lt_bench_note("rebuild of the ingested store's projection");
     s_phase_start(&p);
     rc = lt_store_rebuild(foreign);
     s_phase_stop(&p);
@@ -567,11 +507,11 @@ int main(int argc, char **argv)
             o.base = argv[++i];
         } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             if (!s_parse_n(argv[++i], &o.n)) {
-                s_note("--n wants a count from 1 to 100000000, not '%s'", argv[i]);
+                lt_bench_note("--n wants a count from 1 to 100000000, not '%s'", argv[i]);
                 return 2;
             }
         } else {
-            s_note("unknown argument '%s'", argv[i]);
+            lt_bench_note("unknown argument '%s'", argv[i]);
             s_usage(stderr);
             return 2;
         }
@@ -584,46 +524,46 @@ int main(int argc, char **argv)
     if (o.quick)
         o.crypto_s = S_CRYPTO_QUICK_S;
     if (lt_crypto_init() != LT_OK) {
-        s_note("libsodium failed to initialize");
+        lt_bench_note("libsodium failed to initialize");
         return 1;
     }
 
     char dir[4096], path[4096 + 32], fs[32];
     if (snprintf(dir, sizeof dir, "%s/bench-core.XXXXXX", o.base) >= (int)sizeof dir) {
-        s_note("--dir path too long");
+        lt_bench_note("--dir path too long");
         return 2;
     }
     if (!mkdtemp(dir)) {
-        s_note("cannot make a directory under %s: %s", o.base, strerror(errno));
+        lt_bench_note("cannot make a directory under %s: %s", o.base, strerror(errno));
         return 1;
     }
     snprintf(path, sizeof path, "%s/store.rdb", dir);
-    s_fs_name(dir, fs, sizeof fs);
-    s_note("database %s (%s), n = %" PRIu64 "%s", path, fs, o.n, o.quick ? " (quick)" : "");
+    lt_bench_fs_name(dir, fs, sizeof fs);
+    lt_bench_note("database %s (%s), n = %" PRIu64 "%s", path, fs, o.n, o.quick ? " (quick)" : "");
 
-    double t_start = s_now();
+    double t_start = lt_bench_now();
     s_results_t r = {0};
     uint8_t pool[S_POOL_LEN];
     randombytes_buf(pool, sizeof pool);
 
-    s_note("Ed25519 sign and verify of 32-byte hashes, %.1f s each", o.crypto_s);
+    lt_bench_note("Ed25519 sign and verify of 32-byte hashes, %.1f s each", o.crypto_s);
     r.sign_per_s = s_bench_sign(o.crypto_s, &r.sign_n);
     r.verify_per_s = s_bench_verify(o.crypto_s, &r.verify_n);
-    s_note("  sign %.0f/s, verify %.0f/s", r.sign_per_s, r.verify_per_s);
+    lt_bench_note("  sign %.0f/s, verify %.0f/s", r.sign_per_s, r.verify_per_s);
     int ret = r.verify_per_s > 0 ? 0 : 1;
 
     s_foreign_t f = {.bytes = LT_BUF_INIT};
     if (ret == 0) {
-        s_note("preparing %" PRIu64 " foreign intentions (memory backend)", o.n);
-        double t0 = s_now();
+        lt_bench_note("preparing %" PRIu64 " foreign intentions (memory backend)", o.n);
+        double t0 = lt_bench_now();
         ret = s_prepare_foreign(&o, pool, &f);
-        r.prepare_s = s_now() - t0;
+        r.prepare_s = lt_bench_now() - t0;
     }
     if (ret == 0)
         ret = s_run_store(path, &o, pool, &f, &r);
     s_foreign_free(&f);
-    s_rm_tree(dir);
-    r.total_s = s_now() - t_start;
+    lt_bench_rm_tree(dir);
+    r.total_s = lt_bench_now() - t_start;
     if (ret == 0)
         s_print_json(&o, &r, fs);
     return ret;

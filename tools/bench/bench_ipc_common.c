@@ -27,49 +27,6 @@ extern char **environ;
 
 #define S_MAX_ARGS 16
 
-void lt_bench_note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench-ipc: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-double lt_bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-void lt_bench_pause_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static int s_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double lt_bench_quantile(double *v, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof *v, s_cmp_double);
-    size_t rank = (size_t)(p * (double)n + 0.999999); /* ceil(p * n), 1-based */
-    if (rank < 1)
-        rank = 1;
-    if (rank > n)
-        rank = n;
-    return v[rank - 1];
-}
-
 double lt_bench_proc_cpu_s(pid_t pid)
 {
     char path[64];
@@ -106,44 +63,6 @@ bool lt_bench_ipc_endpoint(const char *dir, const char *name, char *out, size_t 
         return false;
     }
     return true;
-}
-
-static int s_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    if (remove(path) != 0)
-        lt_bench_note("cannot remove %s: %s", path, strerror(errno));
-    return 0;
-}
-
-void lt_bench_rm_tree(const char *dir)
-{
-    nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-void lt_bench_fs_name(const char *dir, char *out, size_t len)
-{
-    static const struct {
-        unsigned long magic;
-        const char *name;
-    } known[] = {
-        {0xEF53, "ext4"},        {0x01021994, "tmpfs"}, {0x58465342, "xfs"},  {0x9123683E, "btrfs"},
-        {0x794C7630, "overlay"}, {0x2FC12FC1, "zfs"},   {0xF2F52010, "f2fs"}, {0x6969, "nfs"},
-    };
-    struct statfs sf;
-    if (statfs(dir, &sf) != 0) {
-        snprintf(out, len, "unknown");
-        return;
-    }
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if ((unsigned long)sf.f_type == known[i].magic) {
-            snprintf(out, len, "%s", known[i].name);
-            return;
-        }
-    }
-    snprintf(out, len, "0x%lx", (unsigned long)sf.f_type);
 }
 
 /* ---- the latticed child ---- */
