@@ -11,7 +11,6 @@
  * over the witness chain's tail. The ratios say how much of the time goes to
  * the store rather than to the cryptography it cannot avoid. */
 
-
 #include "bench_util.h"
 #include "store/kv_state.h"
 #include "store/store.h"
