@@ -14,15 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef LT_LATTICED_VERSION
-#define LT_LATTICED_VERSION "0.0.0"
-#endif
-
 #define S_TAG "kernel"
 
 const char *lt_control_version(void)
 {
-    return LT_LATTICED_VERSION;
+    return LT_VERSION;
 }
 
 size_t lt_control_error_body(const char *line, uint8_t *buf, size_t cap)
@@ -74,7 +70,7 @@ static void s_status(lt_kernel_t *k, const char *from, const lt_frame_t *req)
     snprintf(st.home, sizeof st.home, "%s", k->home->dir);
     st.uptime_ms = lt_kernel_mono_ms() - k->started_mono_ms;
     st.pid = (uint32_t)getpid();
-    snprintf(st.version, sizeof st.version, "%s", LT_LATTICED_VERSION);
+    snprintf(st.version, sizeof st.version, "%s", LT_VERSION);
     for (size_t i = 0; i < k->nsvcs; i++)
         s_info(&k->svcs[i], &st.services[st.services_count++]);
     s_reply_msg(k, from, req, lattice_kernel_NodeStatus_fields, &st);

@@ -347,12 +347,14 @@ static bool s_jmembers(s_jp_t *p, s_jv_t *v, bool object, int depth)
             size_t klen;
             if (p->p >= p->end || *p->p != '"' || !s_jstring(p, &v->keys[v->n], &klen))
                 return s_jfail(p, "expected a key");
+            v->n++; /* the key is owned by v now, whatever follows */
             s_jws(p);
             if (p->p >= p->end || *p->p != ':')
                 return s_jfail(p, "expected ':'");
             p->p++;
+        } else {
+            v->n++;
         }
-        v->n++;
         if (!s_jvalue(p, &v->v[v->n - 1], depth + 1))
             return false;
         s_jws(p);
