@@ -61,6 +61,7 @@ typedef struct {
     uint64_t *crashes;    /* monotonic times of counted restarts (up to max_restarts) */
     size_t ncrashes;
     uint64_t spawned_ms;     /* monotonic time of the last spawn */
+    uint64_t starting_ms;    /* monotonic time it last entered STARTING */
     uint64_t alive_check_ms; /* monotonic: next kill(pid, 0) of a process not our child */
     uint32_t quick_crashes;  /* consecutive crashes soon after a spawn: the backoff step */
     uint32_t restarts;       /* every respawn since the kernel started */

@@ -65,6 +65,10 @@ static void s_set(lt_kernel_t *k, lt_ksvc_t *s, lt_ksvc_state_t st)
 {
     if (s->state != st)
         lt_log_debug(&k->log, s->name, "%s -> %s", s_state_name(s->state), s_state_name(st));
+    /* The start timeout runs from here: a READY service that goes back to
+     * STARTING (a DISCONNECT, a new socket) gets the whole of it again. */
+    if (st == LT_KSVC_STARTING && s->state != LT_KSVC_STARTING)
+        s->starting_ms = lt_kernel_mono_ms();
     s->state = st;
     s->since_ms = lt_kernel_wall_ms();
 }
@@ -274,6 +278,7 @@ static void s_spawn(lt_kernel_t *k, lt_ksvc_t *s)
     s->child = true;
     s->killed = false;
     s->spawned_ms = lt_kernel_mono_ms();
+    s->starting_ms = s->spawned_ms;
     s_set(k, s, LT_KSVC_STARTING);
     lt_errbuf_t eb = {{0}};
     if (lt_home_service_pid_write(k->home, s->name, pid, &eb) != LT_OK)
@@ -644,7 +649,7 @@ void lt_sup_tick(lt_kernel_t *k, uint64_t now)
             }
             break;
         case LT_KSVC_STARTING:
-            if (s->child && now >= s->spawned_ms + k->cfg->start_timeout_ms) {
+            if (s->child && now >= s->starting_ms + k->cfg->start_timeout_ms) {
                 lt_log_warn(&k->log, s->name, "pid %d did not register within %u ms; killing it",
                             (int)s->pid, k->cfg->start_timeout_ms);
                 s->then = LT_KSVC_THEN_CRASH;
@@ -670,7 +675,7 @@ uint64_t lt_sup_next_deadline(const lt_kernel_t *k, uint64_t now)
         const lt_ksvc_t *s = &k->svcs[i];
         uint64_t due = UINT64_MAX;
         if (s->state == LT_KSVC_STARTING && s->child)
-            due = s->spawned_ms + k->cfg->start_timeout_ms;
+            due = s->starting_ms + k->cfg->start_timeout_ms;
         if (s->state == LT_KSVC_BACKOFF || s->state == LT_KSVC_ADOPTING ||
             ((s->state == LT_KSVC_KILLING || s->state == LT_KSVC_STOPPING) && !s->killed))
             due = s->deadline_ms;

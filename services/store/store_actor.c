@@ -132,11 +132,12 @@ static lt_err_t s_send_now(s_actor_t *a, const s_origin_t *o, lt_err_t status, c
     return a->ctx->ops->send(a->ctx->rt, o->to, &m);
 }
 
-static void s_send_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, const uint8_t *body,
-                         size_t len)
+/* Sends a reply now; one the transport refuses as too large becomes an
+ * error reply that says so. LT_EFULL: try again later. */
+static lt_err_t s_send_or_explain(s_actor_t *a, const s_origin_t *o, lt_err_t status,
+                                  const uint8_t *body, size_t len)
 {
-    /* Behind replies that wait for the transport, in order. */
-    lt_err_t rc = a->nresend ? LT_EFULL : s_send_now(a, o, status, body, len);
+    lt_err_t rc = s_send_now(a, o, status, body, len);
     if (rc == LT_EINVAL && len) {
         /* Most likely past the transport's message size: say so instead. */
         lt_buf_t e = LT_BUF_INIT;
@@ -146,6 +147,14 @@ static void s_send_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, con
             rc = s_send_now(a, o, LT_EFULL, e.data, e.len);
         lt_buf_free(&e);
     }
+    return rc;
+}
+
+static void s_send_reply(s_actor_t *a, const s_origin_t *o, lt_err_t status, const uint8_t *body,
+                         size_t len)
+{
+    /* Behind replies that wait for the transport, in order. */
+    lt_err_t rc = a->nresend ? LT_EFULL : s_send_or_explain(a, o, status, body, len);
     if (rc == LT_EFULL)
         s_resend_later(a, o, status, body, len);
     else if (rc)
@@ -160,7 +169,7 @@ static void s_resend(s_actor_t *a)
     size_t i = 0;
     for (; i < a->nresend; i++) {
         s_owed_t *w = &a->resend[i];
-        lt_err_t rc = s_send_now(a, &w->o, w->status, w->body.data, w->body.len);
+        lt_err_t rc = s_send_or_explain(a, &w->o, w->status, w->body.data, w->body.len);
         if (rc == LT_EFULL)
             break;
         if (rc)

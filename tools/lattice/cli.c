@@ -152,10 +152,9 @@ int lt_cli_resolve(lt_cli_t *cli, const char *query, lt_client_store_id_t *id)
                           "list)",
                           q);
     case LT_EEXIST:
-        return lt_cli_say(LT_CLI_EXIT_USAGE,
-                          "store %s: several stores match; give more digits of the id (see: "
-                          "lattice store list)",
-                          q);
+        /* The store says which: several names, or an id prefix too short. */
+        return lt_cli_say(LT_CLI_EXIT_USAGE, "store %s: %s (see: lattice store list)", q,
+                          lt_client_errmsg(c));
     default:
         return lt_cli_fail(cli, err, "store %s", q);
     }
