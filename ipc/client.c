@@ -21,12 +21,13 @@
  * kernel for its status about once a second; a pid that changed means the
  * stream is gone, which next_event reports as LT_EUNAVAILABLE.
  *
- * Replies are decoded strictly: every fixed-size field has its exact size,
- * byte fields are copied out of the message into owned NUL-terminated
- * buffers, and anything that does not decode is LT_EINVAL "malformed reply
- * from store: ...". */
+ * Replies are decoded strictly by ipc/client_decode.h: every fixed-size
+ * field has its exact size, byte fields are copied out of the message into
+ * owned NUL-terminated buffers, and anything that does not decode is
+ * LT_EINVAL "malformed reply from store: ...". */
 #include "ipc/client.h"
 
+#include "ipc/client_decode.h"
 #include "ipc/frame.h"
 #include "store/ops_codec.h"
 #include "weaver/types.h"
@@ -34,7 +35,6 @@
 #include "kernel.pb.h"
 #include "store.pb.h"
 
-#include <pb_decode.h>
 #include <pb_encode.h>
 #include <sodium.h>
 #include <zmq.h>
@@ -132,26 +132,6 @@ static void s_short_id(const lt_client_store_id_t *id, char out[S_SHORT_ID_HEX +
     lt_hex(id->b, S_SHORT_ID_HEX / 2, out);
 }
 
-static lt_err_t s_dup(const lt_view_t *v, uint8_t **out, size_t *len)
-{
-    *out = malloc(v->len + 1);
-    if (!*out)
-        return LT_ENOMEM;
-    if (v->len)
-        memcpy(*out, v->p, v->len);
-    (*out)[v->len] = '\0';
-    *len = v->len;
-    return LT_OK;
-}
-
-static bool s_decode(const pb_msgdesc_t *fields, void *msg, const uint8_t *p, size_t len)
-{
-    pb_istream_t is = pb_istream_from_buffer(p ? p : (const uint8_t *)"", len);
-    return pb_decode(&is, fields, msg);
-}
-
-/* Whether a fixed-size bytes field has exactly n bytes. */
-#define S_EXACT(field, n) (((const pb_bytes_array_t *)&(field))->size == (n))
 /* Sets a fixed-size bytes field of a request. */
 #define S_SET(field, src, n)                                                                       \
     do {                                                                                           \
@@ -334,16 +314,12 @@ static void s_streams_lost(lt_client_t *c, size_t i, const char *why)
 static void s_probe_answered(lt_client_t *c, uint32_t status, const uint8_t *body, size_t len)
 {
     c->probe_corr = 0;
-    lattice_kernel_NodeStatus st = lattice_kernel_NodeStatus_init_zero;
-    if (status != LT_OK || !s_decode(lattice_kernel_NodeStatus_fields, &st, body, len))
+    uint32_t kernel_pid, store_pid;
+    if (status != LT_OK || !lt_client_decode_pids(body, len, S_STORE, &kernel_pid, &store_pid))
         return; /* a kernel that cannot tell: nothing is known to have changed */
-    uint32_t store_pid = 0;
-    for (pb_size_t i = 0; i < st.services_count; i++)
-        if (strcmp(st.services[i].name, S_STORE) == 0)
-            store_pid = st.services[i].pid;
     for (size_t i = c->nstreams; i-- > 0;) {
         const s_stream_t *s = &c->streams[i];
-        if (s->kernel_pid && s->kernel_pid != st.pid)
+        if (s->kernel_pid && s->kernel_pid != kernel_pid)
             s_streams_lost(
                 c, i, "the node restarted: its watches and follows are gone; start them again");
         else if (s->store_pid && s->store_pid != store_pid)
@@ -521,21 +497,18 @@ static const char *s_who(const s_call_t *k)
 /* Sets the handle's message for a failed reply. */
 static lt_err_t s_reply_failed(lt_client_t *c, const s_call_t *k, lt_err_t status)
 {
-    /* store.proto's and kernel.proto's Error have the same shape. */
-    lattice_store_Error e = lattice_store_Error_init_zero;
-    bool has = c->reply.len > 0 &&
-               s_decode(lattice_store_Error_fields, &e, c->reply.data, c->reply.len) &&
-               e.message[0];
+    char msg[sizeof((lattice_store_Error *)0)->message];
+    bool has = lt_client_decode_error(c->reply.data, c->reply.len, msg, sizeof msg);
     char idhex[2 * LT_STORE_ID_LEN + 1], sid[S_SHORT_ID_HEX + 1];
     if (has && k->store) {
         lt_hex(k->store->b, LT_STORE_ID_LEN, idhex);
         s_short_id(k->store, sid);
-        if (strstr(e.message, idhex))
-            return lt_fail(&c->eb, status, "%s", e.message);
-        return lt_fail(&c->eb, status, "store %s: %s", sid, e.message);
+        if (strstr(msg, idhex))
+            return lt_fail(&c->eb, status, "%s", msg);
+        return lt_fail(&c->eb, status, "store %s: %s", sid, msg);
     }
     if (has)
-        return lt_fail(&c->eb, status, "%s", e.message);
+        return lt_fail(&c->eb, status, "%s", msg);
     switch (status) {
     case LT_EUNAVAILABLE:
         return lt_fail(&c->eb, status, "%s is unavailable (restarting or failed); try again later",
@@ -789,25 +762,6 @@ lt_err_t lt_client_ping(lt_client_t *c)
     return rc ? rc : s_expect_empty(c, "the node");
 }
 
-static lt_err_t s_service(lt_client_t *c, const lattice_kernel_ServiceInfo *in,
-                          lt_client_service_t *out)
-{
-    memset(out, 0, sizeof *out);
-    if (in->name[0] == '\0')
-        return s_malformed(c, "the node", "a service without a name");
-    snprintf(out->name, sizeof out->name, "%s", in->name);
-    out->state = (int)in->state;
-    out->pid = in->pid;
-    out->restarts = in->restarts;
-    out->proto = in->proto;
-    out->attached = in->attached;
-    out->since_ms = in->since_ms;
-    out->queued = in->queued;
-    out->inflight = in->inflight;
-    snprintf(out->last_exit, sizeof out->last_exit, "%s", in->last_exit);
-    return LT_OK;
-}
-
 lt_err_t lt_client_node_status(lt_client_t *c, lt_client_node_status_t *out)
 {
     lt_errbuf_clear(&c->eb);
@@ -815,21 +769,7 @@ lt_err_t lt_client_node_status(lt_client_t *c, lt_client_node_status_t *out)
     lt_err_t rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_STATUS, NULL, true);
     if (rc)
         return rc;
-    lattice_kernel_NodeStatus m = lattice_kernel_NodeStatus_init_zero;
-    if (!s_decode(lattice_kernel_NodeStatus_fields, &m, c->reply.data, c->reply.len))
-        return s_malformed(c, "the node", "the node status does not decode");
-    if (!S_EXACT(m.node_key, LT_KEY_LEN))
-        return s_malformed(c, "the node", "the node key is not 32 bytes");
-    memcpy(out->node_key.b, m.node_key.bytes, LT_KEY_LEN);
-    snprintf(out->home, sizeof out->home, "%s", m.home);
-    out->uptime_ms = m.uptime_ms;
-    out->pid = m.pid;
-    snprintf(out->version, sizeof out->version, "%s", m.version);
-    for (pb_size_t i = 0; i < m.services_count; i++)
-        if ((rc = s_service(c, &m.services[i], &out->services[i])) != LT_OK)
-            return rc;
-    out->nservices = m.services_count;
-    return LT_OK;
+    return lt_client_decode_node_status(c->reply.data, c->reply.len, out, &c->eb);
 }
 
 lt_err_t lt_client_node_services(lt_client_t *c, lt_client_service_t *services, size_t cap,
@@ -840,18 +780,7 @@ lt_err_t lt_client_node_services(lt_client_t *c, lt_client_service_t *services, 
     lt_err_t rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_SERVICES, NULL, true);
     if (rc)
         return rc;
-    lattice_kernel_ServiceList m = lattice_kernel_ServiceList_init_zero;
-    if (!s_decode(lattice_kernel_ServiceList_fields, &m, c->reply.data, c->reply.len))
-        return s_malformed(c, "the node", "the service list does not decode");
-    for (pb_size_t i = 0; i < m.services_count; i++) {
-        lt_client_service_t s;
-        if ((rc = s_service(c, &m.services[i], &s)) != LT_OK)
-            return rc;
-        if (i < cap)
-            services[i] = s;
-    }
-    *n = m.services_count;
-    return LT_OK;
+    return lt_client_decode_services(c->reply.data, c->reply.len, services, cap, n, &c->eb);
 }
 
 lt_err_t lt_client_node_restart(lt_client_t *c, const char *service)
@@ -898,16 +827,6 @@ static void s_incarnation(lt_client_t *c, uint32_t *kernel_pid, uint32_t *store_
 
 /* ---- stores ---- */
 
-static lt_err_t s_store_type_check(lt_client_t *c, int type)
-{
-    if (type == lattice_store_StoreType_STORE_TYPE_KV ||
-        type == lattice_store_StoreType_STORE_TYPE_LOG)
-        return LT_OK;
-    char why[64];
-    snprintf(why, sizeof why, "unknown store type %d", type);
-    return s_malformed(c, S_STORE, why);
-}
-
 lt_err_t lt_client_store_create(lt_client_t *c, lt_client_store_type_t type, const char *name,
                                 const lt_client_store_id_t *parent, lt_client_store_id_t *out)
 {
@@ -930,12 +849,7 @@ lt_err_t lt_client_store_create(lt_client_t *c, lt_client_store_type_t type, con
     lt_buf_free(&b);
     if (rc)
         return rc;
-    lattice_store_StoreCreated r = lattice_store_StoreCreated_init_zero;
-    if (!s_decode(lattice_store_StoreCreated_fields, &r, c->reply.data, c->reply.len) ||
-        !S_EXACT(r.store, LT_STORE_ID_LEN))
-        return s_malformed(c, S_STORE, "the new store's id is not 16 bytes");
-    memcpy(out->b, r.store.bytes, LT_STORE_ID_LEN);
-    return LT_OK;
+    return lt_client_decode_store_created(c->reply.data, c->reply.len, out, &c->eb);
 }
 
 lt_err_t lt_client_store_list(lt_client_t *c, lt_client_store_t **out, size_t *n)
@@ -946,36 +860,7 @@ lt_err_t lt_client_store_list(lt_client_t *c, lt_client_store_t **out, size_t *n
     lt_err_t rc = s_store_call(c, lattice_store_StoreMsgType_STORE_LIST, NULL, NULL);
     if (rc)
         return rc;
-    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
-    lt_pb_views_t vs = {.in = &in};
-    lattice_store_StoreList m = lattice_store_StoreList_init_zero;
-    lt_pb_bind_views(&m.stores, &vs);
-    lt_client_store_t *v = NULL;
-    if (!s_decode(lattice_store_StoreList_fields, &m, c->reply.data, c->reply.len))
-        rc = s_malformed(c, S_STORE, "the store list does not decode");
-    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
-        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == LT_OK && i < vs.n; i++) {
-        lattice_store_StoreSummary s = lattice_store_StoreSummary_init_zero;
-        if (!s_decode(lattice_store_StoreSummary_fields, &s, vs.v[i].p, vs.v[i].len) ||
-            !S_EXACT(s.store, LT_STORE_ID_LEN))
-            rc = s_malformed(c, S_STORE, "a store of the list does not decode");
-        else
-            rc = s_store_type_check(c, s.type);
-        if (rc == LT_OK) {
-            memcpy(v[i].id.b, s.store.bytes, LT_STORE_ID_LEN);
-            v[i].type = (int)s.type;
-            snprintf(v[i].name, sizeof v[i].name, "%s", s.name);
-        }
-    }
-    if (rc == LT_OK) {
-        *out = v;
-        *n = vs.n;
-    } else {
-        free(v);
-    }
-    lt_pb_views_free(&vs);
-    return rc;
+    return lt_client_decode_store_list(c->reply.data, c->reply.len, out, n, &c->eb);
 }
 
 /* Encodes a StoreRef body (with a request id for writes). */
@@ -1000,21 +885,7 @@ lt_err_t lt_client_store_info(lt_client_t *c, const lt_client_store_id_t *id,
     lt_buf_free(&b);
     if (rc)
         return rc;
-    lattice_store_StoreInfo m = lattice_store_StoreInfo_init_zero;
-    if (!s_decode(lattice_store_StoreInfo_fields, &m, c->reply.data, c->reply.len) ||
-        !S_EXACT(m.store, LT_STORE_ID_LEN))
-        return s_malformed(c, S_STORE, "the store info does not decode");
-    if ((rc = s_store_type_check(c, m.type)) != LT_OK)
-        return rc;
-    memcpy(out->id.b, m.store.bytes, LT_STORE_ID_LEN);
-    out->type = (int)m.type;
-    snprintf(out->name, sizeof out->name, "%s", m.name);
-    out->witnessed = m.witnessed;
-    out->floating = m.floating;
-    out->forks = m.forks;
-    out->peers = m.peers;
-    out->children = m.children;
-    return LT_OK;
+    return lt_client_decode_store_info(c->reply.data, c->reply.len, out, &c->eb);
 }
 
 lt_err_t lt_client_store_remove(lt_client_t *c, const lt_client_store_id_t *id)
@@ -1045,12 +916,7 @@ lt_err_t lt_client_store_resolve(lt_client_t *c, const char *query, lt_client_st
     lt_buf_free(&b);
     if (rc)
         return rc;
-    lattice_store_StoreRef r = lattice_store_StoreRef_init_zero;
-    if (!s_decode(lattice_store_StoreRef_fields, &r, c->reply.data, c->reply.len) ||
-        !S_EXACT(r.store, LT_STORE_ID_LEN))
-        return s_malformed(c, S_STORE, "the resolved store id is not 16 bytes");
-    memcpy(out->b, r.store.bytes, LT_STORE_ID_LEN);
-    return LT_OK;
+    return lt_client_decode_store_ref(c->reply.data, c->reply.len, out, &c->eb);
 }
 
 /* ---- core:kvstore ---- */
@@ -1064,13 +930,7 @@ static lt_err_t s_need_key(lt_client_t *c, const void *key, size_t len)
 
 static lt_err_t s_written(lt_client_t *c, lt_client_hash_t *hash)
 {
-    lattice_store_Written m = lattice_store_Written_init_zero;
-    if (!s_decode(lattice_store_Written_fields, &m, c->reply.data, c->reply.len) ||
-        !S_EXACT(m.hash, LT_HASH_LEN))
-        return s_malformed(c, S_STORE, "the written intention's hash is not 32 bytes");
-    if (hash)
-        memcpy(hash->b, m.hash.bytes, LT_HASH_LEN);
-    return LT_OK;
+    return lt_client_decode_written(c->reply.data, c->reply.len, hash, &c->eb);
 }
 
 lt_err_t lt_client_put(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
@@ -1110,30 +970,6 @@ static lt_err_t s_kv_key(lt_client_t *c, const lt_client_store_id_t *store, cons
     return s_encode(c, lattice_store_KvKey_fields, &m, b);
 }
 
-/* Decodes one KvItem into owned copies. */
-static lt_err_t s_item(lt_client_t *c, const uint8_t *p, size_t len, lt_client_item_t *out)
-{
-    memset(out, 0, sizeof *out);
-    lt_view_t k = {NULL, 0}, v = {NULL, 0};
-    lt_pb_input_t in = lt_pb_input(p, len);
-    lt_pb_view_arg_t ka = {&k, &in}, va = {&v, &in};
-    lattice_store_KvItem m = lattice_store_KvItem_init_zero;
-    lt_pb_bind_view(&m.key, &ka);
-    lt_pb_bind_view(&m.value, &va);
-    if (!s_decode(lattice_store_KvItem_fields, &m, p, len))
-        return s_malformed(c, S_STORE, "an item does not decode");
-    if (k.len == 0)
-        return s_malformed(c, S_STORE, "an item without a key");
-    if (s_dup(&k, &out->key, &out->key_len) != LT_OK ||
-        s_dup(&v, &out->value, &out->value_len) != LT_OK) {
-        lt_client_item_clear(out);
-        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    }
-    out->conflicted = m.conflicted;
-    out->deleted = m.deleted;
-    return LT_OK;
-}
-
 lt_err_t lt_client_get(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
                        size_t key_len, lt_client_item_t *out)
 {
@@ -1144,7 +980,7 @@ lt_err_t lt_client_get(lt_client_t *c, const lt_client_store_id_t *store, const 
     if (rc == LT_OK)
         rc = s_store_call(c, lattice_store_StoreMsgType_KV_GET, &b, store);
     lt_buf_free(&b);
-    return rc ? rc : s_item(c, c->reply.data, c->reply.len, out);
+    return rc ? rc : lt_client_decode_item(c->reply.data, c->reply.len, out, &c->eb);
 }
 
 lt_err_t lt_client_del(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
@@ -1182,26 +1018,7 @@ lt_err_t lt_client_list(lt_client_t *c, const lt_client_store_id_t *store, const
     lt_buf_free(&b);
     if (rc)
         return rc;
-    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
-    lt_pb_views_t vs = {.in = &in};
-    lattice_store_KvList m = lattice_store_KvList_init_zero;
-    lt_pb_bind_views(&m.items, &vs);
-    lt_client_item_t *v = NULL;
-    size_t done = 0;
-    if (!s_decode(lattice_store_KvList_fields, &m, c->reply.data, c->reply.len))
-        rc = s_malformed(c, S_STORE, "the key list does not decode");
-    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
-        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    for (; rc == LT_OK && done < vs.n; done++)
-        rc = s_item(c, vs.v[done].p, vs.v[done].len, &v[done]);
-    if (rc == LT_OK) {
-        *out = v;
-        *n = vs.n;
-    } else {
-        lt_client_items_free(v, v ? vs.n : 0); /* calloc'd: untouched items hold nothing */
-    }
-    lt_pb_views_free(&vs);
-    return rc;
+    return lt_client_decode_items(c->reply.data, c->reply.len, out, n, &c->eb);
 }
 
 lt_err_t lt_client_batch(lt_client_t *c, const lt_client_store_id_t *store,
@@ -1240,27 +1057,6 @@ lt_err_t lt_client_batch(lt_client_t *c, const lt_client_store_id_t *store,
     return rc ? rc : s_written(c, hash);
 }
 
-static lt_err_t s_head(lt_client_t *c, const lt_view_t *h, lt_client_head_t *out)
-{
-    memset(out, 0, sizeof *out);
-    lt_view_t v = {NULL, 0};
-    lt_pb_input_t in = lt_pb_input(h->p, h->len);
-    lt_pb_view_arg_t va = {&v, &in};
-    lattice_store_Head m = lattice_store_Head_init_zero;
-    lt_pb_bind_view(&m.value, &va);
-    if (!s_decode(lattice_store_Head_fields, &m, h->p, h->len) || !S_EXACT(m.hash, LT_HASH_LEN) ||
-        !S_EXACT(m.author, LT_KEY_LEN))
-        return s_malformed(c, S_STORE, "a head does not decode");
-    memcpy(out->hash.b, m.hash.bytes, LT_HASH_LEN);
-    memcpy(out->author.b, m.author.bytes, LT_KEY_LEN);
-    out->wall_ms = m.wall_ms;
-    out->counter = m.counter;
-    out->tombstone = m.tombstone;
-    if (s_dup(&v, &out->value, &out->value_len) != LT_OK)
-        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    return LT_OK;
-}
-
 lt_err_t lt_client_inspect(lt_client_t *c, const lt_client_store_id_t *store, const void *key,
                            size_t key_len, lt_client_head_t **out, size_t *n)
 {
@@ -1274,56 +1070,7 @@ lt_err_t lt_client_inspect(lt_client_t *c, const lt_client_store_id_t *store, co
     lt_buf_free(&b);
     if (rc)
         return rc;
-    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
-    lt_view_t k = {NULL, 0};
-    lt_pb_view_arg_t ka = {&k, &in};
-    lt_pb_views_t vs = {.in = &in};
-    lattice_store_KvHeads m = lattice_store_KvHeads_init_zero;
-    lt_pb_bind_view(&m.key, &ka);
-    lt_pb_bind_views(&m.heads, &vs);
-    lt_client_head_t *v = NULL;
-    size_t done = 0;
-    if (!s_decode(lattice_store_KvHeads_fields, &m, c->reply.data, c->reply.len))
-        rc = s_malformed(c, S_STORE, "the heads do not decode");
-    else if (k.len != key_len || memcmp(k.p, key, key_len) != 0)
-        rc = s_malformed(c, S_STORE, "the heads are of another key");
-    else if (vs.n == 0)
-        rc = s_malformed(c, S_STORE, "a key without heads");
-    else if (!(v = calloc(vs.n, sizeof *v)))
-        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    for (; rc == LT_OK && done < vs.n; done++)
-        rc = s_head(c, &vs.v[done], &v[done]);
-    if (rc == LT_OK) {
-        *out = v;
-        *n = vs.n;
-    } else {
-        lt_client_heads_free(v, v ? vs.n : 0); /* calloc'd: untouched entries hold nothing */
-    }
-    lt_pb_views_free(&vs);
-    return rc;
-}
-
-void lt_client_item_clear(lt_client_item_t *item)
-{
-    if (!item)
-        return;
-    free(item->key);
-    free(item->value);
-    memset(item, 0, sizeof *item);
-}
-
-void lt_client_items_free(lt_client_item_t *items, size_t n)
-{
-    for (size_t i = 0; items && i < n; i++)
-        lt_client_item_clear(&items[i]);
-    free(items);
-}
-
-void lt_client_heads_free(lt_client_head_t *heads, size_t n)
-{
-    for (size_t i = 0; heads && i < n; i++)
-        free(heads[i].value);
-    free(heads);
+    return lt_client_decode_heads(c->reply.data, c->reply.len, key, key_len, out, n, &c->eb);
 }
 
 /* ---- core:logstore ---- */
@@ -1345,30 +1092,6 @@ lt_err_t lt_client_append(lt_client_t *c, const lt_client_store_id_t *store, con
     return rc ? rc : s_written(c, hash);
 }
 
-/* Decodes one LogItem; `event` requires its store. */
-static lt_err_t s_log_item(lt_client_t *c, const uint8_t *p, size_t len, bool event,
-                           lt_client_log_entry_t *out, lt_client_store_id_t *store)
-{
-    memset(out, 0, sizeof *out);
-    lt_view_t t = {NULL, 0};
-    lt_pb_input_t in = lt_pb_input(p, len);
-    lt_pb_view_arg_t ta = {&t, &in};
-    lattice_store_LogItem m = lattice_store_LogItem_init_zero;
-    lt_pb_bind_view(&m.text, &ta);
-    if (!s_decode(lattice_store_LogItem_fields, &m, p, len) || !S_EXACT(m.author, LT_KEY_LEN) ||
-        !S_EXACT(m.hash, LT_HASH_LEN) || (event && !S_EXACT(m.store, LT_STORE_ID_LEN)))
-        return s_malformed(c, S_STORE, "a log entry does not decode");
-    out->wall_ms = m.wall_ms;
-    out->counter = m.counter;
-    memcpy(out->author.b, m.author.bytes, LT_KEY_LEN);
-    memcpy(out->hash.b, m.hash.bytes, LT_HASH_LEN);
-    if (store && event)
-        memcpy(store->b, m.store.bytes, LT_STORE_ID_LEN);
-    if (s_dup(&t, &out->text, &out->text_len) != LT_OK)
-        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    return LT_OK;
-}
-
 lt_err_t lt_client_read(lt_client_t *c, const lt_client_store_id_t *store, uint64_t tail,
                         lt_client_log_entry_t **out, size_t *n)
 {
@@ -1385,35 +1108,7 @@ lt_err_t lt_client_read(lt_client_t *c, const lt_client_store_id_t *store, uint6
     lt_buf_free(&b);
     if (rc)
         return rc;
-    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
-    lt_pb_views_t vs = {.in = &in};
-    lattice_store_LogEntries r = lattice_store_LogEntries_init_zero;
-    lt_pb_bind_views(&r.entries, &vs);
-    lt_client_log_entry_t *v = NULL;
-    size_t done = 0;
-    if (!s_decode(lattice_store_LogEntries_fields, &r, c->reply.data, c->reply.len))
-        rc = s_malformed(c, S_STORE, "the log entries do not decode");
-    else if (tail && vs.n > tail)
-        rc = s_malformed(c, S_STORE, "more entries than asked for");
-    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
-        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    for (; rc == LT_OK && done < vs.n; done++)
-        rc = s_log_item(c, vs.v[done].p, vs.v[done].len, false, &v[done], NULL);
-    if (rc == LT_OK) {
-        *out = v;
-        *n = vs.n;
-    } else {
-        lt_client_log_entries_free(v, v ? vs.n : 0); /* calloc'd: untouched ones hold nothing */
-    }
-    lt_pb_views_free(&vs);
-    return rc;
-}
-
-void lt_client_log_entries_free(lt_client_log_entry_t *entries, size_t n)
-{
-    for (size_t i = 0; entries && i < n; i++)
-        free(entries[i].text);
-    free(entries);
+    return lt_client_decode_log_entries(c->reply.data, c->reply.len, tail, out, n, &c->eb);
 }
 
 /* ---- streams ---- */
@@ -1503,40 +1198,6 @@ lt_err_t lt_client_stream_stop(lt_client_t *c, uint64_t stream)
     return rc ? rc : s_expect_empty(c, S_STORE);
 }
 
-static lt_err_t s_event_decode(lt_client_t *c, const s_event_t *e, const s_stream_t *s,
-                               lt_client_event_t *out)
-{
-    out->stream = s->id;
-    if (e->type == lattice_store_StoreMsgType_LOG_ENTRY && s->kind == LT_CLIENT_EV_LOG_ENTRY) {
-        out->kind = LT_CLIENT_EV_LOG_ENTRY;
-        lt_err_t rc = s_log_item(c, e->body, e->len, true, &out->entry, &out->store);
-        if (rc == LT_OK)
-            out->hash = out->entry.hash;
-        return rc;
-    }
-    if (e->type != lattice_store_StoreMsgType_KV_CHANGE || s->kind != LT_CLIENT_EV_KV_CHANGE)
-        return lt_fail(&c->eb, LT_EINVAL, "malformed event from store: type %u on a %s stream",
-                       (unsigned)e->type, s->kind == LT_CLIENT_EV_KV_CHANGE ? "watch" : "follow");
-    out->kind = LT_CLIENT_EV_KV_CHANGE;
-    lt_view_t k = {NULL, 0}, v = {NULL, 0};
-    lt_pb_input_t in = lt_pb_input(e->body, e->len);
-    lt_pb_view_arg_t ka = {&k, &in}, va = {&v, &in};
-    lattice_store_KvChange m = lattice_store_KvChange_init_zero;
-    lt_pb_bind_view(&m.key, &ka);
-    lt_pb_bind_view(&m.value, &va);
-    if (!s_decode(lattice_store_KvChange_fields, &m, e->body, e->len) ||
-        !S_EXACT(m.store, LT_STORE_ID_LEN) || !S_EXACT(m.hash, LT_HASH_LEN) || k.len == 0)
-        return lt_fail(&c->eb, LT_EINVAL, "malformed event from store: a change does not decode");
-    memcpy(out->store.b, m.store.bytes, LT_STORE_ID_LEN);
-    memcpy(out->hash.b, m.hash.bytes, LT_HASH_LEN);
-    out->deleted = m.deleted;
-    out->conflicted = m.conflicted;
-    if (s_dup(&k, &out->key, &out->key_len) != LT_OK ||
-        s_dup(&v, &out->value, &out->value_len) != LT_OK)
-        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    return LT_OK;
-}
-
 /* Keeps the liveness probe going while streams are open; returns when it
  * next needs a turn (S_FOREVER: not while nothing is known to check). */
 static uint64_t s_probe_tick(lt_client_t *c, uint64_t now)
@@ -1595,10 +1256,10 @@ lt_err_t lt_client_next_event(lt_client_t *c, uint32_t timeout_ms, lt_client_eve
                 free(e.body);
                 continue;
             }
-            lt_err_t rc = s_event_decode(c, &e, s, out);
+            lt_err_t rc = lt_client_decode_event(e.type, s->kind, e.body, e.len, out, &c->eb);
             free(e.body);
-            if (rc)
-                lt_client_event_clear(out);
+            if (rc == LT_OK)
+                out->stream = s->id;
             return rc;
         }
         if (c->streams_lost) {
@@ -1616,28 +1277,7 @@ lt_err_t lt_client_next_event(lt_client_t *c, uint32_t timeout_ms, lt_client_eve
     }
 }
 
-void lt_client_event_clear(lt_client_event_t *ev)
-{
-    if (!ev)
-        return;
-    free(ev->key);
-    free(ev->value);
-    free(ev->entry.text);
-    memset(ev, 0, sizeof *ev);
-}
-
 /* ---- intentions ---- */
-
-static lt_err_t s_deps(lt_client_t *c, const pb_size_t count,
-                       const lattice_store_HistoryItem_deps_t *deps, lt_client_hash_t *out)
-{
-    for (pb_size_t i = 0; i < count; i++) {
-        if (!S_EXACT(deps[i], LT_HASH_LEN))
-            return s_malformed(c, S_STORE, "a dependency is not 32 bytes");
-        memcpy(out[i].b, deps[i].bytes, LT_HASH_LEN);
-    }
-    return LT_OK;
-}
 
 lt_err_t lt_client_history(lt_client_t *c, const lt_client_store_id_t *store, uint32_t limit,
                            lt_client_history_item_t **out, size_t *n)
@@ -1655,44 +1295,7 @@ lt_err_t lt_client_history(lt_client_t *c, const lt_client_store_id_t *store, ui
     lt_buf_free(&b);
     if (rc)
         return rc;
-    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
-    lt_pb_views_t vs = {.in = &in};
-    lattice_store_HistoryList r = lattice_store_HistoryList_init_zero;
-    lt_pb_bind_views(&r.items, &vs);
-    lt_client_history_item_t *v = NULL;
-    if (!s_decode(lattice_store_HistoryList_fields, &r, c->reply.data, c->reply.len))
-        rc = s_malformed(c, S_STORE, "the history does not decode");
-    else if (limit && vs.n > limit)
-        rc = s_malformed(c, S_STORE, "more intentions than asked for");
-    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
-        rc = lt_fail(&c->eb, LT_ENOMEM, "out of memory");
-    for (size_t i = 0; rc == LT_OK && i < vs.n; i++) {
-        lattice_store_HistoryItem h = lattice_store_HistoryItem_init_zero;
-        if (!s_decode(lattice_store_HistoryItem_fields, &h, vs.v[i].p, vs.v[i].len) ||
-            !S_EXACT(h.hash, LT_HASH_LEN) || !S_EXACT(h.author, LT_KEY_LEN) ||
-            !S_EXACT(h.store_prev, LT_HASH_LEN)) {
-            rc = s_malformed(c, S_STORE, "an intention of the history does not decode");
-            break;
-        }
-        lt_client_history_item_t *x = &v[i];
-        x->seq = h.seq;
-        memcpy(x->hash.b, h.hash.bytes, LT_HASH_LEN);
-        memcpy(x->author.b, h.author.bytes, LT_KEY_LEN);
-        x->wall_ms = h.wall_ms;
-        x->counter = h.counter;
-        memcpy(x->store_prev.b, h.store_prev.bytes, LT_HASH_LEN);
-        x->ndeps = h.deps_count;
-        rc = s_deps(c, h.deps_count, h.deps, x->deps);
-        snprintf(x->summary, sizeof x->summary, "%s", h.summary);
-    }
-    if (rc == LT_OK) {
-        *out = v;
-        *n = vs.n;
-    } else {
-        free(v);
-    }
-    lt_pb_views_free(&vs);
-    return rc;
+    return lt_client_decode_history(c->reply.data, c->reply.len, limit, out, n, &c->eb);
 }
 
 lt_err_t lt_client_debug(lt_client_t *c, const lt_client_store_id_t *store,
@@ -1710,38 +1313,8 @@ lt_err_t lt_client_debug(lt_client_t *c, const lt_client_store_id_t *store,
     lt_buf_free(&b);
     if (rc)
         return rc;
-    lt_pb_input_t in = lt_pb_input(c->reply.data, c->reply.len);
-    lt_view_t ops = {NULL, 0};
-    lt_pb_view_arg_t oa = {&ops, &in};
-    lattice_store_DebugIntention r = lattice_store_DebugIntention_init_zero;
-    lt_pb_bind_view(&r.ops, &oa);
-    if (!s_decode(lattice_store_DebugIntention_fields, &r, c->reply.data, c->reply.len) ||
-        !S_EXACT(r.hash, LT_HASH_LEN) || !S_EXACT(r.author, LT_KEY_LEN) ||
-        !S_EXACT(r.store, LT_STORE_ID_LEN) || !S_EXACT(r.store_prev, LT_HASH_LEN) ||
-        !S_EXACT(r.signature, LT_SIG_LEN))
-        return s_malformed(c, S_STORE, "the intention does not decode");
-    if (memcmp(r.hash.bytes, hash->b, LT_HASH_LEN) != 0)
-        return s_malformed(c, S_STORE, "an intention with another hash than asked for");
-    memcpy(out->hash.b, r.hash.bytes, LT_HASH_LEN);
-    out->version = r.version;
-    memcpy(out->author.b, r.author.bytes, LT_KEY_LEN);
-    out->wall_ms = r.wall_ms;
-    out->counter = r.counter;
-    memcpy(out->store.b, r.store.bytes, LT_STORE_ID_LEN);
-    memcpy(out->store_prev.b, r.store_prev.bytes, LT_HASH_LEN);
-    out->ndeps = r.deps_count;
-    /* DebugIntention.deps has the layout of HistoryItem.deps (32-byte
-     * arrays, at most 16). */
-    for (pb_size_t i = 0; i < r.deps_count; i++) {
-        if (!S_EXACT(r.deps[i], LT_HASH_LEN))
-            return s_malformed(c, S_STORE, "a dependency is not 32 bytes");
-        memcpy(out->deps[i].b, r.deps[i].bytes, LT_HASH_LEN);
-    }
-    memcpy(out->signature, r.signature.bytes, LT_SIG_LEN);
-    out->seq = r.seq;
-    snprintf(out->summary, sizeof out->summary, "%s", r.summary);
-    if (s_dup(&ops, &out->ops, &out->ops_len) != LT_OK)
-        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    if ((rc = lt_client_decode_intention(c->reply.data, c->reply.len, hash, out, &c->eb)) != LT_OK)
+        return rc;
     /* The state machine the ops are for, so that lt_client_ops_sexpr can
      * decode them: one more round trip, for a debug view only. */
     lt_client_store_info_t info;
@@ -1749,19 +1322,6 @@ lt_err_t lt_client_debug(lt_client_t *c, const lt_client_store_id_t *store,
         out->store_type = info.type;
     lt_errbuf_clear(&c->eb);
     return LT_OK;
-}
-
-void lt_client_intention_clear(lt_client_intention_t *in)
-{
-    if (!in)
-        return;
-    free(in->ops);
-    memset(in, 0, sizeof *in);
-}
-
-void lt_client_free(void *p)
-{
-    free(p);
 }
 
 /* ---- ops as an S-expression ---- */
