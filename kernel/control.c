@@ -44,13 +44,15 @@ static void s_info(const lt_ksvc_t *s, lattice_kernel_ServiceInfo *out)
     out->queued = (uint32_t)s->queue.count;
     out->inflight = (uint32_t)s->inflight.count;
     snprintf(out->last_exit, sizeof out->last_exit, "%s", s->last_exit);
+    if (out->state == lattice_kernel_ServiceState_SERVICE_FAILED)
+        snprintf(out->fail_reason, sizeof out->fail_reason, "%s", s->fail_reason);
 }
 
 static void s_reply_msg(lt_kernel_t *k, const char *from, const lt_frame_t *req,
                         const pb_msgdesc_t *fields, const void *msg)
 {
     /* NodeStatus is the largest: 16 services and a 1 KiB home. */
-    uint8_t buf[4096];
+    uint8_t buf[8192];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, fields, msg)) {
         lt_log_error(&k->log, S_TAG, "cannot encode a reply: %s", PB_GET_ERROR(&os));
