@@ -511,7 +511,10 @@ static lt_err_t s_reply_failed(lt_client_t *c, const s_call_t *k, lt_err_t statu
         return lt_fail(&c->eb, status, "%s", msg);
     switch (status) {
     case LT_EUNAVAILABLE:
-        return lt_fail(&c->eb, status, "%s is unavailable (restarting or failed); try again later",
+        return lt_fail(&c->eb, status, "%s is unavailable (restarting); try again later", s_who(k));
+    case LT_EFAILED:
+        return lt_fail(&c->eb, status,
+                       "%s has failed and is not being restarted (see: lattice node services)",
                        s_who(k));
     case LT_ENOTFOUND:
         if (strcmp(k->addr, LT_FRAME_KERNEL_ADDR) == 0)

@@ -12,7 +12,8 @@
  * prefixed with the store's short id when the message does not name it;
  * else a sentence naming what failed), e.g. "store 3fa2c1d0: no such key".
  * Codes a caller should expect besides a service's own: LT_EUNAVAILABLE (the
- * service is restarting past its queue, or failed; retry later),
+ * service is restarting past its queue; retry later), LT_EFAILED (the
+ * service has failed and is not restarted: `lattice node restart` it),
  * LT_ETIMEDOUT (no reply in time), LT_ENOTFOUND from connect (no node runs
  * at that home), LT_EIO (the socket failed), LT_EINVAL for a malformed reply
  * ("malformed reply from store: ...": the client never trusts a reply's
@@ -102,6 +103,7 @@ typedef struct {
     uint32_t queued;   /* messages the kernel holds for it */
     uint32_t inflight; /* requests forwarded to it and not answered yet */
     char last_exit[64];
+    char fail_reason[160]; /* LT_SERVICE_FAILED: why the supervisor gave up */
 } lt_client_service_t;
 
 typedef struct {

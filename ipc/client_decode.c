@@ -127,6 +127,7 @@ static lt_err_t s_service(const lattice_kernel_ServiceInfo *in, lt_client_servic
     out->queued = in->queued;
     out->inflight = in->inflight;
     snprintf(out->last_exit, sizeof out->last_exit, "%s", in->last_exit);
+    snprintf(out->fail_reason, sizeof out->fail_reason, "%s", in->fail_reason);
     return LT_OK;
 }
 

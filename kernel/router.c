@@ -357,7 +357,7 @@ static void s_refuse(lt_kernel_t *k, lt_ksvc_t *s, lt_frame_cmd_t cmd, const cha
     if (cmd != LT_FRAME_REQUEST)
         return;
     if (route == LT_SUP_FAILED)
-        lt_router_reply_error(k, from, s->name, corr, type, LT_EUNAVAILABLE,
+        lt_router_reply_error(k, from, s->name, corr, type, LT_EFAILED,
                               "service %s has failed (%s); see %s/latticed.log", s->name,
                               lt_sup_fail_reason(s), k->home->dir);
     else
@@ -407,13 +407,12 @@ void lt_router_drain(lt_kernel_t *k, lt_ksvc_t *s)
     }
 }
 
-void lt_router_flush_queue(lt_kernel_t *k, lt_ksvc_t *s, const char *why)
+void lt_router_flush_queue(lt_kernel_t *k, lt_ksvc_t *s, lt_err_t status, const char *why)
 {
     lt_kmsg_t *m;
     while ((m = lt_kqueue_pop(&s->queue))) {
         if (m->cmd == LT_FRAME_REQUEST)
-            lt_router_reply_error(k, m->from, s->name, m->corr, m->type, LT_EUNAVAILABLE, "%s",
-                                  why);
+            lt_router_reply_error(k, m->from, s->name, m->corr, m->type, status, "%s", why);
         free(m);
     }
 }

@@ -40,9 +40,10 @@ void lt_router_drain(lt_kernel_t *k, lt_ksvc_t *s);
  * to it LT_EUNAVAILABLE, naming why. No-op when s is not registered. */
 void lt_router_forget(lt_kernel_t *k, lt_ksvc_t *s, const char *why);
 
-/* Answers every queued request LT_EUNAVAILABLE with the line why and drops
- * queued events (s failed or the node is stopping). */
-void lt_router_flush_queue(lt_kernel_t *k, lt_ksvc_t *s, const char *why);
+/* Answers every queued request with status (LT_EFAILED: s failed;
+ * LT_EUNAVAILABLE: the node is stopping) and the line why, and drops queued
+ * events. */
+void lt_router_flush_queue(lt_kernel_t *k, lt_ksvc_t *s, lt_err_t status, const char *why);
 
 /* Sends a REPLY to `to` (a client or service address) carrying `from` (the
  * address the request was sent to), with a body. Dropped with a debug line

@@ -222,14 +222,14 @@ static void s_fail(lt_kernel_t *k, lt_ksvc_t *s, const char *fmt, ...)
     char why[LT_KCONFIG_PATH_MAX + 256];
     snprintf(why, sizeof why, "service %s has failed (%s); see %s/latticed.log", s->name,
              s->fail_reason, k->home->dir);
-    lt_router_flush_queue(k, s, why);
+    lt_router_flush_queue(k, s, LT_EFAILED, why);
 }
 
 static void s_flush_stopping(lt_kernel_t *k, lt_ksvc_t *s)
 {
     char why[LT_NAME_MAX + 64];
     snprintf(why, sizeof why, "service %s is unavailable: the node is stopping", s->name);
-    lt_router_flush_queue(k, s, why);
+    lt_router_flush_queue(k, s, LT_EUNAVAILABLE, why);
 }
 
 /* Spawns lattice-<name> --home HOME: STARTING, or FAILED when it cannot be

@@ -30,6 +30,7 @@ static const struct {
     [LT_ETYPE] = {"LT_ETYPE", "unknown or mismatched store type"},
     [LT_EUNAVAILABLE] = {"LT_EUNAVAILABLE", "service unavailable (down or restarting)"},
     [LT_ETIMEDOUT] = {"LT_ETIMEDOUT", "no reply before the deadline"},
+    [LT_EFAILED] = {"LT_EFAILED", "service failed (not being restarted)"},
 };
 
 const char *lt_strerror(lt_err_t err)

@@ -37,6 +37,7 @@ typedef enum {
     /* messaging (values travel in kernel frames: append, never renumber) */
     LT_EUNAVAILABLE, /* the service is down or restarting past its queue or deadline */
     LT_ETIMEDOUT,    /* no reply before the caller's deadline */
+    LT_EFAILED,      /* the service has failed: the supervisor gave up restarting it */
     LT_ECOUNT        /* number of codes; not an error */
 } lt_err_t;
 

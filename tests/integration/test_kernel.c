@@ -681,9 +681,9 @@ Test(kernel, restart_intensity_exceeded_fails_the_service)
     cr_assert_eq(info.restarts, 2);
     cr_assert(lt_node_log_contains(s_node, "failed: more than 2 restarts in 60 s"));
 
-    /* Unavailable at once, and the kernel still answers. */
+    /* Failed at once, and the kernel still answers. */
     lt_node_frame_t r;
-    cr_assert_eq(s_call(s_node, "store", 40, NULL, 0, &r), LT_EUNAVAILABLE);
+    cr_assert_eq(s_call(s_node, "store", 40, NULL, 0, &r), LT_EFAILED);
     char line[256];
     lt_node_error_text(&r, line, sizeof line);
     cr_assert(strstr(line, "service store has failed"), "%s", line);
@@ -766,7 +766,7 @@ Test(kernel, exit_100_is_permanent)
     cr_assert_eq(info.restarts, 0);
     cr_assert_str_eq(info.last_exit, "exit 100");
     lt_node_frame_t r;
-    cr_assert_eq(s_call(s_node, "store", 40, NULL, 0, &r), LT_EUNAVAILABLE);
+    cr_assert_eq(s_call(s_node, "store", 40, NULL, 0, &r), LT_EFAILED);
     char line[256];
     lt_node_error_text(&r, line, sizeof line);
     cr_assert(strstr(line, "permanent"), "%s", line);

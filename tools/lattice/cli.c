@@ -62,6 +62,7 @@ int lt_cli_exit_code(lt_err_t err)
     case LT_ENOTFOUND:
         return LT_CLI_EXIT_NOTFOUND;
     case LT_EUNAVAILABLE:
+    case LT_EFAILED:
     case LT_ETIMEDOUT:
         return LT_CLI_EXIT_NODE;
     default:
@@ -93,7 +94,7 @@ int lt_cli_fail(lt_cli_t *cli, lt_err_t err, const char *what_fmt, ...)
     if (!why || !why[0])
         why = lt_strerror(err);
     char full[768];
-    if (err == LT_EUNAVAILABLE || err == LT_ETIMEDOUT)
+    if (err == LT_EUNAVAILABLE || err == LT_EFAILED || err == LT_ETIMEDOUT)
         snprintf(full, sizeof full, "%s (check the node: lattice node services)", why);
     else
         snprintf(full, sizeof full, "%s", why);

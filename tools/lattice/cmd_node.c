@@ -19,6 +19,7 @@ void lt_cli_json_service(lt_json_t *j, const lt_client_service_t *s)
     lt_json_field_u64(j, "since_ms", s->since_ms);
     lt_json_field_u64(j, "queued", s->queued);
     lt_json_field_str(j, "last_exit", s->last_exit);
+    lt_json_field_str(j, "fail_reason", s->fail_reason);
     lt_json_end_object(j);
 }
 
@@ -32,6 +33,8 @@ static void s_service_line(const char *indent, const lt_client_service_t *s)
         printf("  queued %" PRIu32, s->queued);
     if (s->last_exit[0])
         printf("  last exit: %s", s->last_exit);
+    if (s->fail_reason[0])
+        printf("  failed: %s", s->fail_reason);
     putchar('\n');
 }
 

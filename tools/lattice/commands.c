@@ -20,7 +20,7 @@ static const lt_cli_cmd_t s_commands[] = {
         .help = "Prints one line per service: name, state (starting, ready, backoff,\n"
                 "failed, stopped, waiting), pid, restarts, and how it last exited.\n"
                 "--json: [{\"name\", \"state\", \"pid\", \"restarts\", \"proto\", \"attached\",\n"
-                "\"since_ms\", \"queued\", \"last_exit\"}].",
+                "\"since_ms\", \"queued\", \"last_exit\", \"fail_reason\"}].",
         .run = lt_cli_cmd_node_services,
     },
     {

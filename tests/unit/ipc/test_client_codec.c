@@ -889,10 +889,24 @@ Test(client_retry, a_store_that_stays_unavailable_is_eunavailable_at_the_deadlin
     lt_client_hash_t h;
     assert_rc(lt_client_append(c, &id, "t", 1, &h), LT_EUNAVAILABLE);
     cr_assert_str_eq(lt_client_errmsg(c),
-                     "the store service is unavailable (restarting or failed); try again later");
+                     "the store service is unavailable (restarting); try again later");
     size_t n = s_nseen(f);
     cr_assert_geq(n, 3, "retried with backoff (%zu attempts)", n);
     cr_assert_leq(n, 40, "with backoff, not in a busy loop (%zu attempts)", n);
+    lt_client_close(&c);
+    s_fake_stop(&f);
+}
+
+Test(client_retry, a_failed_store_is_reported_at_once_without_retries)
+{
+    s_fake_t *f = s_fake_start(s_canned);
+    s_set_reply(f, LT_EFAILED, NULL);
+    lt_client_t *c = s_connect(f, 5000);
+    lt_client_store_id_t id = s_store_id();
+    lt_client_hash_t h;
+    assert_rc(lt_client_append(c, &id, "t", 1, &h), LT_EFAILED);
+    cr_assert(strstr(lt_client_errmsg(c), "has failed"), "%s", lt_client_errmsg(c));
+    cr_assert_eq(s_nseen(f), 1, "a failed service is not asked again");
     lt_client_close(&c);
     s_fake_stop(&f);
 }
