@@ -40,6 +40,7 @@
 #include <zmq.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -802,11 +803,51 @@ lt_err_t lt_client_node_restart(lt_client_t *c, const char *service)
     return rc ? rc : s_expect_empty(c, "the node");
 }
 
+/* Whether process pid has exited: gone, or a zombie its parent has not
+ * reaped yet (it holds no files, no lock any more). */
+static bool s_exited(uint32_t pid)
+{
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return true;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%u/stat", (unsigned)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')'); /* the name may hold anything */
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
 lt_err_t lt_client_node_stop(lt_client_t *c)
 {
     lt_errbuf_clear(&c->eb);
-    lt_err_t rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_STOP, NULL, false);
-    return rc ? rc : s_expect_empty(c, "the node");
+    lt_client_node_status_t *st = malloc(sizeof *st);
+    if (!st)
+        return lt_fail(&c->eb, LT_ENOMEM, "out of memory");
+    lt_err_t rc = lt_client_node_status(c, st);
+    uint32_t pid = st->pid;
+    free(st);
+    if (rc)
+        return rc;
+    uint64_t deadline = s_deadline(s_now(), c->timeout_ms);
+    rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_STOP, NULL, false);
+    if (rc == LT_OK)
+        rc = s_expect_empty(c, "the node");
+    if (rc)
+        return rc;
+    /* Stopping takes the services' own stop time; then the process ends. */
+    while (pid && !s_exited(pid)) {
+        if (s_now() >= deadline)
+            return lt_fail(&c->eb, LT_ETIMEDOUT,
+                           "the node (pid %u) is still stopping after %u ms; it goes on", pid,
+                           (unsigned)c->timeout_ms);
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return LT_OK;
 }
 
 /* The pids of the kernel and of the store process now (0 when unknown):

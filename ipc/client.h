@@ -122,7 +122,10 @@ LT_NODISCARD lt_err_t lt_client_node_status(lt_client_t *c, lt_client_node_statu
 LT_NODISCARD lt_err_t lt_client_node_services(lt_client_t *c, lt_client_service_t *services,
                                               size_t cap, size_t *n);
 LT_NODISCARD lt_err_t lt_client_node_restart(lt_client_t *c, const char *service);
-/* Asks the node to stop; returns once the kernel acknowledged. */
+/* Asks the node to stop and waits, up to the timeout, until the kernel
+ * process has exited (its services stopped, its lock released: a new
+ * latticed may start on the home at once). LT_ETIMEDOUT when it is still
+ * running at the deadline. */
 LT_NODISCARD lt_err_t lt_client_node_stop(lt_client_t *c);
 
 /* ---- stores ---- */
