@@ -5,11 +5,11 @@
  * portable codec (frame.h); this file only maps them onto ZeroMQ parts and
  * owns the clocks, the signals and the log.
  *
- * The one mutable global is the stop flag the signal handlers set: a handler
- * cannot reach anything else. libzmq blocks every signal in its I/O threads,
- * so SIGTERM lands on the loop's thread and interrupts zmq_poll (EINTR). A
- * signal that arrives between the flag check and the poll is seen at the
- * next wake-up, at most one heartbeat interval later. */
+ * The mutable globals are the stop flag the signal handlers set and the
+ * write end of a self-pipe they wake the loop with: a handler cannot reach
+ * anything else. A signal that lands between the flag check and zmq_poll
+ * would not interrupt the poll; its byte in the pipe does, so a stop is
+ * seen at once, not one heartbeat later. */
 #include "ipc/process.h"
 #include "ipc/frame.h"
 
@@ -35,6 +35,8 @@
 
 /* Set by the SIGTERM/SIGINT handler; read by the loop. */
 static volatile sig_atomic_t s_stop_signal;
+/* The self-pipe: the handler writes a byte, the loop polls the read end. */
+static int s_wake_fd[2] = {-1, -1};
 
 typedef struct {
     bool used;
@@ -202,6 +204,11 @@ lt_err_t lt_process_default_home(char *out, size_t cap)
 static void s_on_signal(int sig)
 {
     s_stop_signal = sig;
+    int saved = errno;
+    if (s_wake_fd[1] >= 0 && write(s_wake_fd[1], "", 1) < 0) {
+        /* Full or closed: the flag alone still stops the loop. */
+    }
+    errno = saved;
 }
 
 typedef struct {
@@ -210,6 +217,12 @@ typedef struct {
 
 static void s_signals_install(s_sigsave_t *old)
 {
+    if (s_wake_fd[0] < 0 && pipe(s_wake_fd) == 0) {
+        for (int i = 0; i < 2; i++) {
+            fcntl(s_wake_fd[i], F_SETFL, fcntl(s_wake_fd[i], F_GETFL) | O_NONBLOCK);
+            fcntl(s_wake_fd[i], F_SETFD, FD_CLOEXEC);
+        }
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
@@ -670,14 +683,18 @@ static bool s_housekeeping(s_proc_t *p)
 static void s_loop(s_proc_t *p)
 {
     while (!s_stop_signal) {
-        zmq_pollitem_t item = {.socket = p->sock, .events = ZMQ_POLLIN};
-        int rc = zmq_poll(&item, p->sock ? 1 : 0, s_poll_timeout(p));
+        /* The socket (when there is one) and the self-pipe. */
+        zmq_pollitem_t items[2] = {{.socket = p->sock, .events = ZMQ_POLLIN},
+                                   {.fd = s_wake_fd[0], .events = ZMQ_POLLIN}};
+        zmq_pollitem_t *first = p->sock ? &items[0] : &items[1];
+        int n = (p->sock ? 1 : 0) + (s_wake_fd[0] >= 0 ? 1 : 0);
+        int rc = zmq_poll(first, n, s_poll_timeout(p));
         if (rc < 0 && errno != EINTR) {
             /* Only our own misuse makes zmq_poll fail on our own socket. */
             lt_log_error(p->log, p->tag, "zmq_poll: %s", zmq_strerror(errno));
             abort();
         }
-        if (rc > 0 && (item.revents & ZMQ_POLLIN))
+        if (rc > 0 && p->sock && (items[0].revents & ZMQ_POLLIN))
             s_drain(p);
         if (s_stop_signal)
             break;
