@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -668,6 +669,39 @@ static lt_err_t s_no_node(lt_errbuf_t *eb, const char *home)
                    home, home);
 }
 
+/* One ZeroMQ context for every handle of the process (as CZMQ's zsys
+ * does): each context runs an I/O thread, and 16 handles in 16 threads
+ * with 16 I/O threads cost more wakeups than the requests themselves on a
+ * small machine. The last handle closed ends it. The process-wide state of
+ * a library, so behind a mutex; a child of fork() must not use the handles
+ * of its parent (a ZeroMQ rule). */
+static pthread_mutex_t s_ctx_mu = PTHREAD_MUTEX_INITIALIZER;
+static void *s_ctx;
+static unsigned s_ctx_refs;
+
+static void *s_ctx_acquire(void)
+{
+    pthread_mutex_lock(&s_ctx_mu);
+    if (!s_ctx)
+        s_ctx = zmq_ctx_new();
+    void *ctx = s_ctx;
+    if (ctx)
+        s_ctx_refs++;
+    pthread_mutex_unlock(&s_ctx_mu);
+    return ctx;
+}
+
+/* After the handle's socket is closed (zmq_ctx_term waits for sockets). */
+static void s_ctx_release(void)
+{
+    pthread_mutex_lock(&s_ctx_mu);
+    if (s_ctx_refs && --s_ctx_refs == 0) {
+        zmq_ctx_term(s_ctx);
+        s_ctx = NULL;
+    }
+    pthread_mutex_unlock(&s_ctx_mu);
+}
+
 lt_err_t lt_client_connect(const lt_client_opts_t *opts, lt_client_t **out, lt_errbuf_t *eb)
 {
     *out = NULL;
@@ -713,7 +747,7 @@ lt_err_t lt_client_connect(const lt_client_opts_t *opts, lt_client_t **out, lt_e
     int linger = 0;
     char endpoint[sizeof path + 8];
     snprintf(endpoint, sizeof endpoint, "ipc://%s", path);
-    c->zctx = zmq_ctx_new();
+    c->zctx = s_ctx_acquire();
     if (c->zctx)
         c->sock = zmq_socket(c->zctx, ZMQ_DEALER);
     if (!c->sock || zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
@@ -743,7 +777,7 @@ void lt_client_close(lt_client_t **c_p)
     if (c->sock)
         zmq_close(c->sock);
     if (c->zctx)
-        zmq_ctx_term(c->zctx);
+        s_ctx_release();
     if (c->events) {
         s_event_purge(c, 0);
         free(c->events);
