@@ -639,6 +639,18 @@ static lt_err_t s_store_call(lt_client_t *c, uint32_t type, const lt_buf_t *body
     return s_call(c, &k);
 }
 
+/* Encodes msg and calls the store with it. */
+static lt_err_t s_store_request(lt_client_t *c, uint32_t type, const pb_msgdesc_t *fields,
+                                const void *msg, const lt_client_store_id_t *store)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, fields, msg, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, type, &b, store);
+    lt_buf_free(&b);
+    return rc;
+}
+
 static lt_err_t s_expect_empty(lt_client_t *c, const char *addr)
 {
     return c->reply.len == 0 ? LT_OK : s_malformed(c, addr, "a body where none was expected");
@@ -939,11 +951,8 @@ lt_err_t lt_client_store_create(lt_client_t *c, lt_client_store_type_t type, con
     if (parent)
         S_SET(m.parent, parent->b, LT_STORE_ID_LEN);
     S_RID(m.request_id);
-    lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = s_encode(c, lattice_store_StoreCreate_fields, &m, &b);
-    if (rc == LT_OK)
-        rc = s_store_call(c, lattice_store_StoreMsgType_STORE_CREATE, &b, parent);
-    lt_buf_free(&b);
+    lt_err_t rc = s_store_request(c, lattice_store_StoreMsgType_STORE_CREATE,
+                                  lattice_store_StoreCreate_fields, &m, parent);
     if (rc)
         return rc;
     return lt_client_decode_store_created(c->reply.data, c->reply.len, out, &c->eb);
@@ -1006,11 +1015,8 @@ lt_err_t lt_client_store_resolve(lt_client_t *c, const char *query, lt_client_st
         return lt_fail(&c->eb, LT_ENOTFOUND,
                        "no store named '%.40s...' (names are at most %d bytes)", query, S_NAME_MAX);
     snprintf(m.query, sizeof m.query, "%s", query);
-    lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = s_encode(c, lattice_store_StoreResolve_fields, &m, &b);
-    if (rc == LT_OK)
-        rc = s_store_call(c, lattice_store_StoreMsgType_STORE_RESOLVE, &b, NULL);
-    lt_buf_free(&b);
+    lt_err_t rc = s_store_request(c, lattice_store_StoreMsgType_STORE_RESOLVE,
+                                  lattice_store_StoreResolve_fields, &m, NULL);
     if (rc)
         return rc;
     return lt_client_decode_store_ref(c->reply.data, c->reply.len, out, &c->eb);
@@ -1043,11 +1049,8 @@ lt_err_t lt_client_put(lt_client_t *c, const lt_client_store_id_t *store, const 
     lt_pb_bind_write(&m.key, &k);
     lt_pb_bind_write(&m.value, &v);
     S_RID(m.request_id);
-    lt_buf_t b = LT_BUF_INIT;
-    rc = s_encode(c, lattice_store_KvPut_fields, &m, &b);
-    if (rc == LT_OK)
-        rc = s_store_call(c, lattice_store_StoreMsgType_KV_PUT, &b, store);
-    lt_buf_free(&b);
+    rc = s_store_request(c, lattice_store_StoreMsgType_KV_PUT, lattice_store_KvPut_fields, &m,
+                         store);
     return rc ? rc : s_written(c, hash);
 }
 
@@ -1181,11 +1184,8 @@ lt_err_t lt_client_append(lt_client_t *c, const lt_client_store_id_t *store, con
     S_SET(m.store, store->b, LT_STORE_ID_LEN);
     lt_pb_bind_write(&m.text, &t);
     S_RID(m.request_id);
-    lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = s_encode(c, lattice_store_LogAppend_fields, &m, &b);
-    if (rc == LT_OK)
-        rc = s_store_call(c, lattice_store_StoreMsgType_LOG_APPEND, &b, store);
-    lt_buf_free(&b);
+    lt_err_t rc = s_store_request(c, lattice_store_StoreMsgType_LOG_APPEND,
+                                  lattice_store_LogAppend_fields, &m, store);
     return rc ? rc : s_written(c, hash);
 }
 
@@ -1198,11 +1198,8 @@ lt_err_t lt_client_read(lt_client_t *c, const lt_client_store_id_t *store, uint6
     lattice_store_LogRead m = lattice_store_LogRead_init_zero;
     S_SET(m.store, store->b, LT_STORE_ID_LEN);
     m.tail = tail;
-    lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = s_encode(c, lattice_store_LogRead_fields, &m, &b);
-    if (rc == LT_OK)
-        rc = s_store_call(c, lattice_store_StoreMsgType_LOG_READ, &b, store);
-    lt_buf_free(&b);
+    lt_err_t rc = s_store_request(c, lattice_store_StoreMsgType_LOG_READ,
+                                  lattice_store_LogRead_fields, &m, store);
     if (rc)
         return rc;
     return lt_client_decode_log_entries(c->reply.data, c->reply.len, tail, out, n, &c->eb);
@@ -1385,11 +1382,8 @@ lt_err_t lt_client_history(lt_client_t *c, const lt_client_store_id_t *store, ui
     lattice_store_History m = lattice_store_History_init_zero;
     S_SET(m.store, store->b, LT_STORE_ID_LEN);
     m.limit = limit;
-    lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = s_encode(c, lattice_store_History_fields, &m, &b);
-    if (rc == LT_OK)
-        rc = s_store_call(c, lattice_store_StoreMsgType_HISTORY, &b, store);
-    lt_buf_free(&b);
+    lt_err_t rc = s_store_request(c, lattice_store_StoreMsgType_HISTORY,
+                                  lattice_store_History_fields, &m, store);
     if (rc)
         return rc;
     return lt_client_decode_history(c->reply.data, c->reply.len, limit, out, n, &c->eb);
@@ -1403,11 +1397,8 @@ lt_err_t lt_client_debug(lt_client_t *c, const lt_client_store_id_t *store,
     lattice_store_Debug m = lattice_store_Debug_init_zero;
     S_SET(m.store, store->b, LT_STORE_ID_LEN);
     S_SET(m.hash, hash->b, LT_HASH_LEN);
-    lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = s_encode(c, lattice_store_Debug_fields, &m, &b);
-    if (rc == LT_OK)
-        rc = s_store_call(c, lattice_store_StoreMsgType_DEBUG, &b, store);
-    lt_buf_free(&b);
+    lt_err_t rc =
+        s_store_request(c, lattice_store_StoreMsgType_DEBUG, lattice_store_Debug_fields, &m, store);
     if (rc)
         return rc;
     if ((rc = lt_client_decode_intention(c->reply.data, c->reply.len, hash, out, &c->eb)) != LT_OK)

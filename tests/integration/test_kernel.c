@@ -106,6 +106,18 @@ static const char *s_libexec_with(const char *script)
     return s_libexec;
 }
 
+/* Starts a node whose lattice-store is the given script (NULL: a libexec
+ * folder without one), with extra latticed arguments (may be NULL). */
+static void s_start_with_script(const char *script, const char *const *args)
+{
+    const char *libexec = script ? s_libexec_with(script) : (s_libexec = lt_test_tmpdir("empty"));
+    char env[600];
+    snprintf(env, sizeof env, "LATTICE_LIBEXEC=%s", libexec);
+    const char *envs[] = {env, NULL};
+    lt_node_opts_t o = {.args = args, .env = envs};
+    s_node = lt_node_start(&o);
+}
+
 /* ---- the kernel's own requests ---- */
 
 Test(kernel, ping_status_and_services_have_their_shapes)
@@ -710,13 +722,8 @@ Test(kernel, restart_intensity_exceeded_fails_the_service)
 
 Test(kernel, a_service_that_always_crashes_fails_after_backoff)
 {
-    const char *libexec = s_libexec_with("#!/bin/sh\nexit 1\n");
-    char env[600];
-    snprintf(env, sizeof env, "LATTICE_LIBEXEC=%s", libexec);
-    const char *envs[] = {env, NULL};
     const char *args[] = {"--max-restarts", "3", NULL};
-    lt_node_opts_t o = {.args = args, .env = envs};
-    s_node = lt_node_start(&o);
+    s_start_with_script("#!/bin/sh\nexit 1\n", args);
     lt_node_want_t failed = {.state = LT_NODE_FAILED};
     lt_node_service_t info;
     cr_assert(lt_node_wait_service(s_node, "store", &failed, 0, &info), "state %s",
@@ -734,13 +741,8 @@ Test(kernel, a_service_that_never_registers_is_killed_as_hung)
 {
     /* exec: the kernel accepts READY only from the pid it spawned, and a
      * sleep never sends one. */
-    const char *libexec = s_libexec_with("#!/bin/sh\nexec sleep 600\n");
-    char env[600];
-    snprintf(env, sizeof env, "LATTICE_LIBEXEC=%s", libexec);
-    const char *envs[] = {env, NULL};
     const char *args[] = {"--start-timeout", "200", "--max-restarts", "1", NULL};
-    lt_node_opts_t o = {.args = args, .env = envs};
-    s_node = lt_node_start(&o);
+    s_start_with_script("#!/bin/sh\nexec sleep 600\n", args);
     lt_node_want_t failed = {.state = LT_NODE_FAILED};
     lt_node_service_t info;
     cr_assert(lt_node_wait_service(s_node, "store", &failed, 0, &info), "state %s",
@@ -754,12 +756,7 @@ Test(kernel, a_service_that_never_registers_is_killed_as_hung)
 
 Test(kernel, exit_100_is_permanent)
 {
-    const char *libexec = s_libexec_with("#!/bin/sh\nexit 100\n");
-    char env[600];
-    snprintf(env, sizeof env, "LATTICE_LIBEXEC=%s", libexec);
-    const char *envs[] = {env, NULL};
-    lt_node_opts_t o = {.env = envs};
-    s_node = lt_node_start(&o);
+    s_start_with_script("#!/bin/sh\nexit 100\n", NULL);
     lt_node_want_t failed = {.state = LT_NODE_FAILED};
     lt_node_service_t info;
     cr_assert(lt_node_wait_service(s_node, "store", &failed, 0, &info));
@@ -776,12 +773,7 @@ Test(kernel, exit_100_is_permanent)
 
 Test(kernel, a_missing_program_fails_with_its_path)
 {
-    s_libexec = lt_test_tmpdir("empty");
-    char env[600];
-    snprintf(env, sizeof env, "LATTICE_LIBEXEC=%s", s_libexec);
-    const char *envs[] = {env, NULL};
-    lt_node_opts_t o = {.env = envs};
-    s_node = lt_node_start(&o);
+    s_start_with_script(NULL, NULL);
     lt_node_want_t failed = {.state = LT_NODE_FAILED};
     cr_assert(lt_node_wait_service(s_node, "store", &failed, 0, NULL));
     cr_assert(lt_node_log_contains(s_node, "cannot run"));
