@@ -30,6 +30,7 @@
 #include "ipc/client_decode.h"
 #include "ipc/frame.h"
 #include "store/ops_codec.h"
+#include "store/store.h"
 #include "weaver/types.h"
 
 #include "kernel.pb.h"
@@ -182,25 +183,9 @@ const char *lt_client_service_state_name(int state)
     }
 }
 
-static const char *s_env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && v[0] ? v : NULL;
-}
-
 lt_err_t lt_client_default_home(char *out, size_t cap)
 {
-    const char *v;
-    int n;
-    if ((v = s_env("LATTICE_HOME")))
-        n = snprintf(out, cap, "%s", v);
-    else if ((v = s_env("XDG_DATA_HOME")))
-        n = snprintf(out, cap, "%s/lattice", v);
-    else if ((v = s_env("HOME")))
-        n = snprintf(out, cap, "%s/.local/share/lattice", v);
-    else
-        return LT_EINVAL;
-    return n >= 0 && (size_t)n < cap ? LT_OK : LT_EINVAL;
+    return lt_home_default(out, cap);
 }
 
 const char *lt_client_errmsg(const lt_client_t *c)

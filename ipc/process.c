@@ -173,32 +173,6 @@ lt_err_t lt_process_socket_path(const char *home, char *out, size_t cap)
     return LT_OK;
 }
 
-static const char *s_env(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
-lt_err_t lt_process_default_home(char *out, size_t cap)
-{
-    const char *v;
-    int n;
-    if ((v = s_env("LATTICE_HOME")))
-        n = snprintf(out, cap, "%s", v);
-    else if ((v = s_env("XDG_DATA_HOME")))
-        n = snprintf(out, cap, "%s/lattice", v);
-    else if ((v = s_env("HOME")))
-        n = snprintf(out, cap, "%s/.local/share/lattice", v);
-    else
-        return LT_EINVAL;
-    if (n < 0 || (size_t)n >= cap) {
-        if (cap)
-            out[0] = '\0';
-        return LT_EINVAL;
-    }
-    return LT_OK;
-}
-
 /* ---- signals --------------------------------------------------------------- */
 
 static void s_on_signal(int sig)

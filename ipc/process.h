@@ -101,11 +101,6 @@ int lt_process_run(const lt_actor_ops_t *ops, const void *cfg, const lt_process_
  * cap). LT_EINVAL when it does not fit (AF_UNIX paths are short: 107 bytes). */
 LT_NODISCARD lt_err_t lt_process_socket_path(const char *home, char *out, size_t cap);
 
-/* The default home (DESIGN.md §8): $LATTICE_HOME, else
- * $XDG_DATA_HOME/lattice, else $HOME/.local/share/lattice (empty variables
- * count as unset). LT_EINVAL when none is set or the path does not fit. */
-LT_NODISCARD lt_err_t lt_process_default_home(char *out, size_t cap);
-
 /* The log of a service process: each line goes, in one write(), to stderr
  * and appended to <home>/latticed.log (the kernel's log, so a service's lines
  * survive a kernel restart and sit beside the kernel's), as

@@ -1,5 +1,6 @@
 /* The node's home as the kernel holds it (kernel/home.h). */
 #include "kernel/home.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,22 +15,16 @@
 
 lt_err_t lt_home_resolve(const char *given, char *out, size_t cap, lt_errbuf_t *eb)
 {
-    int n;
-    const char *env;
     if (given && given[0]) {
-        n = snprintf(out, cap, "%s", given);
-    } else if ((env = getenv("LATTICE_HOME")) && env[0]) {
-        n = snprintf(out, cap, "%s", env);
-    } else if ((env = getenv("XDG_DATA_HOME")) && env[0]) {
-        n = snprintf(out, cap, "%s/lattice", env);
-    } else if ((env = getenv("HOME")) && env[0]) {
-        n = snprintf(out, cap, "%s/.local/share/lattice", env);
-    } else {
-        return lt_fail(eb, LT_EINVAL,
-                       "no home for the node: pass --home DIR or set LATTICE_HOME or HOME");
+        int n = snprintf(out, cap, "%s", given);
+        if (n < 0 || (size_t)n >= cap)
+            return lt_fail(eb, LT_EINVAL, "home path is too long");
+        return LT_OK;
     }
-    if (n < 0 || (size_t)n >= cap)
-        return lt_fail(eb, LT_EINVAL, "home path is too long");
+    if (lt_home_default(out, cap) != LT_OK)
+        return lt_fail(eb, LT_EINVAL,
+                       "no home for the node: pass --home DIR or set LATTICE_HOME or HOME "
+                       "(or the path they make is too long)");
     return LT_OK;
 }
 

@@ -61,16 +61,8 @@ int main(int argc, char **argv)
         }
     }
     char buf[4096];
-    if (!home)
-        home = getenv("LATTICE_HOME");
-    if (!home && getenv("XDG_DATA_HOME")) {
-        snprintf(buf, sizeof buf, "%s/lattice", getenv("XDG_DATA_HOME"));
+    if (!home && lt_home_default(buf, sizeof buf) == LT_OK)
         home = buf;
-    }
-    if (!home && getenv("HOME")) {
-        snprintf(buf, sizeof buf, "%s/.local/share/lattice", getenv("HOME"));
-        home = buf;
-    }
     if (!home) {
         fprintf(stderr, "lattice-demo: no home directory: pass --home DIR\n");
         return 2;

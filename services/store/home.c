@@ -4,8 +4,35 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+static const char *s_env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && v[0] ? v : NULL;
+}
+
+lt_err_t lt_home_default(char *out, size_t cap)
+{
+    const char *v;
+    int n;
+    if ((v = s_env("LATTICE_HOME")))
+        n = snprintf(out, cap, "%s", v);
+    else if ((v = s_env("XDG_DATA_HOME")))
+        n = snprintf(out, cap, "%s/lattice", v);
+    else if ((v = s_env("HOME")))
+        n = snprintf(out, cap, "%s/.local/share/lattice", v);
+    else
+        n = -1;
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap)
+            out[0] = '\0';
+        return LT_EINVAL;
+    }
+    return LT_OK;
+}
 
 lt_err_t lt_home_open_kv(const char *home, lt_kv_t **kv_out, lt_identity_t *id, lt_errbuf_t *eb)
 {

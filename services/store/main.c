@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     }
     char def[4096];
     if (!home) {
-        if (lt_process_default_home(def, sizeof def) != LT_OK) {
+        if (lt_home_default(def, sizeof def) != LT_OK) {
             fputs("lattice-store: no home: pass --home DIR or set LATTICE_HOME\n", stderr);
             return LT_PROCESS_EXIT_USAGE;
         }

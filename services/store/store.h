@@ -77,6 +77,12 @@ LT_NODISCARD lt_err_t lt_db_open_home(const char *home, const lt_logger_t *log, 
  * with lt_kv_close) and should lt_identity_wipe(id) when done. LT_ELOCKED
  * when another process holds the home; LT_ECORRUPT, LT_EIO, LT_EINVAL (a
  * missing or too long path) otherwise, with one line in eb. */
+/* The default home (DESIGN.md §8): $LATTICE_HOME, else
+ * $XDG_DATA_HOME/lattice, else $HOME/.local/share/lattice (empty variables
+ * count as unset). LT_EINVAL when none is set or the path does not fit cap
+ * (out is then ""). Every program and the client library use this one. */
+LT_NODISCARD lt_err_t lt_home_default(char *out, size_t cap);
+
 LT_NODISCARD lt_err_t lt_home_open_kv(const char *home, lt_kv_t **kv, lt_identity_t *id,
                                       lt_errbuf_t *eb);
 /* Commits pending writes (synced); then delivers their events. */

@@ -413,17 +413,17 @@ Test(process, socket_path_and_default_home)
     setenv("LATTICE_HOME", "/l", 1);
     setenv("XDG_DATA_HOME", "/x", 1);
     setenv("HOME", "/h", 1);
-    cr_assert_eq(lt_process_default_home(out, sizeof out), LT_OK);
+    cr_assert_eq(lt_home_default(out, sizeof out), LT_OK);
     cr_assert_str_eq(out, "/l");
     setenv("LATTICE_HOME", "", 1);
-    cr_assert_eq(lt_process_default_home(out, sizeof out), LT_OK);
+    cr_assert_eq(lt_home_default(out, sizeof out), LT_OK);
     cr_assert_str_eq(out, "/x/lattice");
     unsetenv("XDG_DATA_HOME");
-    cr_assert_eq(lt_process_default_home(out, sizeof out), LT_OK);
+    cr_assert_eq(lt_home_default(out, sizeof out), LT_OK);
     cr_assert_str_eq(out, "/h/.local/share/lattice");
-    cr_assert_eq(lt_process_default_home(out, 4), LT_EINVAL);
+    cr_assert_eq(lt_home_default(out, 4), LT_EINVAL);
     unsetenv("HOME");
-    cr_assert_eq(lt_process_default_home(out, sizeof out), LT_EINVAL);
+    cr_assert_eq(lt_home_default(out, sizeof out), LT_EINVAL);
 }
 
 Test(process, the_log_appends_one_line_per_event, .init = cr_redirect_stderr)
