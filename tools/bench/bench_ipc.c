@@ -84,7 +84,8 @@ static void s_usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: bench-ipc [--quick] [--n N] [--home-dir DIR] [--latticed PATH] [--no-pin]\n"
+        "usage: bench-ipc [--quick] [--n N] [--puts-s S] [--home-dir DIR] [--latticed PATH] "
+        "[--no-pin]\n"
         "Measures the real path of a request (liblattice-client, latticed, lattice-store,\n"
         "RocksDB with synced commits): put and get latency, put throughput with 1, 4 and 16\n"
         "clients, the kernel's routing overhead against a bare ZeroMQ forwarder, and the\n"
@@ -93,6 +94,7 @@ static void s_usage(FILE *f)
         "  --quick          N = %d, %d restart trials, %.0f s per concurrency level (CI smoke)\n"
         "  --n N            puts and gets timed one by one (default %d); the routing round\n"
         "                   trips per path are %d x N\n"
+        "  --puts-s S       seconds of putting per concurrency level (default %.0f)\n"
         "  --home-dir DIR   make the run directory (a fresh bench-ipc.XXXXXX holding the\n"
         "                   nodes' homes, removed at the end) under DIR instead of /tmp\n"
         "  --latticed PATH  the kernel to run (default: kernel/latticed of the build tree\n"
@@ -100,7 +102,7 @@ static void s_usage(FILE *f)
         "  --no-pin         run the routing phase on every CPU (default: on one CPU, so\n"
         "                   that its paths compare by their work, not by thread placement)\n"
         "  --help           this text\n",
-        S_N_QUICK, S_TRIALS_QUICK, S_PUTS_S_QUICK, S_N_FULL, S_RTT_PER_PUT);
+        S_N_QUICK, S_TRIALS_QUICK, S_PUTS_S_QUICK, S_N_FULL, S_RTT_PER_PUT, S_PUTS_S_FULL);
 }
 
 /* <build>/tools/bench/bench-ipc -> <build>/kernel/latticed when it exists,
@@ -582,6 +584,13 @@ int main(int argc, char **argv)
             o.base_dir = argv[++i];
         } else if (strcmp(argv[i], "--latticed") == 0 && i + 1 < argc) {
             o.latticed = argv[++i];
+        } else if (strcmp(argv[i], "--puts-s") == 0 && i + 1 < argc) {
+            char *end = NULL;
+            o.puts_s = strtod(argv[++i], &end);
+            if (!end || *end != '\0' || !(o.puts_s >= 0.5 && o.puts_s <= 600)) {
+                lt_bench_note("--puts-s wants seconds from 0.5 to 600, not '%s'", argv[i]);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--n") == 0 && i + 1 < argc) {
             if (!s_parse_n(argv[++i], &o.n)) {
                 lt_bench_note("--n wants a count from 20 to 10000000, not '%s'", argv[i]);
@@ -595,7 +604,8 @@ int main(int argc, char **argv)
     if (o.n == 0)
         o.n = o.quick ? S_N_QUICK : S_N_FULL;
     o.trials = o.quick ? S_TRIALS_QUICK : S_TRIALS_FULL;
-    o.puts_s = o.quick ? S_PUTS_S_QUICK : S_PUTS_S_FULL;
+    if (o.puts_s == 0)
+        o.puts_s = o.quick ? S_PUTS_S_QUICK : S_PUTS_S_FULL;
     /* A client whose kernel went away must not kill the benchmark. */
     signal(SIGPIPE, SIG_IGN);
 
