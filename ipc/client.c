@@ -1007,6 +1007,65 @@ lt_err_t lt_client_store_resolve(lt_client_t *c, const char *query, lt_client_st
     return lt_client_decode_store_ref(c->reply.data, c->reply.len, out, &c->eb);
 }
 
+/* ---- peers ---- */
+
+lt_err_t lt_client_peer_invite(lt_client_t *c, const lt_client_store_id_t *store, uint64_t ttl_ms,
+                               lt_client_invite_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    memset(out, 0, sizeof *out);
+    lattice_store_PeerInvite m = lattice_store_PeerInvite_init_zero;
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    m.ttl_ms = ttl_ms;
+    S_RID(m.request_id);
+    lt_err_t rc = s_store_request(c, lattice_store_StoreMsgType_PEER_INVITE,
+                                  lattice_store_PeerInvite_fields, &m, store);
+    if (rc == LT_OK)
+        rc = lt_client_decode_invited(c->reply.data, c->reply.len, out, &c->eb);
+    sodium_memzero(c->reply.data, c->reply.len);
+    if (rc)
+        return rc;
+    out->store = *store;
+    /* The inviter's key: the node's own, from its status. */
+    lt_client_node_status_t st;
+    rc = lt_client_node_status(c, &st);
+    if (rc) {
+        sodium_memzero(out, sizeof *out);
+        return rc;
+    }
+    out->inviter = st.node_key;
+    return LT_OK;
+}
+
+lt_err_t lt_client_peer_list(lt_client_t *c, const lt_client_store_id_t *store,
+                             lt_client_peer_t **out, size_t *n)
+{
+    lt_errbuf_clear(&c->eb);
+    *out = NULL;
+    *n = 0;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_store_ref(c, store, false, &b);
+    if (rc == LT_OK)
+        rc = s_store_call(c, lattice_store_StoreMsgType_PEER_LIST, &b, store);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    return lt_client_decode_peer_list(c->reply.data, c->reply.len, out, n, &c->eb);
+}
+
+lt_err_t lt_client_peer_revoke(lt_client_t *c, const lt_client_store_id_t *store,
+                               const lt_client_key_t *peer, lt_client_hash_t *hash)
+{
+    lt_errbuf_clear(&c->eb);
+    lattice_store_PeerRef m = lattice_store_PeerRef_init_zero;
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    S_SET(m.key, peer->b, LT_KEY_LEN);
+    S_RID(m.request_id);
+    lt_err_t rc = s_store_request(c, lattice_store_StoreMsgType_PEER_REVOKE,
+                                  lattice_store_PeerRef_fields, &m, store);
+    return rc ? rc : lt_client_decode_written(c->reply.data, c->reply.len, hash, &c->eb);
+}
+
 /* ---- core:kvstore ---- */
 
 static lt_err_t s_need_key(lt_client_t *c, const void *key, size_t len)

@@ -300,6 +300,63 @@ LT_NODISCARD lt_err_t lt_client_stream_stop(lt_client_t *c, uint64_t stream);
  * check above runs inside next_event). */
 int lt_client_fd(lt_client_t *c);
 
+/* ---- peers (DESIGN.md §7) ---- */
+
+typedef enum {
+    LT_CLIENT_PEER_UNSET = 0,
+    LT_CLIENT_PEER_ACTIVE = 1,
+    LT_CLIENT_PEER_REVOKED = 2,
+    LT_CLIENT_PEER_DORMANT = 3,
+} lt_client_peer_state_t;
+
+/* "active", "revoked", "dormant", "unset". */
+const char *lt_client_peer_state_name(int state);
+
+typedef struct {
+    lt_client_key_t key;
+    int state; /* lt_client_peer_state_t */
+} lt_client_peer_t;
+
+#define LT_CLIENT_INVITE_SECRET_LEN 32
+#define LT_CLIENT_INVITE_MAX_ADDRS  8
+#define LT_CLIENT_INVITE_ADDR_MAX   127 /* bytes of one address */
+
+/* What an invite token carries: enough for a node with nothing to find the
+ * inviter, prove the secret and name the store. */
+typedef struct {
+    lt_client_store_id_t store;
+    lt_client_key_t inviter; /* the inviting node's key */
+    uint8_t secret[LT_CLIENT_INVITE_SECRET_LEN];
+    uint64_t expires_ms; /* wall clock, ms since the epoch */
+    size_t naddrs;
+    char addrs[LT_CLIENT_INVITE_MAX_ADDRS][LT_CLIENT_INVITE_ADDR_MAX + 1]; /* tcp://host:port */
+} lt_client_invite_t;
+
+/* Opens an invite to store, valid for ttl_ms (0: 24 hours): fills *out with
+ * the store, this node's key, the fresh secret, the expiry and the
+ * addresses the node listens on (none when it listens nowhere: a joiner
+ * could not reach it). Only the secret's hash is written to the store. */
+LT_NODISCARD lt_err_t lt_client_peer_invite(lt_client_t *c, const lt_client_store_id_t *store,
+                                            uint64_t ttl_ms, lt_client_invite_t *out);
+/* The peers of store's system table, revoked ones included, in key order.
+ * *out is an array of *n (free with lt_client_free). */
+LT_NODISCARD lt_err_t lt_client_peer_list(lt_client_t *c, const lt_client_store_id_t *store,
+                                          lt_client_peer_t **out, size_t *n);
+/* Revokes a peer of store (LT_ENOTFOUND: not a peer; LT_EINVAL: this node). */
+LT_NODISCARD lt_err_t lt_client_peer_revoke(lt_client_t *c, const lt_client_store_id_t *store,
+                                            const lt_client_key_t *peer, lt_client_hash_t *hash);
+
+/* The one-line text form of an invite: "lt1." and URL-safe base64 of the
+ * fields. out must hold LT_CLIENT_INVITE_TOKEN_MAX bytes. */
+#define LT_CLIENT_INVITE_TOKEN_MAX 1536
+LT_NODISCARD lt_err_t lt_client_invite_token_encode(const lt_client_invite_t *inv, char *out,
+                                                    size_t cap);
+/* Parses a token strictly (LT_EINVAL with a reason in msg for anything
+ * else: wrong prefix or version, bad base64, a field cut short, trailing
+ * bytes, an address that is not printable). msg may be NULL. */
+LT_NODISCARD lt_err_t lt_client_invite_token_decode(const char *token, lt_client_invite_t *out,
+                                                    char *msg, size_t msg_cap);
+
 /* ---- intentions ---- */
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include "store.pb.h"
 
 #include <pb_decode.h>
+#include <sodium.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -614,4 +615,205 @@ lt_err_t lt_client_decode_intention(const uint8_t *body, size_t len, const lt_cl
         return s_nomem(eb);
     }
     return LT_OK;
+}
+
+/* ---- peers ---- */
+
+const char *lt_client_peer_state_name(int state)
+{
+    switch (state) {
+    case LT_CLIENT_PEER_ACTIVE:
+        return "active";
+    case LT_CLIENT_PEER_REVOKED:
+        return "revoked";
+    case LT_CLIENT_PEER_DORMANT:
+        return "dormant";
+    default:
+        return "unset";
+    }
+}
+
+lt_err_t lt_client_decode_invited(const uint8_t *body, size_t len, lt_client_invite_t *inv,
+                                  lt_errbuf_t *eb)
+{
+    lattice_store_Invited m = lattice_store_Invited_init_zero;
+    if (!s_decode(lattice_store_Invited_fields, &m, body, len) ||
+        !S_EXACT(m.secret, LT_CLIENT_INVITE_SECRET_LEN) || m.expires_ms == 0) {
+        sodium_memzero(&m, sizeof m);
+        return s_malformed(eb, S_STORE, "the invite does not decode");
+    }
+    memcpy(inv->secret, m.secret.bytes, LT_CLIENT_INVITE_SECRET_LEN);
+    inv->expires_ms = m.expires_ms;
+    sodium_memzero(&m, sizeof m);
+    return LT_OK;
+}
+
+lt_err_t lt_client_decode_peer_list(const uint8_t *body, size_t len, lt_client_peer_t **out,
+                                    size_t *n, lt_errbuf_t *eb)
+{
+    *out = NULL;
+    *n = 0;
+    lt_pb_input_t in = lt_pb_input(body, len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_PeerList m = lattice_store_PeerList_init_zero;
+    lt_pb_bind_views(&m.peers, &vs);
+    lt_client_peer_t *v = NULL;
+    lt_err_t rc = LT_OK;
+    if (!s_decode(lattice_store_PeerList_fields, &m, body, len))
+        rc = s_malformed(eb, S_STORE, "the peer list does not decode");
+    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
+        rc = s_nomem(eb);
+    for (size_t i = 0; rc == LT_OK && i < vs.n; i++) {
+        lattice_store_PeerItem p = lattice_store_PeerItem_init_zero;
+        if (!s_decode(lattice_store_PeerItem_fields, &p, vs.v[i].p, vs.v[i].len) ||
+            !S_EXACT(p.key, LT_KEY_LEN) || p.state < lattice_store_PeerState_PEER_STATE_UNSET ||
+            p.state > lattice_store_PeerState_PEER_STATE_DORMANT) {
+            rc = s_malformed(eb, S_STORE, "a peer of the list does not decode");
+        } else {
+            memcpy(v[i].key.b, p.key.bytes, LT_KEY_LEN);
+            v[i].state = (int)p.state;
+        }
+    }
+    if (rc == LT_OK) {
+        *out = v;
+        *n = vs.n;
+    } else {
+        free(v);
+    }
+    lt_pb_views_free(&vs);
+    return rc;
+}
+
+/* ---- invite tokens ----
+ * "lt1." then URL-safe base64 (no padding) of:
+ *   version (1 byte, 1) | store id (16) | inviter key (32) | secret (32) |
+ *   expires_ms (8, little-endian) | naddrs (1, at most 8) |
+ *   naddrs x (length (1, 1..127) | address bytes, printable ASCII)
+ * The version byte is inside the base64 so that a token is one opaque word;
+ * the "lt1." prefix says what the word is. */
+
+#define S_TOKEN_PREFIX  "lt1."
+#define S_TOKEN_VERSION 1
+#define S_TOKEN_FIXED   (1 + LT_STORE_ID_LEN + LT_KEY_LEN + LT_CLIENT_INVITE_SECRET_LEN + 8 + 1)
+#define S_TOKEN_BIN_MAX                                                                            \
+    (S_TOKEN_FIXED + LT_CLIENT_INVITE_MAX_ADDRS * (1 + LT_CLIENT_INVITE_ADDR_MAX))
+
+static bool s_addr_ok(const char *a, size_t len)
+{
+    if (len == 0 || len > LT_CLIENT_INVITE_ADDR_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] <= ' ' || a[i] > '~')
+            return false;
+    return true;
+}
+
+lt_err_t lt_client_invite_token_encode(const lt_client_invite_t *inv, char *out, size_t cap)
+{
+    uint8_t bin[S_TOKEN_BIN_MAX];
+    size_t n = 0;
+    if (inv->naddrs > LT_CLIENT_INVITE_MAX_ADDRS)
+        return LT_EINVAL;
+    bin[n++] = S_TOKEN_VERSION;
+    memcpy(bin + n, inv->store.b, LT_STORE_ID_LEN);
+    n += LT_STORE_ID_LEN;
+    memcpy(bin + n, inv->inviter.b, LT_KEY_LEN);
+    n += LT_KEY_LEN;
+    memcpy(bin + n, inv->secret, LT_CLIENT_INVITE_SECRET_LEN);
+    n += LT_CLIENT_INVITE_SECRET_LEN;
+    for (int i = 0; i < 8; i++)
+        bin[n++] = (uint8_t)(inv->expires_ms >> (8 * i));
+    bin[n++] = (uint8_t)inv->naddrs;
+    for (size_t i = 0; i < inv->naddrs; i++) {
+        size_t len = strnlen(inv->addrs[i], sizeof inv->addrs[i]);
+        if (!s_addr_ok(inv->addrs[i], len))
+            return LT_EINVAL;
+        bin[n++] = (uint8_t)len;
+        memcpy(bin + n, inv->addrs[i], len);
+        n += len;
+    }
+    size_t plen = strlen(S_TOKEN_PREFIX);
+    size_t need = plen + sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    lt_err_t rc = LT_OK;
+    if (cap < need) {
+        rc = LT_EFULL;
+    } else {
+        memcpy(out, S_TOKEN_PREFIX, plen);
+        sodium_bin2base64(out + plen, cap - plen, bin, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    }
+    sodium_memzero(bin, sizeof bin);
+    return rc;
+}
+
+static lt_err_t s_token_bad(char *msg, size_t cap, const char *why)
+{
+    if (msg && cap)
+        snprintf(msg, cap, "not a valid invite token: %s", why);
+    return LT_EINVAL;
+}
+
+lt_err_t lt_client_invite_token_decode(const char *token, lt_client_invite_t *out, char *msg,
+                                       size_t msg_cap)
+{
+    memset(out, 0, sizeof *out);
+    size_t plen = strlen(S_TOKEN_PREFIX);
+    if (!token || strncmp(token, S_TOKEN_PREFIX, plen) != 0)
+        return s_token_bad(msg, msg_cap, "it does not start with \"" S_TOKEN_PREFIX "\"");
+    const char *b64 = token + plen;
+    size_t b64len = strlen(b64);
+    if (b64len >
+        sodium_base64_ENCODED_LEN(S_TOKEN_BIN_MAX, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+        return s_token_bad(msg, msg_cap, "it is too long");
+    /* The alphabet is checked here: libsodium's decoder lets some bytes
+     * above 0x7f through. */
+    for (size_t i = 0; i < b64len; i++) {
+        char ch = b64[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_'))
+            return s_token_bad(msg, msg_cap,
+                               "it is not base64 (was it cut or copied with spaces?)");
+    }
+    uint8_t bin[S_TOKEN_BIN_MAX];
+    size_t n = 0;
+    const char *end = NULL;
+    if (sodium_base642bin(bin, sizeof bin, b64, b64len, NULL, &n, &end,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        end != b64 + b64len)
+        return s_token_bad(msg, msg_cap, "it is not base64 (was it cut or copied with spaces?)");
+    lt_err_t rc = LT_OK;
+    size_t at = 0;
+    if (n < S_TOKEN_FIXED) {
+        rc = s_token_bad(msg, msg_cap, "it is too short");
+    } else if (bin[0] != S_TOKEN_VERSION) {
+        rc = s_token_bad(msg, msg_cap, "it is of another version");
+    } else {
+        at = 1;
+        memcpy(out->store.b, bin + at, LT_STORE_ID_LEN);
+        at += LT_STORE_ID_LEN;
+        memcpy(out->inviter.b, bin + at, LT_KEY_LEN);
+        at += LT_KEY_LEN;
+        memcpy(out->secret, bin + at, LT_CLIENT_INVITE_SECRET_LEN);
+        at += LT_CLIENT_INVITE_SECRET_LEN;
+        for (int i = 0; i < 8; i++)
+            out->expires_ms |= (uint64_t)bin[at++] << (8 * i);
+        out->naddrs = bin[at++];
+        if (out->naddrs > LT_CLIENT_INVITE_MAX_ADDRS)
+            rc = s_token_bad(msg, msg_cap, "it lists too many addresses");
+    }
+    for (size_t i = 0; rc == LT_OK && i < out->naddrs; i++) {
+        size_t len = at < n ? bin[at++] : 0;
+        if (len == 0 || len > n - at || !s_addr_ok((const char *)bin + at, len)) {
+            rc = s_token_bad(msg, msg_cap, "an address is cut short or not printable");
+        } else {
+            memcpy(out->addrs[i], bin + at, len);
+            out->addrs[i][len] = '\0';
+            at += len;
+        }
+    }
+    if (rc == LT_OK && at != n)
+        rc = s_token_bad(msg, msg_cap, "it has bytes after its last field");
+    sodium_memzero(bin, sizeof bin);
+    if (rc)
+        sodium_memzero(out, sizeof *out);
+    return rc;
 }

@@ -106,4 +106,14 @@ LT_NODISCARD lt_err_t lt_client_decode_intention(const uint8_t *body, size_t len
                                                  const lt_client_hash_t *hash,
                                                  lt_client_intention_t *out, lt_errbuf_t *eb);
 
+/* ---- peers ---- */
+
+/* An Invited (PEER_INVITE): the secret (32 bytes) and the expiry into inv. */
+LT_NODISCARD lt_err_t lt_client_decode_invited(const uint8_t *body, size_t len,
+                                               lt_client_invite_t *inv, lt_errbuf_t *eb);
+/* A PeerList (PEER_LIST): *out is an array of *n peers (NULL when none). */
+LT_NODISCARD lt_err_t lt_client_decode_peer_list(const uint8_t *body, size_t len,
+                                                 lt_client_peer_t **out, size_t *n,
+                                                 lt_errbuf_t *eb);
+
 #endif

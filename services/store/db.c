@@ -38,6 +38,11 @@ const lt_pubkey_t *lt_db_node_key(const lt_db_t *db)
     return &db->id.pk;
 }
 
+uint64_t lt_db_now_ms(const lt_db_t *db)
+{
+    return lt_clock_now_ms(&db->clock);
+}
+
 size_t lt_db_pending_bytes(const lt_db_t *db)
 {
     return lt_txn_bytes(db->txn);

@@ -102,6 +102,8 @@ void lt_db_abort(lt_db_t *db);
 void lt_db_close(lt_db_t **db_p);
 const char *lt_db_errmsg(const lt_db_t *db);
 const lt_pubkey_t *lt_db_node_key(const lt_db_t *db);
+/* The node's wall clock (the clock its intentions are stamped with), ms. */
+uint64_t lt_db_now_ms(const lt_db_t *db);
 lt_kv_t *lt_db_kv(lt_db_t *db);
 /* Which events a subscription receives. */
 typedef struct {
@@ -135,6 +137,13 @@ LT_NODISCARD lt_err_t lt_db_request_lookup(lt_db_t *db, const uint8_t rid[LT_REQ
  * transaction; replaces an earlier record of the same id. */
 LT_NODISCARD lt_err_t lt_db_request_record(lt_db_t *db, const uint8_t rid[LT_REQUEST_ID_LEN],
                                            const uint8_t *reply, size_t len);
+
+/* ---- invites (DESIGN.md §7) ----
+ * An invite is a random secret; only its hash (lt_invite_secret_hash) is
+ * written to the store's system table, with its expiry. */
+#define LT_INVITE_SECRET_LEN     32
+#define LT_INVITE_TTL_DEFAULT_MS (24ull * 3600 * 1000)
+#define LT_INVITE_TTL_MAX_MS     (365ull * 24 * 3600 * 1000)
 
 /* ---- stores ---- */
 /* Creates a store of the registered type ("core:kvstore", "core:logstore").

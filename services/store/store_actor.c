@@ -17,6 +17,7 @@
 #include "store/store_proto.h"
 #include "store/system_table.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -421,6 +422,24 @@ static lt_err_t s_kvsum_cb(void *ctx, const lt_kv_entry_t *e)
     return LT_OK;
 }
 
+static const char *s_peer_word(lattice_PeerStatus v)
+{
+    static const char *const w[] = {"unset", "active", "revoked", "dormant"};
+    return (unsigned)v < sizeof w / sizeof w[0] ? w[v] : "?";
+}
+
+static const char *s_invite_word(lattice_InviteStatus v)
+{
+    static const char *const w[] = {"unset", "open", "consumed", "cancelled"};
+    return (unsigned)v < sizeof w / sizeof w[0] ? w[v] : "?";
+}
+
+static const char *s_child_word(lattice_ChildStatus v)
+{
+    static const char *const w[] = {"unset", "active", "removed"};
+    return (unsigned)v < sizeof w / sizeof w[0] ? w[v] : "?";
+}
+
 /* A short description of an intention's ops, for history and debug. */
 static void s_summary(const lt_store_t *st, const uint8_t *ops, size_t len, char *out, size_t n)
 {
@@ -435,15 +454,16 @@ static void s_summary(const lt_store_t *st, const uint8_t *ops, size_t len, char
         switch (s->which_op) {
         case lattice_SystemOp_peer_tag:
             s_printable(s->op.peer.key.bytes, s->op.peer.key.size, k, sizeof k);
-            snprintf(out, n, "system: peer %.40s status %d", k, (int)s->op.peer.status);
+            snprintf(out, n, "system: peer %.16s %s", k, s_peer_word(s->op.peer.status));
             break;
         case lattice_SystemOp_invite_tag:
-            snprintf(out, n, "system: invite status %d", (int)s->op.invite.status);
+            s_printable(s->op.invite.secret_hash.bytes, s->op.invite.secret_hash.size, k, sizeof k);
+            snprintf(out, n, "system: invite %.16s %s", k, s_invite_word(s->op.invite.status));
             break;
         case lattice_SystemOp_child_tag:
             s_printable(s->op.child.store_id.bytes, s->op.child.store_id.size, k, sizeof k);
-            snprintf(out, n, "system: child %.40s %.20s '%.40s' status %d", k, s->op.child.type,
-                     s->op.child.name, (int)s->op.child.status);
+            snprintf(out, n, "system: child %.32s %.20s '%.40s' %s", k, s->op.child.type,
+                     s->op.child.name, s_child_word(s->op.child.status));
             break;
         case lattice_SystemOp_name_tag:
             snprintf(out, n, "system: name '%.64s'", s->op.name);
@@ -689,6 +709,46 @@ static void s_kv_list(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r
         return;
     lt_buf_t b = LT_BUF_INIT;
     lt_err_t rc = s_end_listing(&b, lt_kvstore_list(st, r->key.p, r->key.len, s_list_row, &b));
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+static lattice_store_PeerState s_peer_state(lattice_PeerStatus st)
+{
+    switch (st) {
+    case lattice_PeerStatus_PEER_ACTIVE:
+        return lattice_store_PeerState_PEER_STATE_ACTIVE;
+    case lattice_PeerStatus_PEER_REVOKED:
+        return lattice_store_PeerState_PEER_STATE_REVOKED;
+    case lattice_PeerStatus_PEER_DORMANT:
+        return lattice_store_PeerState_PEER_STATE_DORMANT;
+    default:
+        return lattice_store_PeerState_PEER_STATE_UNSET;
+    }
+}
+
+static lt_err_t s_peer_row(void *ctx, const lt_pubkey_t *peer, lattice_PeerStatus status)
+{
+    lt_buf_t *b = ctx;
+    if (b->len + S_ROW_OVERHEAD > S_REPLY_MAX)
+        return LT_EFULL;
+    lattice_store_PeerItem m = lattice_store_PeerItem_init_zero;
+    S_SET(m.key, peer->b, LT_KEY_LEN);
+    m.state = s_peer_state(status);
+    return lt_pb_append_field(b, lattice_store_PeerList_peers_tag, lattice_store_PeerItem_fields,
+                              &m);
+}
+
+static void s_peer_list(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_end_listing(&b, lt_system_list_peers(st, s_peer_row, &b));
     if (rc)
         s_reply_db_error(a, o, rc);
     else
@@ -987,6 +1047,9 @@ static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body,
     case lattice_store_StoreMsgType_DEBUG:
         s_debug(a, o, &r);
         break;
+    case lattice_store_StoreMsgType_PEER_LIST:
+        s_peer_list(a, o, &r);
+        break;
     default: /* writes never come here; the decoder refused everything else */
         s_reply_error(a, o, LT_EINVAL, "not a read request");
     }
@@ -1174,6 +1237,67 @@ static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
     lt_buf_free(&b);
 }
 
+/* Opens an invite: a fresh secret whose hash alone goes to the system table.
+ * The secret leaves the node only in the reply (and in the node-local
+ * record of the request id, so that a retry gets the same one). */
+static void s_peer_invite(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    lattice_store_Invited m = lattice_store_Invited_init_zero;
+    a->rt_ops->random(a->rt, m.secret.bytes, LT_INVITE_SECRET_LEN);
+    m.secret.size = LT_INVITE_SECRET_LEN;
+    m.expires_ms = lt_db_now_ms(a->db) + (r->num ? r->num : LT_INVITE_TTL_DEFAULT_MS);
+    lattice_InviteSet inv = lattice_InviteSet_init_zero;
+    lt_hash_t sh, h;
+    lt_invite_secret_hash(m.secret.bytes, LT_INVITE_SECRET_LEN, &sh);
+    S_SET(inv.secret_hash, sh.b, LT_HASH_LEN);
+    inv.status = lattice_InviteStatus_INVITE_OPEN;
+    inv.expires_ms = m.expires_ms;
+    lt_err_t rc = lt_system_set_invite(st, &inv, &h);
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK) {
+        S_SET(m.hash, h.b, LT_HASH_LEN);
+        rc = lt_pb_encode_static(lattice_store_Invited_fields, &m, &b);
+    }
+    sodium_memzero(&m, sizeof m);
+    if (rc == LT_OK)
+        s_written(a, o, r, &b);
+    else
+        s_write_failed(a, o, rc);
+    sodium_memzero(b.data, b.len);
+    lt_buf_free(&b);
+}
+
+/* Revokes a peer: a system op like any other, so it replicates; what the
+ * peer wrote before stays valid (DESIGN.md §7). */
+static void s_peer_revoke(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    char hex[2 * LT_KEY_LEN + 1], why[200];
+    lt_hex(r->peer.b, LT_KEY_LEN, hex);
+    if (lt_pubkey_cmp(&r->peer, lt_db_node_key(a->db)) == 0) {
+        s_reply_error(a, o, LT_EINVAL, "a node cannot revoke itself");
+        return;
+    }
+    lattice_PeerStatus now = lattice_PeerStatus_PEER_UNSET;
+    lt_err_t rc = lt_system_get_peer(st, &r->peer, &now);
+    if (rc == LT_ENOTFOUND) {
+        snprintf(why, sizeof why, "%s is not a peer of this store", hex);
+        s_reply_error(a, o, LT_ENOTFOUND, why);
+        return;
+    }
+    lt_hash_t h;
+    if (rc == LT_OK)
+        rc = lt_system_set_peer(st, &r->peer, lattice_PeerStatus_PEER_REVOKED, &h);
+    if (rc == LT_OK)
+        lt_log_info(a->log, S_TAG, "peer %.16s revoked", hex);
+    s_answer_write(a, o, r, rc, &h);
+}
+
 static void s_serve_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     if (r->has_request_id) {
@@ -1209,6 +1333,12 @@ static void s_serve_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_
         break;
     case lattice_store_StoreMsgType_INGEST:
         s_ingest(a, o, r);
+        break;
+    case lattice_store_StoreMsgType_PEER_INVITE:
+        s_peer_invite(a, o, r);
+        break;
+    case lattice_store_StoreMsgType_PEER_REVOKE:
+        s_peer_revoke(a, o, r);
         break;
     default:
         s_reply_error(a, o, LT_EINVAL, "not a write request");

@@ -25,6 +25,8 @@ bool lt_store_msg_is_write(uint32_t type)
     case lattice_store_StoreMsgType_KV_BATCH:
     case lattice_store_StoreMsgType_LOG_APPEND:
     case lattice_store_StoreMsgType_INGEST:
+    case lattice_store_StoreMsgType_PEER_INVITE:
+    case lattice_store_StoreMsgType_PEER_REVOKE:
         return true;
     default:
         return false;
@@ -143,7 +145,8 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
     }
     case lattice_store_StoreMsgType_STORE_INFO:
     case lattice_store_StoreMsgType_STORE_REMOVE:
-    case lattice_store_StoreMsgType_LOG_FOLLOW: {
+    case lattice_store_StoreMsgType_LOG_FOLLOW:
+    case lattice_store_StoreMsgType_PEER_LIST: {
         lattice_store_StoreRef m = lattice_store_StoreRef_init_zero;
         rc = s_decode(lattice_store_StoreRef_fields, &m, body, len, eb);
         if (rc == LT_OK)
@@ -263,6 +266,31 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
             rc = S_RID(m, req, eb);
         if (rc == LT_OK && req->value.len == 0)
             rc = lt_fail(eb, LT_EINVAL, "the signed intention is missing");
+        return rc;
+    }
+    case lattice_store_StoreMsgType_PEER_INVITE: {
+        lattice_store_PeerInvite m = lattice_store_PeerInvite_init_zero;
+        rc = s_decode(lattice_store_PeerInvite_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK && m.ttl_ms > LT_INVITE_TTL_MAX_MS)
+            rc = lt_fail(eb, LT_EINVAL, "an invite lives at most %llu days",
+                         (unsigned long long)(LT_INVITE_TTL_MAX_MS / 86400000u));
+        req->num = m.ttl_ms;
+        return rc;
+    }
+    case lattice_store_StoreMsgType_PEER_REVOKE: {
+        lattice_store_PeerRef m = lattice_store_PeerRef_init_zero;
+        rc = s_decode(lattice_store_PeerRef_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK)
+            rc = s_fixed((const pb_bytes_array_t *)&m.key, LT_KEY_LEN, req->peer.b, NULL, true,
+                         "the peer key", eb);
         return rc;
     }
     default:

@@ -34,8 +34,10 @@ typedef struct {
     lt_view_t value; /* KvPut: value; LogAppend: text; Ingest: signed intention */
     lt_kv_entry_t *entries; /* KvBatch (at least one; owned: lt_store_req_free) */
     size_t nentries;
-    uint64_t num;   /* LogRead: tail; History: limit; KvUnwatch/LogUnfollow: corr */
-    lt_hash_t hash; /* Debug */
+    uint64_t num;     /* LogRead: tail; History: limit; KvUnwatch/LogUnfollow: corr;
+                         PeerInvite: ttl_ms (0: the default) */
+    lt_hash_t hash;   /* Debug */
+    lt_pubkey_t peer; /* PeerRevoke */
 } lt_store_req_t;
 
 /* Strictly decodes the body of a request of `type`. LT_EINVAL for an unknown

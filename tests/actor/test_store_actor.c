@@ -8,6 +8,7 @@
 #include "store/kv_faulty.h"
 #include "store/store_actor.h"
 #include "store/store_proto.h"
+#include "store/system_table.h"
 #include "store/tables.h"
 #include "support/testutil.h"
 
@@ -1034,6 +1035,157 @@ Test(store_actor, ingest_accepts_an_intention_from_another_author)
     lt_buf_free(&kvop);
     lt_buf_free(&ops);
     lt_buf_free(&signed_b);
+    lt_buf_free(&b);
+}
+
+/* Another node writes itself in as a peer: a system intention ingested. */
+static void s_ingest_peer(const lt_store_id_t *sid, const lt_identity_t *who)
+{
+    lattice_SystemOp op = lattice_SystemOp_init_zero;
+    op.which_op = lattice_SystemOp_peer_tag;
+    S_SETB(op.op.peer.key, who->pk.b, LT_KEY_LEN);
+    op.op.peer.status = lattice_PeerStatus_PEER_ACTIVE;
+    lt_buf_t ops = LT_BUF_INIT, signed_b = LT_BUF_INIT, b = LT_BUF_INIT;
+    cr_assert_eq(lt_uop_encode_system(&op, &ops), LT_OK);
+    lt_intention_t in = {.version = 1,
+                         .author = who->pk,
+                         .hlc = {s_env->clock, 0},
+                         .store_id = *sid,
+                         .ops_len = (uint32_t)ops.len,
+                         .ops = ops.data};
+    lt_hash_t h;
+    cr_assert_eq(lt_intention_sign(&in, who, &signed_b, &h), LT_OK);
+    lattice_store_Ingest m = lattice_store_Ingest_init_zero;
+    lt_view_t sv = {signed_b.data, signed_b.len};
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.signed_bytes, &sv);
+    s_enc(lattice_store_Ingest_fields, &m, &b);
+    s_call_ok(lattice_store_StoreMsgType_INGEST, &b);
+    lt_buf_free(&ops);
+    lt_buf_free(&signed_b);
+    lt_buf_free(&b);
+}
+
+/* The peers of a PeerList reply, keys and states, in order. */
+static size_t s_peers(const s_got_t *g, lt_pubkey_t *keys, int *states, size_t max)
+{
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_PeerList pl = lattice_store_PeerList_init_zero;
+    lt_pb_bind_views(&pl.peers, &vs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_PeerList_fields, &pl, g->body, g->len), LT_OK);
+    cr_assert_not(pl.truncated);
+    size_t n = vs.n;
+    for (size_t i = 0; i < n && i < max; i++) {
+        lattice_store_PeerItem it = lattice_store_PeerItem_init_zero;
+        cr_assert_eq(
+            lt_pb_decode_static(lattice_store_PeerItem_fields, &it, vs.v[i].p, vs.v[i].len), LT_OK);
+        cr_assert_eq(it.key.size, LT_KEY_LEN);
+        memcpy(keys[i].b, it.key.bytes, LT_KEY_LEN);
+        states[i] = (int)it.state;
+    }
+    lt_pb_views_free(&vs);
+    return n;
+}
+
+static bool s_contains(const uint8_t *hay, size_t n, const uint8_t *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (memcmp(hay + i, needle, m) == 0)
+            return true;
+    return false;
+}
+
+Test(store_actor, an_invite_writes_only_the_hash_of_its_secret)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "shared", NULL);
+    lattice_store_PeerInvite m = lattice_store_PeerInvite_init_zero;
+    S_SETB(m.store, sid.b, LT_STORE_ID_LEN);
+    m.ttl_ms = 3600 * 1000;
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_PeerInvite_fields, &m, &b);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_PEER_INVITE, &b);
+    lattice_store_Invited inv = lattice_store_Invited_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Invited_fields, &inv, g->body, g->len), LT_OK);
+    cr_assert_eq(inv.secret.size, LT_INVITE_SECRET_LEN);
+    cr_assert_eq(inv.expires_ms, s_env->clock + 3600 * 1000);
+    /* A second invite has another secret. */
+    g = s_call_ok(lattice_store_StoreMsgType_PEER_INVITE, &b);
+    lattice_store_Invited inv2 = lattice_store_Invited_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Invited_fields, &inv2, g->body, g->len), LT_OK);
+    cr_assert_neq(memcmp(inv.secret.bytes, inv2.secret.bytes, LT_INVITE_SECRET_LEN), 0);
+    /* The intention that recorded it holds the hash, never the secret. */
+    cr_assert_eq(inv.hash.size, LT_HASH_LEN);
+    lattice_store_Debug d = lattice_store_Debug_init_zero;
+    S_SETB(d.store, sid.b, LT_STORE_ID_LEN);
+    S_SETB(d.hash, inv.hash.bytes, LT_HASH_LEN);
+    s_enc(lattice_store_Debug_fields, &d, &b);
+    g = s_call_ok(lattice_store_StoreMsgType_DEBUG, &b);
+    lt_hash_t sh;
+    lt_invite_secret_hash(inv.secret.bytes, LT_INVITE_SECRET_LEN, &sh);
+    cr_assert(s_contains(g->body, g->len, sh.b, LT_HASH_LEN), "the secret's hash is recorded");
+    cr_assert_not(s_contains(g->body, g->len, inv.secret.bytes, LT_INVITE_SECRET_LEN),
+                  "the secret itself is not");
+    /* The default expiry is a day; past the bound is refused. */
+    m.ttl_ms = 0;
+    s_enc(lattice_store_PeerInvite_fields, &m, &b);
+    g = s_call_ok(lattice_store_StoreMsgType_PEER_INVITE, &b);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Invited_fields, &inv, g->body, g->len), LT_OK);
+    cr_assert_eq(inv.expires_ms, s_env->clock + LT_INVITE_TTL_DEFAULT_MS);
+    m.ttl_ms = LT_INVITE_TTL_MAX_MS + 1;
+    s_enc(lattice_store_PeerInvite_fields, &m, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_PEER_INVITE, &b)->status, LT_EINVAL);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, peers_are_listed_and_revoked)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_buf_t b = LT_BUF_INIT;
+    s_ref_body(&b, &sid);
+    lt_pubkey_t keys[4];
+    int states[4];
+    cr_assert_eq(s_peers(s_call_ok(lattice_store_StoreMsgType_PEER_LIST, &b), keys, states, 4), 0);
+    lt_identity_t a, c;
+    lt_test_identity(&a, 11);
+    lt_test_identity(&c, 12);
+    s_ingest_peer(&sid, &a);
+    s_ingest_peer(&sid, &c);
+    size_t n = s_peers(s_call_ok(lattice_store_StoreMsgType_PEER_LIST, &b), keys, states, 4);
+    cr_assert_eq(n, 2);
+    cr_assert_lt(lt_pubkey_cmp(&keys[0], &keys[1]), 0, "in key order");
+    cr_assert_eq(states[0], lattice_store_PeerState_PEER_STATE_ACTIVE);
+    cr_assert_eq(states[1], lattice_store_PeerState_PEER_STATE_ACTIVE);
+
+    lattice_store_PeerRef r = lattice_store_PeerRef_init_zero;
+    S_SETB(r.store, sid.b, LT_STORE_ID_LEN);
+    S_SETB(r.key, a.pk.b, LT_KEY_LEN);
+    s_enc(lattice_store_PeerRef_fields, &r, &b);
+    s_written(s_call_ok(lattice_store_StoreMsgType_PEER_REVOKE, &b));
+    s_ref_body(&b, &sid);
+    n = s_peers(s_call_ok(lattice_store_StoreMsgType_PEER_LIST, &b), keys, states, 4);
+    cr_assert_eq(n, 2);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(states[i], lt_pubkey_cmp(&keys[i], &a.pk) == 0
+                                    ? lattice_store_PeerState_PEER_STATE_REVOKED
+                                    : lattice_store_PeerState_PEER_STATE_ACTIVE);
+
+    /* Not a peer; this node itself; a key of the wrong size. */
+    lt_identity_t stranger;
+    lt_test_identity(&stranger, 13);
+    S_SETB(r.key, stranger.pk.b, LT_KEY_LEN);
+    s_enc(lattice_store_PeerRef_fields, &r, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_PEER_REVOKE, &b)->status, LT_ENOTFOUND);
+    lt_identity_t self;
+    lt_test_identity(&self, 1); /* the actor's node identity (s_start_actor) */
+    S_SETB(r.key, self.pk.b, LT_KEY_LEN);
+    s_enc(lattice_store_PeerRef_fields, &r, &b);
+    s_got_t *g = s_call(lattice_store_StoreMsgType_PEER_REVOKE, &b);
+    cr_assert_eq(g->status, LT_EINVAL);
+    cr_assert(strstr(s_errmsg(g), "itself"));
+    S_SETB(r.key, a.pk.b, 31);
+    s_enc(lattice_store_PeerRef_fields, &r, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_PEER_REVOKE, &b)->status, LT_EINVAL);
     lt_buf_free(&b);
 }
 

@@ -39,6 +39,9 @@ enum {
     S_HISTORY,
     S_HISTORY_LIMIT,
     S_INTENTION,
+    S_INVITED,
+    S_PEER_LIST,
+    S_INVITE_TOKEN,
     S_DECODERS
 };
 
@@ -374,6 +377,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case S_INTENTION:
         rc = s_intention(body, len, &eb);
         break;
+    case S_INVITED: {
+        lt_client_invite_t inv;
+        memset(&inv, 0, sizeof inv);
+        rc = lt_client_decode_invited(body, len, &inv, &eb);
+        break;
+    }
+    case S_PEER_LIST: {
+        lt_client_peer_t *peers = NULL;
+        size_t n = 0;
+        rc = lt_client_decode_peer_list(body, len, &peers, &n, &eb);
+        if (rc == LT_OK) {
+            for (size_t i = 0; i < n; i++)
+                if (peers[i].state < LT_CLIENT_PEER_UNSET ||
+                    peers[i].state > LT_CLIENT_PEER_DORMANT)
+                    abort();
+        } else if (peers || n) {
+            abort();
+        }
+        lt_client_free(peers);
+        break;
+    }
+    case S_INVITE_TOKEN: {
+        /* A token is text: the body up to its first NUL. A decoded token
+         * encodes back to the same text (one form per invite). */
+        char *text = malloc(len + 1), msg[160], again[LT_CLIENT_INVITE_TOKEN_MAX];
+        if (!text)
+            return 0;
+        memcpy(text, body, len);
+        text[len] = '\0';
+        lt_client_invite_t inv;
+        lt_err_t trc = lt_client_invite_token_decode(text, &inv, msg, sizeof msg);
+        if (trc == LT_OK) {
+            if (inv.naddrs > LT_CLIENT_INVITE_MAX_ADDRS ||
+                lt_client_invite_token_encode(&inv, again, sizeof again) != LT_OK ||
+                strcmp(again, text) != 0)
+                abort();
+        } else if (trc != LT_EINVAL || !strstr(msg, "not a valid invite token")) {
+            abort();
+        }
+        free(text);
+        return 0;
+    }
     default:
         abort();
     }

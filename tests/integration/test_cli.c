@@ -546,7 +546,7 @@ Test(cli, help_is_shown_for_every_command_and_exits_0)
         {"put", NULL},       {"get", NULL},        {"del", NULL},       {"list", NULL},
         {"batch", NULL},     {"inspect", NULL},    {"watch", NULL},     {"append", NULL},
         {"read", NULL},      {"follow", NULL},     {"history", NULL},   {"debug", NULL},
-        {"help", NULL},
+        {"help", NULL},      {"peer", "invite"},   {"peer", "list"},    {"peer", "revoke"},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
         char want[64];
@@ -591,6 +591,10 @@ Test(cli, usage_errors_exit_2_before_any_connection)
         {"debug", "s", "xyz"},
         {"node", "restart"},
         {"--home"},
+        {"peer", "invite", "s", "--ttl", "0"},
+        {"peer", "invite", "s", "--ttl", "2y"},
+        {"peer", "revoke", "s", "xyz"},
+        {"peer", "revoke", "s"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char **c = cases[i];
@@ -1554,5 +1558,89 @@ Test(cli, the_repl_runs_commands_on_the_selected_store)
     S_REPL(&r, "store use r\nbatch\nput x 1\nput y 2\nend\nlist\n");
     s_expect_ok(&r);
     cr_assert(strstr(r.out, "x = 1\ny = 2\n"), "%s", r.out);
+    lt_test_run_free(&r);
+}
+
+Test(cli, peer_invite_prints_a_token_for_this_node_and_store)
+{
+    s_start();
+    char id[33];
+    s_create("shared", NULL, id);
+    s_jv_t *st = s_cli_json("node", "status", NULL, NULL);
+    cr_assert(st);
+    const char *node_key = s_jstr(st, "node_key");
+
+    lt_test_run_t r;
+    S_CLI(&r, "peer", "invite", "shared", "--ttl", "2h");
+    s_expect_ok(&r);
+    cr_assert_eq(s_count_lines(r.out), 1, "%s", r.out);
+    char tok[LT_CLIENT_INVITE_TOKEN_MAX];
+    s_line(r.out, 0, tok, sizeof tok);
+    cr_assert(strstr(r.err, "works once"), "%s", r.err);
+    lt_client_invite_t inv;
+    char msg[160];
+    cr_assert_eq(lt_client_invite_token_decode(tok, &inv, msg, sizeof msg), LT_OK, "%s", msg);
+    char hex[65];
+    lt_client_hex(inv.store.b, sizeof inv.store.b, hex);
+    cr_assert_str_eq(hex, id);
+    lt_client_hex(inv.inviter.b, sizeof inv.inviter.b, hex);
+    cr_assert_str_eq(hex, node_key);
+    cr_assert_eq(inv.naddrs, 0);
+    cr_assert(strstr(r.err, "listens on no address"), "%s", r.err);
+    lt_test_run_free(&r);
+
+    /* JSON: the same fields; another secret each time. */
+    s_jv_t *j = s_cli_json("peer", "invite", id, NULL);
+    cr_assert(j);
+    cr_assert_neq(strcmp(s_jstr(j, "token"), tok), 0);
+    cr_assert_str_eq(s_jstr(j, "store"), id);
+    cr_assert_str_eq(s_jstr(j, "inviter"), node_key);
+    cr_assert(s_jnum(j, "expires_ms") > inv.expires_ms, "the default (24h) outlives 2h");
+    cr_assert(s_jget(j, "addresses", J_ARR));
+    s_jfree(&j);
+    s_jfree(&st);
+
+    /* The history shows the invites by the hash of their secret. */
+    S_CLI(&r, "history", "shared");
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, "system: invite"), "%s", r.out);
+    cr_assert(strstr(r.out, " open"), "%s", r.out);
+    lt_test_run_free(&r);
+}
+
+Test(cli, peer_list_and_revoke_name_what_is_missing)
+{
+    s_start();
+    char id[33];
+    s_create("alone", NULL, id);
+    lt_test_run_t r;
+    S_CLI(&r, "peer", "list", "alone");
+    s_expect_ok(&r);
+    cr_assert_eq(r.out_len, 0, "%s", r.out);
+    lt_test_run_free(&r);
+    s_jv_t *j = s_cli_json("peer", "list", "alone", NULL);
+    cr_assert(j && j->t == J_ARR && j->n == 0);
+    s_jfree(&j);
+    /* Not a peer: exit 1, by whole key or by prefix. */
+    const char *stranger = "77777777777777777777777777777777"
+                           "77777777777777777777777777777777";
+    S_CLI(&r, "peer", "revoke", "alone", stranger);
+    s_expect_fail(&r, 1);
+    cr_assert(strstr(r.err, "not a peer"), "%s", r.err);
+    lt_test_run_free(&r);
+    S_CLI(&r, "peer", "revoke", "alone", "7777");
+    s_expect_fail(&r, 1);
+    cr_assert(strstr(r.err, "no peer of it starts with 7777"), "%s", r.err);
+    lt_test_run_free(&r);
+    /* The node itself: refused. */
+    s_jv_t *st = s_cli_json("node", "status", NULL, NULL);
+    S_CLI(&r, "peer", "revoke", "alone", s_jstr(st, "node_key"));
+    s_expect_fail(&r, 4);
+    cr_assert(strstr(r.err, "cannot revoke itself"), "%s", r.err);
+    lt_test_run_free(&r);
+    s_jfree(&st);
+    /* No such store. */
+    S_CLI(&r, "peer", "list", "nosuchstore");
+    s_expect_fail(&r, 1);
     lt_test_run_free(&r);
 }

@@ -93,6 +93,46 @@ static const lt_cli_cmd_t s_commands[] = {
         .check = lt_cli_check_store_use,
         .run = lt_cli_cmd_store_use,
     },
+    /* ---- peers ---- */
+    {
+        .name = "peer invite",
+        .summary = "invite a node to the store; prints a one-time token",
+        .help = "Opens an invite to STORE and prints its token: one line holding the\n"
+                "store id, this node's key and addresses, and a random secret. Give it\n"
+                "to the joining node only (`peer join TOKEN` there). Only a hash of the\n"
+                "secret is written to the store. The token works once and expires\n"
+                "(default 24h).\n"
+                "--json: {\"token\", \"store\", \"inviter\", \"expires_ms\", \"expires\",\n"
+                "\"addresses\"}.",
+        .flags = LT_CLI_STORE,
+        .opts = {{"--ttl", "DURATION", "how long the token works: 30m, 24h (default), 7d"}},
+        .check = lt_cli_check_peer_invite,
+        .run = lt_cli_cmd_peer_invite,
+    },
+    {
+        .name = "peer list",
+        .summary = "the peers of a store and their status",
+        .help = "Prints one line per peer in the store's system table: node key and\n"
+                "status (active, revoked, dormant).\n"
+                "--json: [{\"key\", \"status\"}].",
+        .flags = LT_CLI_STORE,
+        .run = lt_cli_cmd_peer_list,
+    },
+    {
+        .name = "peer revoke",
+        .args = "PEER",
+        .summary = "revoke a peer of a store; prints the intention hash",
+        .help = "Revokes PEER (a node key: 64 hex digits, or a prefix of at least 4\n"
+                "unique among the store's peers): it gets nothing written from now on.\n"
+                "What it wrote before stays. Prints the hash of the intention that\n"
+                "records the revocation. Exit 1 when PEER is not a peer of the store.\n"
+                "--json: {\"hash\"}.",
+        .flags = LT_CLI_STORE,
+        .min_pos = 1,
+        .max_pos = 1,
+        .check = lt_cli_check_peer_revoke,
+        .run = lt_cli_cmd_peer_revoke,
+    },
     /* ---- core:kvstore ---- */
     {
         .name = "put",

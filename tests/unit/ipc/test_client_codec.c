@@ -10,6 +10,7 @@
  * kept for next_event. Every request the client sends is decoded with the
  * store's own strict request decoder. */
 #include "ipc/client.h"
+#include "ipc/client_decode.h"
 #include "ipc/frame.h"
 #include "store/ops_codec.h"
 #include "store/store_proto.h"
@@ -28,7 +29,17 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <sodium.h>
 #include <zmq.h>
+
+static bool s_is_zero(const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return true;
+}
 
 #define assert_rc(expr, want)                                                                      \
     do {                                                                                           \
@@ -114,6 +125,142 @@ static void s_kv_uop(const lt_kv_entry_t *e, size_t n, lt_buf_t *uop)
 static lt_view_t s_v(const char *s, size_t n)
 {
     return (lt_view_t){(const uint8_t *)s, n};
+}
+
+/* ---- invite tokens ---- */
+
+static lt_client_invite_t s_invite(size_t naddrs)
+{
+    lt_client_invite_t inv;
+    memset(&inv, 0, sizeof inv);
+    for (size_t i = 0; i < sizeof inv.store.b; i++)
+        inv.store.b[i] = (uint8_t)(0x10 + i);
+    for (size_t i = 0; i < sizeof inv.inviter.b; i++)
+        inv.inviter.b[i] = (uint8_t)(0x80 + i);
+    for (size_t i = 0; i < sizeof inv.secret; i++)
+        inv.secret[i] = (uint8_t)(0xc0 ^ i);
+    inv.expires_ms = 1795517505419ull;
+    inv.naddrs = naddrs;
+    for (size_t i = 0; i < naddrs; i++)
+        snprintf(inv.addrs[i], sizeof inv.addrs[i], "tcp://10.0.0.%zu:7%03zu", i + 1, i);
+    return inv;
+}
+
+Test(client_invite, a_token_round_trips_with_and_without_addresses)
+{
+    for (size_t naddrs = 0; naddrs <= LT_CLIENT_INVITE_MAX_ADDRS; naddrs += 4) {
+        lt_client_invite_t inv = s_invite(naddrs), back;
+        char tok[LT_CLIENT_INVITE_TOKEN_MAX], msg[160];
+        assert_rc(lt_client_invite_token_encode(&inv, tok, sizeof tok), LT_OK);
+        cr_assert_eq(strncmp(tok, "lt1.", 4), 0);
+        cr_assert_eq(strcspn(tok, " \t\n+/="), strlen(tok), "one URL-safe word: %s", tok);
+        assert_rc(lt_client_invite_token_decode(tok, &back, msg, sizeof msg), LT_OK);
+        cr_assert_eq(memcmp(&inv, &back, sizeof inv), 0, "naddrs %zu", naddrs);
+    }
+    /* The longest token fits the documented bound. */
+    lt_client_invite_t big = s_invite(LT_CLIENT_INVITE_MAX_ADDRS);
+    for (size_t i = 0; i < big.naddrs; i++)
+        memset(big.addrs[i], 'a', LT_CLIENT_INVITE_ADDR_MAX);
+    char tok[LT_CLIENT_INVITE_TOKEN_MAX];
+    assert_rc(lt_client_invite_token_encode(&big, tok, sizeof tok), LT_OK);
+    assert_rc(lt_client_invite_token_encode(&big, tok, 40), LT_EFULL);
+}
+
+Test(client_invite, bad_tokens_are_refused_with_a_reason)
+{
+    lt_client_invite_t inv = s_invite(2), back;
+    char tok[LT_CLIENT_INVITE_TOKEN_MAX], bad[LT_CLIENT_INVITE_TOKEN_MAX + 8], msg[160];
+    assert_rc(lt_client_invite_token_encode(&inv, tok, sizeof tok), LT_OK);
+    size_t len = strlen(tok);
+    const char *cases[] = {"", "lt1.", "lt2.AAAA", "hello", "lt1.!!!!", "lt1.AAAA\306AAAi98", NULL};
+    for (int i = 0; cases[i]; i++) {
+        assert_rc(lt_client_invite_token_decode(cases[i], &back, msg, sizeof msg), LT_EINVAL);
+        cr_assert(strstr(msg, "not a valid invite token"), "%s", msg);
+    }
+    /* Every cut of the token is refused (base64 or a field cut short). */
+    for (size_t cut = 4; cut < len; cut++) {
+        memcpy(bad, tok, cut);
+        bad[cut] = '\0';
+        cr_assert_eq(lt_client_invite_token_decode(bad, &back, msg, sizeof msg), LT_EINVAL,
+                     "cut at %zu", cut);
+        cr_assert(s_is_zero(&back, sizeof back), "nothing is handed back");
+    }
+    /* Trailing bytes, another version, a non-printable address. */
+    uint8_t bin[512];
+    size_t n = 0;
+    cr_assert_eq(sodium_base642bin(bin, sizeof bin, tok + 4, len - 4, NULL, &n, NULL,
+                                   sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+                 0);
+    uint8_t mod[513];
+    struct {
+        size_t at;
+        int delta; /* byte changed at `at`, or appended when at == n */
+        const char *why;
+    } muts[] = {{n, 0, "after its last field"},
+                {0, 1, "another version"},
+                {1 + 16 + 32 + 32 + 8 + 1 + 1, -100, "not printable"},
+                {1 + 16 + 32 + 32 + 8, 7, "too many"}};
+    for (size_t i = 0; i < sizeof muts / sizeof muts[0]; i++) {
+        memcpy(mod, bin, n);
+        size_t mn = n;
+        if (muts[i].at == n)
+            mod[mn++] = 0;
+        else
+            mod[muts[i].at] = (uint8_t)(mod[muts[i].at] + muts[i].delta);
+        memcpy(bad, "lt1.", 4);
+        sodium_bin2base64(bad + 4, sizeof bad - 4, mod, mn,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        assert_rc(lt_client_invite_token_decode(bad, &back, msg, sizeof msg), LT_EINVAL);
+        cr_assert(strstr(msg, muts[i].why), "%s: %s", muts[i].why, msg);
+    }
+    /* An address that would not print refuses to encode. */
+    inv.addrs[1][3] = '\n';
+    assert_rc(lt_client_invite_token_encode(&inv, tok, sizeof tok), LT_EINVAL);
+}
+
+Test(client_invite, invited_and_peer_list_replies_decode_strictly)
+{
+    lattice_store_Invited m = lattice_store_Invited_init_zero;
+    m.secret.size = 32;
+    memset(m.secret.bytes, 7, 32);
+    m.expires_ms = 99;
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(lt_pb_encode_static(lattice_store_Invited_fields, &m, &b), LT_OK);
+    lt_client_invite_t inv;
+    memset(&inv, 0, sizeof inv);
+    lt_errbuf_t eb = {""};
+    assert_rc(lt_client_decode_invited(b.data, b.len, &inv, &eb), LT_OK);
+    cr_assert_eq(inv.expires_ms, 99);
+    cr_assert_eq(inv.secret[31], 7);
+    m.secret.size = 31;
+    cr_assert_eq(lt_pb_encode_static(lattice_store_Invited_fields, &m, &b), LT_OK);
+    assert_rc(lt_client_decode_invited(b.data, b.len, &inv, &eb), LT_EINVAL);
+    cr_assert(strstr(eb.msg, "malformed"));
+
+    lattice_store_PeerItem it = lattice_store_PeerItem_init_zero;
+    it.key.size = 32;
+    memset(it.key.bytes, 3, 32);
+    it.state = lattice_store_PeerState_PEER_STATE_REVOKED;
+    lt_buf_reset(&b);
+    cr_assert_eq(lt_pb_append_field(&b, lattice_store_PeerList_peers_tag,
+                                    lattice_store_PeerItem_fields, &it),
+                 LT_OK);
+    lt_client_peer_t *peers = NULL;
+    size_t n = 0;
+    assert_rc(lt_client_decode_peer_list(b.data, b.len, &peers, &n, &eb), LT_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(peers[0].state, LT_CLIENT_PEER_REVOKED);
+    cr_assert_str_eq(lt_client_peer_state_name(peers[0].state), "revoked");
+    lt_client_free(peers);
+    it.state = (lattice_store_PeerState)9;
+    lt_buf_reset(&b);
+    cr_assert_eq(lt_pb_append_field(&b, lattice_store_PeerList_peers_tag,
+                                    lattice_store_PeerItem_fields, &it),
+                 LT_OK);
+    assert_rc(lt_client_decode_peer_list(b.data, b.len, &peers, &n, &eb), LT_EINVAL);
+    cr_assert_null(peers);
+    cr_assert_eq(n, 0);
+    lt_buf_free(&b);
 }
 
 Test(client_sexpr, kv_puts_and_deletes_read_as_kv_forms)

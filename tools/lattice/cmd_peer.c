@@ -1,0 +1,214 @@
+/* The peer commands: open an invite (printing its token), list a store's
+ * peers, revoke one (DESIGN.md §7). */
+#include "commands.h"
+
+#include <sodium.h>
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define S_TTL_MAX_MS (365ull * 24 * 3600 * 1000) /* the store's bound */
+
+/* A duration: N with a unit s, m, h or d ("30m", "24h", "7d"); a bare N is
+ * seconds. False for anything else, zero, or past a year. */
+static bool s_parse_ttl(const char *s, uint64_t *ms)
+{
+    size_t len = strlen(s);
+    if (len == 0)
+        return false;
+    uint64_t unit = 1000;
+    char num[32];
+    switch (s[len - 1]) {
+    case 's':
+        len--;
+        break;
+    case 'm':
+        unit = 60 * 1000;
+        len--;
+        break;
+    case 'h':
+        unit = 3600 * 1000;
+        len--;
+        break;
+    case 'd':
+        unit = 24 * 3600 * 1000;
+        len--;
+        break;
+    default:
+        break;
+    }
+    if (len == 0 || len >= sizeof num)
+        return false;
+    memcpy(num, s, len);
+    num[len] = '\0';
+    uint64_t n;
+    if (!lt_cli_parse_u64(num, &n) || n == 0 || n > S_TTL_MAX_MS / unit)
+        return false;
+    *ms = n * unit;
+    return true;
+}
+
+int lt_cli_check_peer_invite(const lt_cli_t *cli, const lt_cli_call_t *call)
+{
+    uint64_t ms;
+    if (call->opt[0] && !s_parse_ttl(call->opt[0], &ms))
+        return lt_cli_usage(cli, call->cmd,
+                            "--ttl needs a duration from 1s to 365d such as 30m, 24h or 7d, "
+                            "not \"%s\"",
+                            call->opt[0]);
+    return LT_CLI_EXIT_OK;
+}
+
+int lt_cli_cmd_peer_invite(lt_cli_t *cli, const lt_cli_call_t *call)
+{
+    uint64_t ttl_ms = 0;
+    if (call->opt[0] && !s_parse_ttl(call->opt[0], &ttl_ms))
+        ttl_ms = 0; /* checked before */
+    int rc = 0;
+    lt_client_t *c = lt_cli_client(cli, &rc);
+    if (!c)
+        return rc;
+    lt_client_invite_t inv;
+    lt_err_t err = lt_client_peer_invite(c, &call->store, ttl_ms, &inv);
+    if (err != LT_OK)
+        return lt_cli_fail(cli, err, "peer invite %s", call->store_label);
+    char token[LT_CLIENT_INVITE_TOKEN_MAX], when[64], hex[33];
+    err = lt_client_invite_token_encode(&inv, token, sizeof token);
+    if (err != LT_OK) {
+        sodium_memzero(&inv, sizeof inv);
+        return lt_cli_say(LT_CLI_EXIT_NODE, "peer invite %s: the token cannot be made: %s",
+                          call->store_label, lt_strerror(err));
+    }
+    lt_cli_time(when, sizeof when, inv.expires_ms, call->json);
+    if (call->json) {
+        lt_client_hex(inv.store.b, sizeof inv.store.b, hex);
+        lt_json_t j;
+        lt_json_init(&j, stdout);
+        lt_json_begin_object(&j);
+        lt_json_field_str(&j, "token", token);
+        lt_json_field_str(&j, "store", hex);
+        lt_json_field_hex(&j, "inviter", inv.inviter.b, sizeof inv.inviter.b);
+        lt_json_field_u64(&j, "expires_ms", inv.expires_ms);
+        lt_json_field_str(&j, "expires", when);
+        lt_json_key(&j, "addresses");
+        lt_json_begin_array(&j);
+        for (size_t i = 0; i < inv.naddrs; i++)
+            lt_json_string(&j, inv.addrs[i]);
+        lt_json_end_array(&j);
+        lt_json_end_object(&j);
+        lt_json_end_line(&j);
+    } else {
+        printf("%s\n", token);
+        fprintf(stderr,
+                "lattice: the token works once, until %s UTC; give it to the joining "
+                "node only (it is a secret)\n",
+                when);
+    }
+    if (inv.naddrs == 0)
+        fprintf(stderr, "lattice: note: this node listens on no address, so a joiner cannot "
+                        "reach it: run latticed with --listen tcp://HOST:PORT\n");
+    sodium_memzero(&inv, sizeof inv);
+    sodium_memzero(token, sizeof token);
+    return LT_CLI_EXIT_OK;
+}
+
+int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call)
+{
+    int rc = 0;
+    lt_client_t *c = lt_cli_client(cli, &rc);
+    if (!c)
+        return rc;
+    lt_client_peer_t *peers = NULL;
+    size_t n = 0;
+    lt_err_t err = lt_client_peer_list(c, &call->store, &peers, &n);
+    if (err != LT_OK)
+        return lt_cli_fail(cli, err, "peer list %s", call->store_label);
+    char hex[2 * 32 + 1];
+    if (call->json) {
+        lt_json_t j;
+        lt_json_init(&j, stdout);
+        lt_json_begin_array(&j);
+        for (size_t i = 0; i < n; i++) {
+            lt_json_begin_object(&j);
+            lt_json_field_hex(&j, "key", peers[i].key.b, sizeof peers[i].key.b);
+            lt_json_field_str(&j, "status", lt_client_peer_state_name(peers[i].state));
+            lt_json_end_object(&j);
+        }
+        lt_json_end_array(&j);
+        lt_json_end_line(&j);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            lt_client_hex(peers[i].key.b, sizeof peers[i].key.b, hex);
+            printf("%s  %s\n", hex, lt_client_peer_state_name(peers[i].state));
+        }
+    }
+    lt_client_free(peers);
+    return LT_CLI_EXIT_OK;
+}
+
+int lt_cli_check_peer_revoke(const lt_cli_t *cli, const lt_cli_call_t *call)
+{
+    const lt_cli_arg_t *p = &call->pos[0];
+    bool hex = p->len >= 4 && p->len <= 2 * 32;
+    for (size_t i = 0; hex && i < p->len; i++)
+        hex = strchr("0123456789abcdefABCDEF", p->s[i]) && p->s[i] != '\0';
+    if (!hex)
+        return lt_cli_usage(cli, call->cmd,
+                            "PEER must be a node key: 64 hex digits, or a unique prefix of at "
+                            "least 4");
+    return LT_CLI_EXIT_OK;
+}
+
+/* PEER as typed: a whole key, or a prefix unique among the store's peers. */
+static int s_resolve_peer(lt_cli_t *cli, lt_client_t *c, const lt_cli_call_t *call,
+                          lt_client_key_t *out)
+{
+    const lt_cli_arg_t *p = &call->pos[0];
+    if (p->len == 2 * 32 && lt_client_unhex(p->s, out->b, 32) == 0)
+        return LT_CLI_EXIT_OK;
+    lt_client_peer_t *peers = NULL;
+    size_t n = 0, found = 0;
+    lt_err_t err = lt_client_peer_list(c, &call->store, &peers, &n);
+    if (err != LT_OK)
+        return lt_cli_fail(cli, err, "peer revoke %s", call->store_label);
+    char hex[2 * 32 + 1];
+    for (size_t i = 0; i < n; i++) {
+        lt_client_hex(peers[i].key.b, sizeof peers[i].key.b, hex);
+        if (strncasecmp(hex, p->s, p->len) == 0) {
+            if (found++ == 0)
+                *out = peers[i].key;
+        }
+    }
+    lt_client_free(peers);
+    if (found == 0)
+        return lt_cli_say(LT_CLI_EXIT_NOTFOUND, "peer revoke %s: no peer of it starts with %.*s",
+                          call->store_label, (int)p->len, p->s);
+    if (found > 1)
+        return lt_cli_say(LT_CLI_EXIT_USAGE,
+                          "peer revoke %s: %zu peers start with %.*s: give more digits",
+                          call->store_label, found, (int)p->len, p->s);
+    return LT_CLI_EXIT_OK;
+}
+
+int lt_cli_cmd_peer_revoke(lt_cli_t *cli, const lt_cli_call_t *call)
+{
+    int rc = 0;
+    lt_client_t *c = lt_cli_client(cli, &rc);
+    if (!c)
+        return rc;
+    lt_client_key_t key;
+    rc = s_resolve_peer(cli, c, call, &key);
+    if (rc != LT_CLI_EXIT_OK)
+        return rc;
+    lt_client_hash_t hash;
+    lt_err_t err = lt_client_peer_revoke(c, &call->store, &key, &hash);
+    if (err != LT_OK) {
+        char hex[2 * 32 + 1];
+        lt_client_hex(key.b, sizeof key.b, hex);
+        return lt_cli_fail(cli, err, "peer revoke %s %.16s", call->store_label, hex);
+    }
+    lt_cli_print_written(call, &hash);
+    return LT_CLI_EXIT_OK;
+}
