@@ -1034,6 +1034,9 @@ lt_err_t lt_client_peer_invite(lt_client_t *c, const lt_client_store_id_t *store
         return rc;
     }
     out->inviter = st.node_key;
+    for (size_t i = 0; i < st.nlisten && out->naddrs < LT_CLIENT_INVITE_MAX_ADDRS; i++)
+        if (strlen(st.listen[i]) <= LT_CLIENT_INVITE_ADDR_MAX)
+            snprintf(out->addrs[out->naddrs++], sizeof out->addrs[0], "%s", st.listen[i]);
     return LT_OK;
 }
 

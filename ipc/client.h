@@ -114,6 +114,8 @@ typedef struct {
     char version[32];
     size_t nservices;
     lt_client_service_t services[16];
+    size_t nlisten; /* where the node accepts peer links (latticed --listen), as bound */
+    char listen[8][128];
 } lt_client_node_status_t;
 
 LT_NODISCARD lt_err_t lt_client_ping(lt_client_t *c);
@@ -334,8 +336,9 @@ typedef struct {
 
 /* Opens an invite to store, valid for ttl_ms (0: 24 hours): fills *out with
  * the store, this node's key, the fresh secret, the expiry and the
- * addresses the node listens on (none when it listens nowhere: a joiner
- * could not reach it). Only the secret's hash is written to the store. */
+ * addresses the node accepts links on (lt_client_node_status_t.listen;
+ * none when it listens nowhere: a joiner could not reach it). Only the
+ * secret's hash is written to the store. */
 LT_NODISCARD lt_err_t lt_client_peer_invite(lt_client_t *c, const lt_client_store_id_t *store,
                                             uint64_t ttl_ms, lt_client_invite_t *out);
 /* The peers of store's system table, revoked ones included, in key order.

@@ -157,6 +157,13 @@ lt_err_t lt_client_decode_node_status(const uint8_t *body, size_t len, lt_client
         }
     }
     out->nservices = m.services_count;
+    _Static_assert(sizeof m.listen / sizeof m.listen[0] <=
+                           sizeof out->listen / sizeof out->listen[0] &&
+                       sizeof m.listen[0] <= sizeof out->listen[0],
+                   "lt_client_node_status_t holds every address a NodeStatus can");
+    for (pb_size_t i = 0; i < m.listen_count; i++)
+        snprintf(out->listen[i], sizeof out->listen[i], "%s", m.listen[i]);
+    out->nlisten = m.listen_count;
     return LT_OK;
 }
 

@@ -57,6 +57,9 @@ static void s_usage(FILE *out)
             "                          register again (default %d)\n"
             "  --start-timeout MS      time a started service has to register before it is\n"
             "                          killed as hung (default %d)\n"
+            "  --listen tcp://HOST:PORT  accept peer links there (repeatable, at most %d;\n"
+            "                          PORT 0 picks a free port; `lattice node status`\n"
+            "                          shows the address bound). Default: none\n"
             "  --log-level LEVEL       error, warn, info or debug (default info)\n"
             "  --help                  this text\n"
             "  --version               the version\n"
@@ -65,7 +68,48 @@ static void s_usage(FILE *out)
             lt_kconfig_known_list(), LT_KCONFIG_MAX_RESTARTS, LT_KCONFIG_RESTART_WINDOW_S,
             LT_KCONFIG_QUEUE_MAX, LT_KCONFIG_QUEUE_BYTES, LT_KCONFIG_QUEUE_DEADLINE_MS,
             LT_KCONFIG_INFLIGHT_MAX, LT_KCONFIG_STOP_TIMEOUT_MS, LT_KCONFIG_ADOPT_TIMEOUT_MS,
-            LT_KCONFIG_START_TIMEOUT_MS);
+            LT_KCONFIG_START_TIMEOUT_MS, LT_KCONFIG_MAX_LISTEN);
+}
+
+bool lt_kconfig_listen_ok(const char *text, const char **why)
+{
+    static const char prefix[] = "tcp://";
+    size_t len = strlen(text);
+    if (strncmp(text, prefix, sizeof prefix - 1) != 0) {
+        *why = "it must start with tcp://";
+        return false;
+    }
+    if (len >= LT_KCONFIG_ADDR_MAX) {
+        *why = "it is too long";
+        return false;
+    }
+    const char *host = text + sizeof prefix - 1;
+    const char *colon = strrchr(host, ':');
+    if (!colon || colon == host) {
+        *why = "it needs a HOST and a :PORT";
+        return false;
+    }
+    for (const char *p = host; p < colon; p++) {
+        if (*p <= ' ' || *p > '~' || *p == '/' || *p == ';') {
+            *why = "the host has a character no address has";
+            return false;
+        }
+    }
+    const char *port = colon + 1;
+    size_t plen = strlen(port);
+    unsigned long v = 0;
+    for (size_t i = 0; i < plen; i++) {
+        if (port[i] < '0' || port[i] > '9' || plen > 5) {
+            *why = "the port must be a number from 0 to 65535";
+            return false;
+        }
+        v = v * 10 + (unsigned long)(port[i] - '0');
+    }
+    if (plen == 0 || v > 65535) {
+        *why = "the port must be a number from 0 to 65535";
+        return false;
+    }
+    return true;
 }
 
 /* A decimal number in [lo, hi]; false (with a message) otherwise. */
@@ -159,6 +203,7 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
         O_ADOPT_TIMEOUT,
         O_START_TIMEOUT,
         O_LOG_LEVEL,
+        O_LISTEN,
         O_HELP,
         O_VERSION,
     };
@@ -176,6 +221,7 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
         {"adopt-timeout", required_argument, NULL, O_ADOPT_TIMEOUT},
         {"start-timeout", required_argument, NULL, O_START_TIMEOUT},
         {"log-level", required_argument, NULL, O_LOG_LEVEL},
+        {"listen", required_argument, NULL, O_LISTEN},
         {"help", no_argument, NULL, O_HELP},
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
@@ -266,6 +312,20 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
                 return LT_KCONFIG_USAGE;
             cfg->start_timeout_ms = (uint32_t)v;
             break;
+        case O_LISTEN: {
+            const char *why = NULL;
+            if (!lt_kconfig_listen_ok(optarg, &why)) {
+                fprintf(err, "latticed: --listen '%s': %s (e.g. tcp://0.0.0.0:7400)\n", optarg,
+                        why);
+                return LT_KCONFIG_USAGE;
+            }
+            if (cfg->nlisten == LT_KCONFIG_MAX_LISTEN) {
+                fprintf(err, "latticed: --listen: at most %d addresses\n", LT_KCONFIG_MAX_LISTEN);
+                return LT_KCONFIG_USAGE;
+            }
+            snprintf(cfg->listen[cfg->nlisten++], LT_KCONFIG_ADDR_MAX, "%s", optarg);
+            break;
+        }
         case O_LOG_LEVEL: {
             static const char *const levels[] = {"error", "warn", "info", "debug"};
             bool ok = false;

@@ -26,6 +26,9 @@
 #define LT_KCONFIG_STOP_TIMEOUT_MS   5000
 #define LT_KCONFIG_ADOPT_TIMEOUT_MS  3000
 #define LT_KCONFIG_START_TIMEOUT_MS  60000
+/* --listen: how many addresses, and the longest one. */
+#define LT_KCONFIG_MAX_LISTEN 8
+#define LT_KCONFIG_ADDR_MAX   128
 
 typedef struct {
     char name[LT_NAME_MAX];
@@ -58,7 +61,16 @@ typedef struct {
      * first) before it is taken for hung: killed and counted as a crash. */
     uint32_t start_timeout_ms;
     lt_log_level_t log_level;
+    /* --listen: TCP addresses peer links are accepted on (DESIGN.md §7),
+     * "tcp://HOST:PORT" (PORT 0: any free port). */
+    char listen[LT_KCONFIG_MAX_LISTEN][LT_KCONFIG_ADDR_MAX];
+    size_t nlisten;
 } lt_kconfig_t;
+
+/* Whether text is a listen address latticed accepts: tcp://HOST:PORT with
+ * a non-empty HOST (a name, an IPv4 address, [IPv6] or *) and PORT 0..65535.
+ * On false, why says what is wrong. */
+bool lt_kconfig_listen_ok(const char *text, const char **why);
 
 typedef enum {
     LT_KCONFIG_RUN,   /* start the node */

@@ -52,7 +52,7 @@ static void s_reply_msg(lt_kernel_t *k, const char *from, const lt_frame_t *req,
                         const pb_msgdesc_t *fields, const void *msg)
 {
     /* NodeStatus is the largest: 16 services and a 1 KiB home. */
-    uint8_t buf[8192];
+    uint8_t buf[16384];
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, fields, msg)) {
         lt_log_error(&k->log, S_TAG, "cannot encode a reply: %s", PB_GET_ERROR(&os));
@@ -75,6 +75,8 @@ static void s_status(lt_kernel_t *k, const char *from, const lt_frame_t *req)
     snprintf(st.version, sizeof st.version, "%s", LT_VERSION);
     for (size_t i = 0; i < k->nsvcs; i++)
         s_info(&k->svcs[i], &st.services[st.services_count++]);
+    for (size_t i = 0; i < k->links.nbound && st.listen_count < 8; i++)
+        snprintf(st.listen[st.listen_count++], sizeof st.listen[0], "%s", k->links.bound[i]);
     s_reply_msg(k, from, req, lattice_kernel_NodeStatus_fields, &st);
 }
 

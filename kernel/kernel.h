@@ -14,6 +14,7 @@
 #include "kernel/config.h"
 #include "kernel/home.h"
 #include "kernel/inflight.h"
+#include "kernel/links.h"
 #include "kernel/queue.h"
 #include "weaver/log.h"
 #include "weaver/types.h"
@@ -92,6 +93,7 @@ typedef struct lt_kernel {
     char libexec[LT_KCONFIG_PATH_MAX];
     void *zctx;
     void *router;
+    lt_links_t links; /* peer links (links.c) */
     lt_ksvc_t svcs[LT_KCONFIG_MAX_SERVICES];
     size_t nsvcs;
     uint64_t started_mono_ms;

@@ -95,6 +95,7 @@ static int s_run(lt_kernel_t *k, int sfd)
          * debugger, a starved CPU) the heartbeats waiting in the socket
          * must be read before anyone is declared dead. */
         lt_router_recv(k, S_RECV_BUDGET);
+        lt_links_recv(k, S_RECV_BUDGET);
         uint64_t now = lt_kernel_mono_ms();
         lt_sup_tick(k, now);
         lt_router_tick(k, now);
@@ -108,8 +109,10 @@ static int s_run(lt_kernel_t *k, int sfd)
         zmq_pollitem_t items[] = {
             {.socket = k->router, .events = ZMQ_POLLIN},
             {.fd = sfd, .events = ZMQ_POLLIN},
+            {.socket = k->links.zap, .events = ZMQ_POLLIN},
+            {.socket = k->links.peer, .events = ZMQ_POLLIN},
         };
-        if (zmq_poll(items, 2, timeout) < 0 && errno != EINTR) {
+        if (zmq_poll(items, lt_links_active(k) ? 4 : 2, timeout) < 0 && errno != EINTR) {
             lt_log_error(&k->log, S_TAG, "poll failed: %s", zmq_strerror(errno));
             return 1;
         }
@@ -166,6 +169,8 @@ int main(int argc, char **argv)
     k.started_mono_ms = lt_kernel_mono_ms();
     int status = 1;
     int sfd = -1;
+    lt_identity_t id; /* its secret lives until the links have their CURVE key */
+    memset(&id, 0, sizeof id);
 
     if (lt_home_open_log(&home, &eb) != LT_OK)
         lt_log_warn(&k.log, S_TAG, "%s; logging to stderr only", eb.msg);
@@ -180,7 +185,6 @@ int main(int argc, char **argv)
      * the same one. */
     char keypath[LT_KCONFIG_PATH_MAX + 16];
     snprintf(keypath, sizeof keypath, "%s/identity.key", home.dir);
-    lt_identity_t id;
     if (lt_crypto_init() != LT_OK) {
         lt_log_error(&k.log, S_TAG, "libsodium failed to initialize");
         goto out;
@@ -190,7 +194,6 @@ int main(int argc, char **argv)
         goto out;
     }
     k.node_key = id.pk;
-    lt_identity_wipe(&id);
 
     sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     if (sfd < 0) {
@@ -211,11 +214,19 @@ int main(int argc, char **argv)
         goto out;
     }
     lt_log_info(&k.log, S_TAG, "listening on %s", home.sock);
+    lt_err_t lrc = lt_links_open(&k, &id, &eb);
+    lt_identity_wipe(&id);
+    if (lrc != LT_OK) {
+        lt_log_error(&k.log, S_TAG, "%s", eb.msg);
+        goto out;
+    }
     status = s_run(&k, sfd);
     if (status == 0)
         lt_log_info(&k.log, S_TAG, "stopped");
 
 out:
+    lt_identity_wipe(&id);
+    lt_links_close(&k);
     lt_router_close(&k);
     if (k.zctx)
         zmq_ctx_term(k.zctx);

@@ -1608,6 +1608,37 @@ Test(cli, peer_invite_prints_a_token_for_this_node_and_store)
     lt_test_run_free(&r);
 }
 
+Test(cli, a_listening_node_puts_its_address_in_status_and_tokens)
+{
+    static const char *const args[] = {"--listen", "tcp://127.0.0.1:0", NULL};
+    lt_node_opts_t o = {.ready = s_store_only, .args = args};
+    s_node = lt_node_start(&o);
+    char id[33];
+    s_create("reachable", NULL, id);
+    s_jv_t *st = s_cli_json("node", "status", NULL, NULL);
+    const s_jv_t *listen = s_jget(st, "listen", J_ARR);
+    cr_assert(listen && listen->n == 1);
+    cr_assert_eq(listen->v[0].t, J_STR);
+    const char *addr = listen->v[0].s;
+    cr_assert_eq(strncmp(addr, "tcp://127.0.0.1:", 16), 0, "%s", addr);
+    lt_test_run_t r;
+    S_CLI(&r, "peer", "invite", "reachable");
+    s_expect_ok(&r);
+    cr_assert_null(strstr(r.err, "listens on no address"), "%s", r.err);
+    char tok[LT_CLIENT_INVITE_TOKEN_MAX], msg[160];
+    s_line(r.out, 0, tok, sizeof tok);
+    lt_client_invite_t inv;
+    cr_assert_eq(lt_client_invite_token_decode(tok, &inv, msg, sizeof msg), LT_OK, "%s", msg);
+    cr_assert_eq(inv.naddrs, 1);
+    cr_assert_str_eq(inv.addrs[0], addr);
+    lt_test_run_free(&r);
+    S_CLI(&r, "node", "status");
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, addr), "%s", r.out);
+    lt_test_run_free(&r);
+    s_jfree(&st);
+}
+
 Test(cli, peer_list_and_revoke_name_what_is_missing)
 {
     s_start();

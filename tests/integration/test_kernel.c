@@ -12,6 +12,7 @@
 #include "kernel.pb.h"
 #include "store.pb.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <sodium.h>
 #include <unistd.h>
+#include <zmq.h>
 
 /* What a test started, for the cleanup after it (pass or fail). */
 static lt_node_t *s_node;
@@ -1089,4 +1093,165 @@ Test(kernel, sigterm_stops_the_services_and_cleans_up)
                  LT_OK);
     lt_node_frame_clear(&r);
     cr_assert_eq(lt_node_wait_exit(s_node2, 0), 0);
+}
+
+/* ---- peer links (latticed --listen) ---- */
+
+/* The node's status: its key and its first listen address. */
+static void s_link_info(lt_node_t *n, uint8_t key[32], char *addr, size_t cap)
+{
+    lt_node_frame_t r;
+    cr_assert_eq(s_call(n, "kernel", lattice_kernel_KernelMsgType_KERNEL_STATUS, NULL, 0, &r),
+                 LT_OK);
+    lattice_kernel_NodeStatus st = lattice_kernel_NodeStatus_init_zero;
+    pb_istream_t is = pb_istream_from_buffer(r.body, r.len);
+    cr_assert(pb_decode(&is, lattice_kernel_NodeStatus_fields, &st));
+    lt_node_frame_clear(&r);
+    cr_assert_eq(st.listen_count, 1);
+    memcpy(key, st.node_key.bytes, 32);
+    snprintf(addr, cap, "%s", st.listen[0]);
+}
+
+/* Connects a CURVE client with a fresh key to addr, the server's key being
+ * the X25519 form of node_key, and waits for the handshake's outcome:
+ * the monitor event (HANDSHAKE_SUCCEEDED or HANDSHAKE_FAILED_*). */
+static int s_curve_attempt(const uint8_t node_key[32], const char *addr, bool curve)
+{
+    void *ctx = zmq_ctx_new();
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    if (curve) {
+        uint8_t server[32];
+        cr_assert_eq(crypto_sign_ed25519_pk_to_curve25519(server, node_key), 0);
+        char server_z85[41], pub[41], sec[41];
+        cr_assert(zmq_z85_encode(server_z85, server, 32));
+        cr_assert_eq(zmq_curve_keypair(pub, sec), 0);
+        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server_z85, 40);
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 40);
+        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 40);
+    }
+    cr_assert_eq(zmq_socket_monitor(d, "inproc://attempt", ZMQ_EVENT_ALL), 0);
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    cr_assert_eq(zmq_connect(mon, "inproc://attempt"), 0);
+    cr_assert_eq(zmq_connect(d, addr), 0);
+    int event = 0;
+    for (;;) {
+        zmq_pollitem_t it = {.socket = mon, .events = ZMQ_POLLIN};
+        cr_assert_eq(zmq_poll(&it, 1, 15000), 1, "no handshake outcome within 15 s");
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        cr_assert(zmq_msg_recv(&m, mon, 0) >= 6);
+        uint16_t ev;
+        memcpy(&ev, zmq_msg_data(&m), sizeof ev);
+        zmq_msg_close(&m);
+        zmq_msg_init(&m);
+        (void)zmq_msg_recv(&m, mon, 0); /* the endpoint */
+        zmq_msg_close(&m);
+        if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED || ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+            ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+            ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+            event = ev;
+            break;
+        }
+    }
+    zmq_close(mon);
+    zmq_close(d);
+    zmq_ctx_term(ctx);
+    return event;
+}
+
+/* Writes bytes at the TCP port of addr (tcp://127.0.0.1:PORT) and closes. */
+static void s_tcp_garbage(const char *addr, size_t n)
+{
+    const char *colon = strrchr(addr, ':');
+    cr_assert(colon);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1))};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0, "%s", strerror(errno));
+    uint8_t *junk = malloc(n);
+    cr_assert(junk);
+    randombytes_buf(junk, n);
+    junk[0] = 0xff; /* a ZMTP signature start, then nonsense */
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = send(fd, junk + off, n - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break; /* the kernel may close on us: that is the point */
+        off += (size_t)w;
+    }
+    free(junk);
+    close(fd);
+}
+
+Test(kernel, listen_refuses_unknown_keys_and_survives_garbage)
+{
+    static const char *const args[] = {"--services", "store", "--listen", "tcp://127.0.0.1:0",
+                                       NULL};
+    s_node = s_start_store(args, NULL);
+    uint8_t key[32];
+    char addr[128];
+    s_link_info(s_node, key, addr, sizeof addr);
+    cr_assert_eq(strncmp(addr, "tcp://127.0.0.1:", 16), 0, "%s", addr);
+    cr_assert_gt(atoi(addr + 16), 0, "port 0 was resolved: %s", addr);
+
+    /* A CURVE client whose key is no peer of any store: refused by ZAP. */
+    cr_assert_eq(s_curve_attempt(key, addr, true), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    cr_assert(lt_node_wait_log(s_node, "refused a link from", 10000));
+    /* A client without CURVE does not get through either. */
+    int plain = s_curve_attempt(key, addr, false);
+    cr_assert_neq(plain, ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    /* Random bytes, small and large: the kernel keeps serving, and keeps
+     * answering ZAP. */
+    s_tcp_garbage(addr, 16);
+    s_tcp_garbage(addr, 4 << 20);
+    cr_assert_eq(lt_node_ping(s_node, 0), LT_OK);
+    s_node_info_ok(s_node);
+    cr_assert_eq(s_curve_attempt(key, addr, true), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    cr_assert_eq(lt_node_stop(s_node), 0);
+}
+
+Test(kernel, listen_errors_are_one_clear_line)
+{
+    const char *bad[] = {"127.0.0.1:7000", "tcp://:7000", "tcp://host:70000", "tcp://host:x",
+                         "ipc:///tmp/x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *argv[] = {lt_test_env_path("LT_LATTICED"), "--listen", bad[i], NULL};
+        lt_test_run_t r;
+        lt_test_run(argv, NULL, NULL, 5000, &r);
+        cr_assert_eq(r.status, 2, "%s: exit %d: %s", bad[i], r.status, r.err);
+        cr_assert(strstr(r.err, "--listen"), "%s", r.err);
+        cr_assert_eq(strchr(r.err, '\n'), r.err + r.err_len - 1, "one line: %s", r.err);
+        lt_test_run_free(&r);
+    }
+    /* A port someone else holds: exit 1, naming it. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    cr_assert_eq(listen(fd, 1), 0);
+    socklen_t sl = sizeof sa;
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    char want[64], home_arg[600];
+    snprintf(want, sizeof want, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+    char *dir = lt_test_tmpdir("busy");
+    snprintf(home_arg, sizeof home_arg, "%s/home", dir);
+    const char *argv[] = {lt_test_env_path("LT_LATTICED"),
+                          "--home",
+                          home_arg,
+                          "--services",
+                          "",
+                          "--listen",
+                          want,
+                          NULL};
+    lt_test_run_t r;
+    lt_test_run(argv, NULL, NULL, 10000, &r);
+    cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "cannot listen on"), "%s", r.err);
+    cr_assert(strstr(r.err, want), "%s", r.err);
+    lt_test_run_free(&r);
+    close(fd);
+    free(dir);
 }

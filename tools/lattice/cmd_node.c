@@ -81,6 +81,11 @@ int lt_cli_cmd_node_status(lt_cli_t *cli, const lt_cli_call_t *call)
         for (size_t i = 0; i < nsvc; i++)
             lt_cli_json_service(&j, &st.services[i]);
         lt_json_end_array(&j);
+        lt_json_key(&j, "listen");
+        lt_json_begin_array(&j);
+        for (size_t i = 0; i < st.nlisten; i++)
+            lt_json_string(&j, st.listen[i]);
+        lt_json_end_array(&j);
         lt_json_end_object(&j);
         lt_json_end_line(&j);
         return LT_CLI_EXIT_OK;
@@ -92,6 +97,10 @@ int lt_cli_cmd_node_status(lt_cli_t *cli, const lt_cli_call_t *call)
     printf("version   %s\n", st.version);
     printf("pid       %" PRIu32 "\n", st.pid);
     printf("uptime    %s\n", up);
+    printf("listen   ");
+    for (size_t i = 0; i < st.nlisten; i++)
+        printf(" %s", st.listen[i]);
+    printf("%s\n", st.nlisten ? "" : " (none: no peer links; latticed --listen)");
     printf("services  %zu\n", st.nservices);
     for (size_t i = 0; i < nsvc; i++)
         s_service_line("  ", &st.services[i]);

@@ -8,10 +8,11 @@ static const lt_cli_cmd_t s_commands[] = {
     {
         .name = "node status",
         .summary = "the node: key, home, version, uptime, services",
-        .help = "Prints the node's public key, home, version, pid, uptime and each\n"
-                "service with its state.\n"
+        .help = "Prints the node's public key, home, version, pid, uptime, the addresses\n"
+                "it accepts peer links on, and each service with its state.\n"
                 "--json: {\"node_key\", \"home\", \"version\", \"pid\", \"uptime_ms\",\n"
-                "\"services\": [service objects as in `node services --json`]}.",
+                "\"services\": [service objects as in `node services --json`],\n"
+                "\"listen\": [\"tcp://HOST:PORT\"]}.",
         .run = lt_cli_cmd_node_status,
     },
     {
