@@ -128,6 +128,22 @@ void lt_control_request(lt_kernel_t *k, const char *from, const lt_frame_t *req)
     case lattice_kernel_KernelMsgType_KERNEL_RESTART:
         s_restart(k, from, req);
         return;
+    case lattice_kernel_KernelMsgType_KERNEL_ADMIT: {
+        if (strcmp(from, LT_LINKS_ADMIT_SERVICE) != 0) {
+            lt_router_reply_error(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, LT_EINVAL,
+                                  "only the %s service says who may open peer links",
+                                  LT_LINKS_ADMIT_SERVICE);
+            return;
+        }
+        lt_errbuf_t eb = {{0}};
+        lt_err_t rc = lt_links_set_admitted(k, req->body, req->len, &eb);
+        if (rc)
+            lt_router_reply_error(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, rc, "%s",
+                                  eb.msg);
+        else
+            lt_router_reply(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, LT_OK, NULL, 0);
+        return;
+    }
     case lattice_kernel_KernelMsgType_KERNEL_STOP:
         /* Replied first: the node may be gone before a later reply. */
         lt_router_reply(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, LT_OK, NULL, 0);

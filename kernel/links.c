@@ -4,6 +4,9 @@
 #include "ipc/frame.h"
 #include "kernel/kernel.h"
 
+#include "kernel.pb.h"
+
+#include <pb_decode.h>
 #include <sodium.h>
 #include <zmq.h>
 
@@ -34,15 +37,152 @@ bool lt_links_active(const lt_kernel_t *k)
     return k->links.peer != NULL;
 }
 
-static int s_key_cmp(const void *a, const void *b)
+static int s_x_cmp(const void *a, const void *b)
 {
-    return lt_pubkey_cmp(a, b);
+    return memcmp(a, b, 32); /* lt_links_peer_t starts with its x25519 */
+}
+
+static int s_hash_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, LT_HASH_LEN);
+}
+
+/* The admitted peer whose CURVE key is x, or NULL. */
+static const lt_links_peer_t *s_admitted_x(const lt_links_t *l, const uint8_t x[32])
+{
+    return l->nadmitted ? bsearch(x, l->admitted, l->nadmitted, sizeof *l->admitted, s_x_cmp)
+                        : NULL;
 }
 
 bool lt_links_admits(const lt_kernel_t *k, const lt_pubkey_t *key)
 {
-    return k->links.nadmitted &&
-           bsearch(key, k->links.admitted, k->links.nadmitted, sizeof *key, s_key_cmp) != NULL;
+    uint8_t x[32];
+    return crypto_sign_ed25519_pk_to_curve25519(x, key->b) == 0 && s_admitted_x(&k->links, x);
+}
+
+typedef struct {
+    lt_links_peer_t *peers;
+    lt_hash_t *invites;
+    uint8_t (*revoked)[32];
+    size_t npeers, ninvites, nrevoked;
+    const char *bad;
+} s_set_t;
+
+static bool s_peer_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    (void)field;
+    s_set_t *set = *arg;
+    if (stream->bytes_left != LT_KEY_LEN) {
+        set->bad = "a peer key is not 32 bytes";
+        return false;
+    }
+    if (set->npeers == LT_LINKS_MAX_ADMITTED) {
+        set->bad = "more peers than a kernel admits";
+        return false;
+    }
+    lt_links_peer_t *p = &set->peers[set->npeers];
+    if (!pb_read(stream, p->key.b, LT_KEY_LEN))
+        return false;
+    if (crypto_sign_ed25519_pk_to_curve25519(p->x25519, p->key.b) != 0)
+        return true; /* not a point: no CURVE key can match it; skip */
+    set->npeers++;
+    return true;
+}
+
+static bool s_invite_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    (void)field;
+    s_set_t *set = *arg;
+    if (stream->bytes_left != LT_HASH_LEN) {
+        set->bad = "an invite hash is not 32 bytes";
+        return false;
+    }
+    if (set->ninvites == LT_LINKS_MAX_ADMITTED) {
+        set->bad = "more invites than a kernel admits";
+        return false;
+    }
+    return pb_read(stream, set->invites[set->ninvites++].b, LT_HASH_LEN);
+}
+
+static bool s_revoked_cb(pb_istream_t *stream, const pb_field_t *field, void **arg)
+{
+    (void)field;
+    s_set_t *set = *arg;
+    uint8_t ed[LT_KEY_LEN];
+    if (stream->bytes_left != LT_KEY_LEN) {
+        set->bad = "a revoked key is not 32 bytes";
+        return false;
+    }
+    if (set->nrevoked == LT_LINKS_MAX_ADMITTED) {
+        set->bad = "more revoked keys than a kernel keeps";
+        return false;
+    }
+    if (!pb_read(stream, ed, LT_KEY_LEN))
+        return false;
+    if (crypto_sign_ed25519_pk_to_curve25519(set->revoked[set->nrevoked], ed) == 0)
+        set->nrevoked++;
+    return true;
+}
+
+static void s_set_free(s_set_t *set)
+{
+    free(set->peers);
+    free(set->invites);
+    free(set->revoked);
+}
+
+lt_err_t lt_links_set_admitted(lt_kernel_t *k, const uint8_t *body, size_t len, lt_errbuf_t *eb)
+{
+    lt_links_t *l = &k->links;
+    s_set_t set = {calloc(LT_LINKS_MAX_ADMITTED, sizeof *set.peers),
+                   calloc(LT_LINKS_MAX_ADMITTED, sizeof *set.invites),
+                   calloc(LT_LINKS_MAX_ADMITTED, sizeof *set.revoked),
+                   0,
+                   0,
+                   0,
+                   NULL};
+    if (!set.peers || !set.invites || !set.revoked) {
+        s_set_free(&set);
+        return lt_fail(eb, LT_ENOMEM, "out of memory");
+    }
+    lattice_kernel_AdmitSet m = lattice_kernel_AdmitSet_init_zero;
+    m.peers.funcs.decode = s_peer_cb;
+    m.peers.arg = &set;
+    m.invites.funcs.decode = s_invite_cb;
+    m.invites.arg = &set;
+    m.revoked.funcs.decode = s_revoked_cb;
+    m.revoked.arg = &set;
+    pb_istream_t is = pb_istream_from_buffer(body ? body : (const uint8_t *)"", body ? len : 0);
+    if (!pb_decode(&is, lattice_kernel_AdmitSet_fields, &m)) {
+        lt_err_t rc = lt_fail(eb, LT_EINVAL, "malformed admitted set: %s",
+                              set.bad ? set.bad : PB_GET_ERROR(&is));
+        s_set_free(&set);
+        return rc;
+    }
+    qsort(set.peers, set.npeers, sizeof *set.peers, s_x_cmp);
+    qsort(set.invites, set.ninvites, sizeof *set.invites, s_hash_cmp);
+    qsort(set.revoked, set.nrevoked, sizeof *set.revoked, s_x_cmp);
+    bool first = !l->told;
+    bool changed =
+        l->nadmitted != set.npeers || l->ninvites != set.ninvites || l->nrevoked != set.nrevoked;
+    free(l->admitted);
+    free(l->invites);
+    free(l->revoked);
+    l->admitted = set.peers;
+    l->nadmitted = set.npeers;
+    l->invites = set.invites;
+    l->ninvites = set.ninvites;
+    l->revoked = set.revoked;
+    l->nrevoked = set.nrevoked;
+    l->told = true;
+    if (first || changed) {
+        char rev[32] = "";
+        if (l->nrevoked)
+            snprintf(rev, sizeof rev, " (%zu revoked)", l->nrevoked);
+        lt_log_info(&k->log, S_TAG, "admitting %zu peers and %zu open invites%s", l->nadmitted,
+                    l->ninvites, rev);
+    }
+    return LT_OK;
 }
 
 static void s_set_int(void *s, int opt, int v)
@@ -110,6 +250,8 @@ void lt_links_close(lt_kernel_t *k)
     if (l->zap)
         zmq_close(l->zap);
     free(l->admitted);
+    free(l->invites);
+    free(l->revoked);
     memset(l, 0, sizeof *l);
 }
 
@@ -143,7 +285,31 @@ static void s_send_str(void *s, const void *p, size_t len, bool more)
     (void)zmq_send(s, p, len, more ? ZMQ_SNDMORE : 0);
 }
 
-/* One ZAP request: 200 for an admitted CURVE key, 400 for anything else. */
+/* An unknown key may link for the join exchange alone while this node has
+ * an open invite, at most LT_LINKS_JOINS_PER_MIN a minute: ZAP sees nothing
+ * but the key, so the invite is presented in the first message (KERNEL_JOIN)
+ * and nothing else is taken from such a link. NULL when admitted, else why
+ * not. */
+static const char *s_join_check(lt_kernel_t *k, const uint8_t x[32])
+{
+    lt_links_t *l = &k->links;
+    if (l->nrevoked && bsearch(x, l->revoked, l->nrevoked, sizeof *l->revoked, s_x_cmp))
+        return "its key was revoked";
+    if (l->ninvites == 0)
+        return "its key is not a peer of any store this node holds";
+    uint64_t now = lt_kernel_mono_ms();
+    if (now - l->join_window_ms >= 60000) {
+        l->join_window_ms = now;
+        l->joins_in_window = 0;
+    }
+    if (l->joins_in_window >= LT_LINKS_JOINS_PER_MIN)
+        return "an unknown key, and too many joins this minute";
+    l->joins_in_window++;
+    return NULL;
+}
+
+/* One ZAP request: 200 for an admitted CURVE key or a join, 400 for anything
+ * else. */
 static void s_zap_one(lt_kernel_t *k, zmq_msg_t *parts, size_t n, bool over)
 {
     lt_links_t *l = &k->links;
@@ -164,27 +330,30 @@ static void s_zap_one(lt_kernel_t *k, zmq_msg_t *parts, size_t n, bool over)
         snprintf(addr, sizeof addr, "%.*s", (int)(al < 63 ? al : 63),
                  (const char *)zmq_msg_data(&parts[3]));
     }
+    bool join = false;
     if (!why) {
-        /* The CURVE key is the X25519 form of the peer's Ed25519 key: the
-         * admitted set holds Ed25519 keys, so compare in X25519 space. */
+        /* The CURVE key is the X25519 form of the peer's Ed25519 key; the
+         * admitted set is kept by that form. */
         const uint8_t *x = zmq_msg_data(&parts[6]);
-        for (size_t i = 0; i < l->nadmitted && !ok; i++) {
-            uint8_t cx[crypto_scalarmult_curve25519_BYTES];
-            if (crypto_sign_ed25519_pk_to_curve25519(cx, l->admitted[i].b) == 0 &&
-                sodium_memcmp(cx, x, sizeof cx) == 0) {
-                ok = true;
-                key = l->admitted[i];
-            }
+        const lt_links_peer_t *p = s_admitted_x(l, x);
+        if (p) {
+            ok = true;
+            key = p->key;
+        } else {
+            why = s_join_check(k, x);
+            ok = join = why == NULL;
         }
-        if (!ok)
-            why = "its key is not a peer of any store this node holds";
     }
     /* Reply: version, request id, status code, status text, user id,
      * metadata. The user id carries the peer's Ed25519 key in hex, which
      * libzmq attaches to every message of the connection. */
-    char user[2 * LT_KEY_LEN + 1] = "";
-    if (ok)
+    char user[sizeof LT_LINKS_JOIN_USER + 2 * LT_KEY_LEN] = "";
+    if (ok && join) {
+        memcpy(user, LT_LINKS_JOIN_USER, sizeof LT_LINKS_JOIN_USER - 1);
+        lt_hex(zmq_msg_data(&parts[6]), 32, user + sizeof LT_LINKS_JOIN_USER - 1);
+    } else if (ok) {
         lt_hex(key.b, LT_KEY_LEN, user);
+    }
     s_send_str(l->zap, S_ZAP_VERSION, 3, true);
     if (n >= 2)
         s_send_str(l->zap, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), true);
@@ -195,7 +364,8 @@ static void s_zap_one(lt_kernel_t *k, zmq_msg_t *parts, size_t n, bool over)
     s_send_str(l->zap, user, strlen(user), true);
     s_send_str(l->zap, "", 0, false);
     if (ok) {
-        lt_log_info(&k->log, S_TAG, "peer %.16s linked from %s", user, addr);
+        lt_log_info(&k->log, S_TAG, "%s %.16s linked from %s", join ? "joiner" : "peer",
+                    user + (join ? sizeof LT_LINKS_JOIN_USER - 1 : 0), addr);
         return;
     }
     l->refused++;

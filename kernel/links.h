@@ -5,10 +5,14 @@
  * admits every client when no handler is bound, and the handler lives and
  * dies with the kernel's thread).
  *
- * Admission: a connecting key is admitted only when it is in the kernel's
- * set of admitted keys. The stores fill that set (the active peers of the
- * stores this node holds, and invite joins); until they do, every key is
- * refused with one rate-limited log line. */
+ * Admission (ZAP): a connecting CURVE key is admitted when it is the X25519
+ * form of an active peer of a store this node holds. An unknown key is
+ * admitted for the join exchange alone, at most LT_LINKS_JOINS_PER_MIN a
+ * minute and only while the node has an open invite: ZAP sees nothing but
+ * the key, so the joiner presents the invite in its first message and
+ * nothing else is taken from that link. The store sends the sets
+ * (KERNEL_ADMIT) when it registers and after each change; until then every
+ * key is refused. Refusals are logged at most once a second. */
 #ifndef LT_KERNEL_LINKS_H
 #define LT_KERNEL_LINKS_H
 
@@ -22,14 +26,35 @@
 #include <stdint.h>
 
 #define LT_LINKS_MAX_ADMITTED 4096
+/* The one service whose KERNEL_ADMIT the kernel takes. */
+#define LT_LINKS_ADMIT_SERVICE "store"
+/* Join admissions (an unknown key presenting an invite) per minute. */
+#define LT_LINKS_JOINS_PER_MIN 10
+
+/* The ZAP user id of a join connection: this prefix, then its CURVE
+ * (X25519) key in hex; an admitted peer's is its Ed25519 key in hex. */
+#define LT_LINKS_JOIN_USER "join:"
+
+/* One admitted peer: its Ed25519 key and the X25519 form CURVE shows. */
+typedef struct {
+    uint8_t x25519[32];
+    lt_pubkey_t key;
+} lt_links_peer_t;
 
 typedef struct {
     void *zap;  /* REP on inproc://zeromq.zap.01 */
     void *peer; /* ROUTER, CURVE server, on the --listen addresses */
     char bound[LT_KCONFIG_MAX_LISTEN][LT_KCONFIG_ADDR_MAX]; /* as bound (PORT 0 resolved) */
     size_t nbound;
-    lt_pubkey_t *admitted; /* Ed25519 keys, sorted */
+    lt_links_peer_t *admitted; /* sorted by x25519 */
     size_t nadmitted;
+    lt_hash_t *invites; /* hashes of open invites' secrets, sorted */
+    size_t ninvites;
+    uint8_t (*revoked)[32]; /* X25519 forms of revoked keys: never a joiner, sorted */
+    size_t nrevoked;
+    bool told;               /* the store has sent a set since the kernel started */
+    uint64_t join_window_ms; /* monotonic start of the current minute of joins */
+    uint32_t joins_in_window;
     uint64_t refused;        /* ZAP refusals since start */
     uint64_t refused_logged; /* refusals when the last line was logged */
     uint64_t refuse_log_ms;  /* monotonic time of that line */
@@ -51,5 +76,11 @@ bool lt_links_active(const struct lt_kernel *k);
 void lt_links_recv(struct lt_kernel *k, int budget);
 /* Whether an Ed25519 key may open a link. */
 bool lt_links_admits(const struct lt_kernel *k, const lt_pubkey_t *key);
+/* Replaces the admitted set with a kernel.proto AdmitSet body (from the
+ * store). LT_EINVAL (eb says why) for a body that does not decode, a key or
+ * hash of the wrong size, or more than LT_LINKS_MAX_ADMITTED of either; the
+ * set is then unchanged. */
+LT_NODISCARD lt_err_t lt_links_set_admitted(struct lt_kernel *k, const uint8_t *body, size_t len,
+                                            lt_errbuf_t *eb);
 
 #endif

@@ -3,6 +3,8 @@
  * only; this file maps them onto libzmq parts and decides where they go. */
 #include "kernel/router.h"
 
+#include "kernel.pb.h"
+
 #include "ipc/frame.h"
 #include "kernel/control.h"
 #include "kernel/supervisor.h"
@@ -296,6 +298,15 @@ static void s_on_ready(lt_kernel_t *k, const uint8_t *rid, size_t rid_len, const
     s->last_sent_ms = 0; /* heartbeat it at once: it learns the kernel is here */
     s->drain_blocked = false;
     lt_router_drain(k, s);
+    /* The store keeps who may open peer links: ask it for the set now (a
+     * new kernel, or a new store process). */
+    if (lt_links_active(k) && strcmp(s->name, LT_LINKS_ADMIT_SERVICE) == 0) {
+        lt_frame_t ev = {.cmd = LT_FRAME_EVENT,
+                         .type = lattice_kernel_KernelMsgType_KERNEL_ADMIT_WANTED};
+        snprintf(ev.addr, sizeof ev.addr, "%s", LT_FRAME_KERNEL_ADDR);
+        if (s_send_svc(k, s, &ev) != 0)
+            lt_log_warn(&k->log, s->name, "cannot ask it who may open peer links");
+    }
 }
 
 /* ---- delivery ---- */

@@ -17,6 +17,8 @@
 #include "store/store_proto.h"
 #include "store/system_table.h"
 
+#include "kernel.pb.h"
+
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,10 @@
 #define S_LOG_TYPE        "core:logstore"
 #define S_WATCH_KV        1
 #define S_WATCH_LOG       2
+/* The kernel's address, and the most keys and invites one AdmitSet lists
+ * (kernel/links.h: LT_LINKS_MAX_ADMITTED). */
+#define LT_ADMIT_KERNEL "kernel"
+#define LT_ADMIT_MAX    4096
 /* Lists, log reads and histories stop growing past this many bytes and say
  * they were cut (`truncated`), so a reply always fits one message. */
 #define S_REPLY_MAX (LT_FRAME_MAX_BODY - 1024)
@@ -86,6 +92,9 @@ struct s_actor {
     s_owed_t *resend; /* replies waiting for the transport, oldest first */
     size_t nresend, capresend;
     bool resend_armed;
+    /* Peers or invites may have changed since the kernel was last told
+     * who may open links (s_admit_push). */
+    bool admit_dirty;
 };
 
 /* ---- sending ---- */
@@ -322,6 +331,108 @@ static void s_reap_watches(s_actor_t *a)
 static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body, size_t len);
 
 /* Commits the burst and pays everything owed, in order. */
+/* ---- who may open links: the kernel's admitted set ---- */
+
+static int s_key_cmp(const void *x, const void *y)
+{
+    return memcmp(x, y, LT_KEY_LEN);
+}
+
+typedef struct {
+    lt_buf_t *peers, *invites, *revoked;
+    size_t npeers, ninvites, nrevoked;
+    uint64_t now;
+} s_admit_t;
+
+static lt_err_t s_admit_peer(void *ctx, const lt_pubkey_t *peer, lattice_PeerStatus status)
+{
+    s_admit_t *ad = ctx;
+    if (status == lattice_PeerStatus_PEER_ACTIVE && ad->npeers < LT_ADMIT_MAX) {
+        ad->npeers++;
+        return lt_buf_append(ad->peers, peer->b, LT_KEY_LEN);
+    }
+    if (status == lattice_PeerStatus_PEER_REVOKED && ad->nrevoked < LT_ADMIT_MAX) {
+        ad->nrevoked++;
+        return lt_buf_append(ad->revoked, peer->b, LT_KEY_LEN);
+    }
+    return LT_OK;
+}
+
+/* Sorts n keys and drops repeats; returns how many are left. */
+static size_t s_sort_keys(lt_buf_t *keys, size_t n)
+{
+    if (n < 2)
+        return n;
+    qsort(keys->data, n, LT_KEY_LEN, s_key_cmp);
+    size_t w = 1;
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(keys->data + i * LT_KEY_LEN, keys->data + (w - 1) * LT_KEY_LEN, LT_KEY_LEN))
+            memmove(keys->data + w++ * LT_KEY_LEN, keys->data + i * LT_KEY_LEN, LT_KEY_LEN);
+    return w;
+}
+
+static bool s_has_key(const lt_buf_t *keys, size_t n, const uint8_t *k)
+{
+    return n && bsearch(k, keys->data, n, LT_KEY_LEN, s_key_cmp) != NULL;
+}
+
+static lt_err_t s_admit_invite(void *ctx, const lattice_InviteSet *inv)
+{
+    s_admit_t *ad = ctx;
+    if (inv->status != lattice_InviteStatus_INVITE_OPEN || inv->expires_ms <= ad->now ||
+        inv->secret_hash.size != LT_HASH_LEN || ad->ninvites >= LT_ADMIT_MAX)
+        return LT_OK;
+    ad->ninvites++;
+    return lt_buf_append(ad->invites, inv->secret_hash.bytes, LT_HASH_LEN);
+}
+
+/* Tells the kernel who may open a peer link to this node (kernel.proto
+ * AdmitSet): the active peers of every store held here, and the open
+ * invites. A child store's peers are its root's, which is held here too. */
+static void s_admit_push(s_actor_t *a)
+{
+    lt_buf_t peers = LT_BUF_INIT, invites = LT_BUF_INIT, revoked = LT_BUF_INIT, body = LT_BUF_INIT;
+    s_admit_t ad = {&peers, &invites, &revoked, 0, 0, 0, lt_db_now_ms(a->db)};
+    lt_err_t rc = LT_OK;
+    for (size_t i = 0; rc == LT_OK && i < lt_db_store_count(a->db); i++) {
+        lt_store_t *st = lt_db_store_at(a->db, i);
+        rc = lt_system_list_peers(st, s_admit_peer, &ad);
+        if (rc == LT_OK)
+            rc = lt_system_list_invites(st, s_admit_invite, &ad);
+    }
+    /* A key listed by several stores is listed once; a key active in one
+     * store and revoked in another is a peer (of the first). */
+    ad.npeers = s_sort_keys(&peers, ad.npeers);
+    ad.nrevoked = s_sort_keys(&revoked, ad.nrevoked);
+    for (size_t i = 0; rc == LT_OK && i < ad.npeers; i++)
+        rc = lt_pb_append_bytes(&body, lattice_kernel_AdmitSet_peers_tag,
+                                peers.data + i * LT_KEY_LEN, LT_KEY_LEN);
+    for (size_t i = 0; rc == LT_OK && i < ad.nrevoked; i++)
+        if (!s_has_key(&peers, ad.npeers, revoked.data + i * LT_KEY_LEN))
+            rc = lt_pb_append_bytes(&body, lattice_kernel_AdmitSet_revoked_tag,
+                                    revoked.data + i * LT_KEY_LEN, LT_KEY_LEN);
+    for (size_t i = 0; rc == LT_OK && i < ad.ninvites; i++)
+        rc = lt_pb_append_bytes(&body, lattice_kernel_AdmitSet_invites_tag,
+                                invites.data + i * LT_HASH_LEN, LT_HASH_LEN);
+    uint64_t corr = 0;
+    if (rc == LT_OK)
+        rc = lt_ctx_request(a->ctx, LT_ADMIT_KERNEL, lattice_kernel_KernelMsgType_KERNEL_ADMIT,
+                            body.data, body.len, &corr);
+    if (rc == LT_OK) {
+        a->admit_dirty = false;
+        lt_log_debug(a->log, S_TAG, "told the kernel: %zu peers, %zu open invites", ad.npeers,
+                     ad.ninvites);
+    } else if (rc == LT_ENOTFOUND) {
+        a->admit_dirty = false; /* a runtime without a kernel (cooperative, tests) */
+    } else {
+        lt_log_warn(a->log, S_TAG, "cannot tell the kernel who may link: %s", lt_strerror(rc));
+    }
+    lt_buf_free(&peers);
+    lt_buf_free(&invites);
+    lt_buf_free(&revoked);
+    lt_buf_free(&body);
+}
+
 static void s_flush(s_actor_t *a)
 {
     lt_err_t rc = LT_OK;
@@ -353,6 +464,8 @@ static void s_flush(s_actor_t *a)
     a->nowed = 0;
     a->flushing = false;
     s_reap_watches(a);
+    if (a->admit_dirty && rc == LT_OK)
+        s_admit_push(a);
 }
 
 /* ---- helpers ---- */
@@ -1177,6 +1290,7 @@ static void s_store_remove(s_actor_t *a, const s_origin_t *o, const lt_store_req
     }
     s_reply(a, o, LT_OK, false, &b);
     lt_buf_free(&b);
+    s_admit_push(a); /* its peers and invites are gone with it */
 }
 
 static void s_kv_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
@@ -1212,6 +1326,7 @@ static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
         return;
     lt_ingest_result_t res;
     lt_err_t rc = lt_store_ingest(st, r->value.p, r->value.len, &res);
+    a->admit_dirty = true; /* it may carry a system op */
     lt_buf_t b = LT_BUF_INIT;
     if (rc == LT_OK) {
         lattice_store_Ingested m = lattice_store_Ingested_init_zero;
@@ -1256,6 +1371,7 @@ static void s_peer_invite(s_actor_t *a, const s_origin_t *o, const lt_store_req_
     inv.status = lattice_InviteStatus_INVITE_OPEN;
     inv.expires_ms = m.expires_ms;
     lt_err_t rc = lt_system_set_invite(st, &inv, &h);
+    a->admit_dirty = true;
     lt_buf_t b = LT_BUF_INIT;
     if (rc == LT_OK) {
         S_SET(m.hash, h.b, LT_HASH_LEN);
@@ -1293,8 +1409,10 @@ static void s_peer_revoke(s_actor_t *a, const s_origin_t *o, const lt_store_req_
     lt_hash_t h;
     if (rc == LT_OK)
         rc = lt_system_set_peer(st, &r->peer, lattice_PeerStatus_PEER_REVOKED, &h);
-    if (rc == LT_OK)
+    if (rc == LT_OK) {
         lt_log_info(a->log, S_TAG, "peer %.16s revoked", hex);
+        a->admit_dirty = true;
+    }
     s_answer_write(a, o, r, rc, &h);
 }
 
@@ -1400,8 +1518,18 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
     s_actor_t *a = self;
     a->ctx = ctx;
     if (msg->kind != LT_MSG_REQUEST) {
-        lt_log_debug(a->log, S_TAG, "ignored a message of kind %d from %s", (int)msg->kind,
-                     msg->from);
+        if (strcmp(msg->from, LT_ADMIT_KERNEL) == 0 && msg->kind == LT_MSG_EVENT &&
+            msg->type == lattice_kernel_KernelMsgType_KERNEL_ADMIT_WANTED) {
+            s_flush(a); /* what is staged first, so the set is the committed one */
+            s_admit_push(a);
+        } else if (strcmp(msg->from, LT_ADMIT_KERNEL) == 0 && msg->kind == LT_MSG_REPLY &&
+                   msg->status != LT_OK) {
+            lt_log_warn(a->log, S_TAG, "the kernel refused the admitted set: %s",
+                        lt_strerror(msg->status));
+        } else {
+            lt_log_debug(a->log, S_TAG, "ignored a message of kind %d from %s", (int)msg->kind,
+                         msg->from);
+        }
         return;
     }
     s_origin_t o = {.corr = msg->corr, .type = msg->type};

@@ -269,6 +269,28 @@ lt_err_t lt_system_set_invite(lt_store_t *st, const lattice_InviteSet *invite, l
     return s_write(st, &op, hash_out);
 }
 
+typedef struct {
+    lt_system_invite_fn fn;
+    void *ctx;
+} s_invites_t;
+
+static lt_err_t s_invite_row(void *ctx, const uint8_t *id, size_t idlen, const uint8_t *v,
+                             size_t vlen)
+{
+    s_invites_t *p = ctx;
+    lattice_InviteSet inv = lattice_InviteSet_init_zero;
+    if (idlen != LT_HASH_LEN || lt_pb_decode_static(lattice_InviteSet_fields, &inv, v, vlen) ||
+        inv.secret_hash.size != LT_HASH_LEN || memcmp(inv.secret_hash.bytes, id, LT_HASH_LEN))
+        return LT_ECORRUPT; /* a row is keyed by the hash it holds */
+    return p->fn(p->ctx, &inv);
+}
+
+lt_err_t lt_system_list_invites(lt_store_t *st, lt_system_invite_fn fn, void *ctx)
+{
+    s_invites_t p = {fn, ctx};
+    return s_scan(st, 'i', s_invite_row, &p);
+}
+
 lt_err_t lt_system_get_invite(lt_store_t *st, const lt_hash_t *secret_hash, lattice_InviteSet *out)
 {
     lt_buf_t v = LT_BUF_INIT;

@@ -24,6 +24,9 @@ LT_NODISCARD lt_err_t lt_system_set_invite(lt_store_t *st, const lattice_InviteS
                                            lt_hash_t *hash_out);
 LT_NODISCARD lt_err_t lt_system_get_invite(lt_store_t *st, const lt_hash_t *secret_hash,
                                            lattice_InviteSet *out);
+/* Every invite of the store (its winning state), in secret-hash order. */
+typedef lt_err_t (*lt_system_invite_fn)(void *ctx, const lattice_InviteSet *invite);
+LT_NODISCARD lt_err_t lt_system_list_invites(lt_store_t *st, lt_system_invite_fn fn, void *ctx);
 void lt_invite_secret_hash(const uint8_t *secret, size_t len, lt_hash_t *out);
 
 LT_NODISCARD lt_err_t lt_system_set_child(lt_store_t *st, const lattice_ChildSet *child,

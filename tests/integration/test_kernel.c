@@ -7,7 +7,10 @@
 #include "support/node.h"
 #include "support/testutil.h"
 
+#include "store/ops_codec.h"
+#include "store/system_table.h"
 #include "weaver/identity.h"
+#include "weaver/intention.h"
 
 #include "kernel.pb.h"
 #include "store.pb.h"
@@ -20,6 +23,7 @@
 #include <pb_encode.h>
 #include <poll.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1112,24 +1116,32 @@ static void s_link_info(lt_node_t *n, uint8_t key[32], char *addr, size_t cap)
     snprintf(addr, cap, "%s", st.listen[0]);
 }
 
-/* Connects a CURVE client with a fresh key to addr, the server's key being
- * the X25519 form of node_key, and waits for the handshake's outcome:
- * the monitor event (HANDSHAKE_SUCCEEDED or HANDSHAKE_FAILED_*). */
-static int s_curve_attempt(const uint8_t node_key[32], const char *addr, bool curve)
+/* Connects a client to addr and waits for the handshake's outcome: the
+ * monitor event (HANDSHAKE_SUCCEEDED or HANDSHAKE_FAILED_*). With curve,
+ * the server key is the X25519 form of node_key and the client's key pair
+ * that of `as` (NULL: a fresh random pair); rid (may be NULL) is its
+ * routing id. */
+static int s_link_attempt(const uint8_t node_key[32], const char *addr, bool curve,
+                          const lt_identity_t *as, const uint8_t *rid, size_t rid_len)
 {
     void *ctx = zmq_ctx_new();
     void *d = zmq_socket(ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    if (rid)
+        zmq_setsockopt(d, ZMQ_ROUTING_ID, rid, rid_len);
     if (curve) {
-        uint8_t server[32];
+        uint8_t server[32], pub[32], sec[32];
         cr_assert_eq(crypto_sign_ed25519_pk_to_curve25519(server, node_key), 0);
-        char server_z85[41], pub[41], sec[41];
-        cr_assert(zmq_z85_encode(server_z85, server, 32));
-        cr_assert_eq(zmq_curve_keypair(pub, sec), 0);
-        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server_z85, 40);
-        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 40);
-        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 40);
+        if (as) {
+            cr_assert_eq(crypto_sign_ed25519_pk_to_curve25519(pub, as->pk.b), 0);
+            cr_assert_eq(crypto_sign_ed25519_sk_to_curve25519(sec, as->sk), 0);
+        } else {
+            crypto_box_keypair(pub, sec);
+        }
+        zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server, 32);
+        zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 32);
+        zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 32);
     }
     cr_assert_eq(zmq_socket_monitor(d, "inproc://attempt", ZMQ_EVENT_ALL), 0);
     void *mon = zmq_socket(ctx, ZMQ_PAIR);
@@ -1159,6 +1171,11 @@ static int s_curve_attempt(const uint8_t node_key[32], const char *addr, bool cu
     zmq_close(d);
     zmq_ctx_term(ctx);
     return event;
+}
+
+static int s_curve_attempt(const uint8_t node_key[32], const char *addr, bool curve)
+{
+    return s_link_attempt(node_key, addr, curve, NULL, NULL, 0);
 }
 
 /* Writes bytes at the TCP port of addr (tcp://127.0.0.1:PORT) and closes. */
@@ -1254,4 +1271,114 @@ Test(kernel, listen_errors_are_one_clear_line)
     lt_test_run_free(&r);
     close(fd);
     free(dir);
+}
+
+/* A store request that must succeed; the reply body into *reply. */
+static void s_store_ok(lt_node_t *n, uint32_t type, const pb_msgdesc_t *fields, const void *msg,
+                       lt_node_frame_t *reply)
+{
+    uint8_t buf[4096];
+    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
+    cr_assert(pb_encode(&os, fields, msg));
+    uint32_t st = s_call(n, "store", type, buf, os.bytes_written, reply);
+    char line[256];
+    lt_node_error_text(reply, line, sizeof line);
+    cr_assert_eq(st, LT_OK, "store request %u: %s", type, line);
+}
+
+/* Ingests, into store sid, `who` writing itself in as an active peer. */
+static void s_ingest_peer(lt_node_t *n, const uint8_t sid[16], const lt_identity_t *who)
+{
+    lattice_SystemOp op = lattice_SystemOp_init_zero;
+    op.which_op = lattice_SystemOp_peer_tag;
+    op.op.peer.key.size = 32;
+    memcpy(op.op.peer.key.bytes, who->pk.b, 32);
+    op.op.peer.status = lattice_PeerStatus_PEER_ACTIVE;
+    lt_buf_t ops = LT_BUF_INIT, signed_b = LT_BUF_INIT;
+    cr_assert_eq(lt_uop_encode_system(&op, &ops), LT_OK);
+    lt_intention_t in = {.version = 1,
+                         .author = who->pk,
+                         .hlc = {(uint64_t)time(NULL) * 1000, 0},
+                         .ops_len = (uint32_t)ops.len,
+                         .ops = ops.data};
+    memcpy(in.store_id.b, sid, 16);
+    lt_hash_t h;
+    cr_assert_eq(lt_intention_sign(&in, who, &signed_b, &h), LT_OK);
+    lattice_store_Ingest m = lattice_store_Ingest_init_zero;
+    m.store.size = 16;
+    memcpy(m.store.bytes, sid, 16);
+    lt_view_t sv = {signed_b.data, signed_b.len};
+    lt_pb_bind_write(&m.signed_bytes, &sv);
+    lt_node_frame_t r;
+    s_store_ok(n, lattice_store_StoreMsgType_INGEST, lattice_store_Ingest_fields, &m, &r);
+    lt_node_frame_clear(&r);
+    lt_buf_free(&ops);
+    lt_buf_free(&signed_b);
+}
+
+Test(kernel, links_admit_active_peers_and_joins_with_an_open_invite)
+{
+    static const char *const args[] = {"--services", "store", "--listen", "tcp://127.0.0.1:0",
+                                       NULL};
+    s_node = s_start_store(args, NULL);
+    uint8_t key[32];
+    char addr[128];
+    s_link_info(s_node, key, addr, sizeof addr);
+    cr_assert(lt_node_wait_log(s_node, "admitting 0 peers and 0 open invites", 10000),
+              "the store tells the kernel once it registers");
+
+    lt_node_frame_t r;
+    lattice_store_StoreCreate sc = lattice_store_StoreCreate_init_zero;
+    s_store_ok(s_node, lattice_store_StoreMsgType_STORE_CREATE, lattice_store_StoreCreate_fields,
+               &sc, &r);
+    lattice_store_StoreCreated created = lattice_store_StoreCreated_init_zero;
+    pb_istream_t is = pb_istream_from_buffer(r.body, r.len);
+    cr_assert(pb_decode(&is, lattice_store_StoreCreated_fields, &created));
+    lt_node_frame_clear(&r);
+    uint8_t sid[16];
+    memcpy(sid, created.store.bytes, 16);
+
+    lt_identity_t joiner, other;
+    lt_test_identity(&joiner, 21);
+    lt_test_identity(&other, 22);
+    /* No open invite: an unknown key is refused. */
+    cr_assert_eq(s_link_attempt(key, addr, true, &joiner, NULL, 0),
+                 ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+    /* With one, it links, for the join exchange alone. */
+    lattice_store_PeerInvite pi = lattice_store_PeerInvite_init_zero;
+    pi.store.size = 16;
+    memcpy(pi.store.bytes, sid, 16);
+    s_store_ok(s_node, lattice_store_StoreMsgType_PEER_INVITE, lattice_store_PeerInvite_fields, &pi,
+               &r);
+    lt_node_frame_clear(&r);
+    cr_assert(lt_node_wait_log(s_node, "admitting 0 peers and 1 open invites", 10000));
+    cr_assert_eq(s_link_attempt(key, addr, true, &joiner, NULL, 0), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    cr_assert(lt_node_wait_log(s_node, "joiner", 10000));
+    /* An active peer links with its own key, until it is revoked. */
+    s_ingest_peer(s_node, sid, &other);
+    cr_assert(lt_node_wait_log(s_node, "admitting 1 peers and 1 open invites", 10000));
+    cr_assert_eq(s_link_attempt(key, addr, true, &other, NULL, 0), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    lattice_store_PeerRef pr = lattice_store_PeerRef_init_zero;
+    pr.store.size = 16;
+    memcpy(pr.store.bytes, sid, 16);
+    pr.key.size = 32;
+    memcpy(pr.key.bytes, other.pk.b, 32);
+    s_store_ok(s_node, lattice_store_StoreMsgType_PEER_REVOKE, lattice_store_PeerRef_fields, &pr,
+               &r);
+    lt_node_frame_clear(&r);
+    cr_assert(lt_node_wait_log(s_node, "admitting 0 peers and 1 open invites (1 revoked)", 10000));
+    /* Revoked: refused, even as a joiner while an invite is open. */
+    cr_assert_eq(s_link_attempt(key, addr, true, &other, NULL, 0), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+
+    /* At most 10 joins a minute (the joiner above was the first). */
+    for (int i = 1; i < 10; i++)
+        cr_assert_eq(s_link_attempt(key, addr, true, NULL, NULL, 0), ZMQ_EVENT_HANDSHAKE_SUCCEEDED,
+                     "join %d", i + 1);
+    cr_assert_eq(s_link_attempt(key, addr, true, NULL, NULL, 0), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
+
+    /* Only the store says who may link. */
+    cr_assert_eq(s_call(s_node, "kernel", lattice_kernel_KernelMsgType_KERNEL_ADMIT, NULL, 0, &r),
+                 LT_EINVAL);
+    lt_node_frame_clear(&r);
+    cr_assert_eq(lt_node_stop(s_node), 0);
 }
