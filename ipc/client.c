@@ -1069,6 +1069,85 @@ lt_err_t lt_client_peer_revoke(lt_client_t *c, const lt_client_store_id_t *store
     return rc ? rc : lt_client_decode_written(c->reply.data, c->reply.len, hash, &c->eb);
 }
 
+static uint64_t s_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+lt_err_t lt_client_peer_join(lt_client_t *c, const lt_client_invite_t *inv,
+                             lt_client_store_id_t *out)
+{
+    lt_errbuf_clear(&c->eb);
+    if (inv->expires_ms <= s_wall_ms())
+        return lt_fail(&c->eb, LT_EREFUSED, "the token has expired: ask for a new one");
+    if (inv->naddrs == 0)
+        return lt_fail(&c->eb, LT_EINVAL,
+                       "the token names no address of the inviting node (it listens nowhere: "
+                       "it must run latticed --listen)");
+    lt_client_node_status_t st;
+    lt_err_t rc = lt_client_node_status(c, &st);
+    if (rc)
+        return rc;
+    if (memcmp(st.node_key.b, inv->inviter.b, LT_KEY_LEN) == 0)
+        return lt_fail(&c->eb, LT_EINVAL, "this node made the token: give it to another node");
+    lt_client_store_info_t info;
+    rc = lt_client_store_info(c, &inv->store, &info);
+    if (rc == LT_OK)
+        return lt_fail(&c->eb, LT_EEXIST, "this node holds the store already");
+    if (rc != LT_ENOTFOUND)
+        return rc;
+    lt_errbuf_clear(&c->eb);
+
+    /* A link to the inviter, then the secret to its store over it. */
+    lattice_kernel_LinkTo lm = lattice_kernel_LinkTo_init_zero;
+    S_SET(lm.key, inv->inviter.b, LT_KEY_LEN);
+    for (size_t i = 0; i < inv->naddrs && lm.addrs_count < 8; i++)
+        snprintf(lm.addrs[lm.addrs_count++], sizeof lm.addrs[0], "%s", inv->addrs[i]);
+    lt_buf_t b = LT_BUF_INIT;
+    rc = s_encode(c, lattice_kernel_LinkTo_fields, &lm, &b);
+    if (rc == LT_OK)
+        rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_LINK, &b, true);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    char addr[LT_ADDR_MAX];
+    char hex[2 * LT_KEY_LEN + 1];
+    lt_client_hex(inv->inviter.b, LT_KEY_LEN, hex);
+    snprintf(addr, sizeof addr, "%s@%s", S_STORE, hex);
+    lattice_store_PeerJoin jm = lattice_store_PeerJoin_init_zero;
+    S_SET(jm.store, inv->store.b, LT_STORE_ID_LEN);
+    S_SET(jm.secret, inv->secret, LT_CLIENT_INVITE_SECRET_LEN);
+    S_RID(jm.request_id);
+    rc = s_encode(c, lattice_store_PeerJoin_fields, &jm, &b);
+    sodium_memzero(&jm, sizeof jm);
+    if (rc == LT_OK) {
+        s_call_t k = {addr, lattice_store_StoreMsgType_PEER_JOIN, &b, true, true, &inv->store};
+        rc = s_call(c, &k);
+    }
+    sodium_memzero(b.data, b.len);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    lattice_store_Joined joined = lattice_store_Joined_init_zero;
+    if (lt_pb_decode_static(lattice_store_Joined_fields, &joined, c->reply.data, c->reply.len) ||
+        joined.store.size != LT_STORE_ID_LEN ||
+        memcmp(joined.store.bytes, inv->store.b, LT_STORE_ID_LEN) != 0 ||
+        joined.inviter.size != LT_KEY_LEN ||
+        memcmp(joined.inviter.bytes, inv->inviter.b, LT_KEY_LEN) != 0)
+        return s_malformed(c, addr, "the answer to the join does not match the token");
+
+    /* Joined: this node holds the store from now on. */
+    S_RID(joined.request_id);
+    rc = s_store_request(c, lattice_store_StoreMsgType_PEER_JOINED, lattice_store_Joined_fields,
+                         &joined, &inv->store);
+    if (rc)
+        return rc;
+    rc = lt_client_decode_store_created(c->reply.data, c->reply.len, out, &c->eb);
+    return rc;
+}
+
 /* ---- core:kvstore ---- */
 
 static lt_err_t s_need_key(lt_client_t *c, const void *key, size_t len)

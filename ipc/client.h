@@ -349,6 +349,18 @@ LT_NODISCARD lt_err_t lt_client_peer_list(lt_client_t *c, const lt_client_store_
 LT_NODISCARD lt_err_t lt_client_peer_revoke(lt_client_t *c, const lt_client_store_id_t *store,
                                             const lt_client_key_t *peer, lt_client_hash_t *hash);
 
+/* Joins the store of an invite (DESIGN.md §7): links to the inviting node
+ * at the token's addresses, presents the secret to its store, which records
+ * this node as an active peer, then holds the store here (empty until its
+ * history arrives; the inviter an active peer) and sets *out to its id.
+ * LT_EREFUSED for an expired or used token or a revoked node (the inviter's
+ * reason in lt_client_errmsg), LT_ENOTFOUND for a token the inviter does not
+ * know, LT_EEXIST when this node holds the store already, LT_EINVAL for this
+ * node's own token or one without addresses, LT_EUNAVAILABLE / LT_ETIMEDOUT
+ * when the inviter cannot be reached within the timeout. */
+LT_NODISCARD lt_err_t lt_client_peer_join(lt_client_t *c, const lt_client_invite_t *inv,
+                                          lt_client_store_id_t *out);
+
 /* The one-line text form of an invite: "lt1." and URL-safe base64 of the
  * fields. out must hold LT_CLIENT_INVITE_TOKEN_MAX bytes. */
 #define LT_CLIENT_INVITE_TOKEN_MAX 1536

@@ -155,8 +155,12 @@ LT_NODISCARD lt_err_t lt_frame_from_msg(lt_frame_t *out, const char *addr, const
 LT_NODISCARD lt_err_t lt_frame_to_msg(const lt_frame_t *f, lt_msg_t *out);
 
 /* Whether addr may appear in an address frame: a service address
- * (lt_addr_valid) or a client reply-to address. */
+ * (lt_addr_valid), a client reply-to address, or a client of another node
+ * ("client:<hex>@<64 hex>", lt_frame_remote_client_addr_valid). */
 bool lt_frame_addr_valid(const char *addr);
+/* Whether addr is a client reply-to address followed by "@" and the 64
+ * lowercase hex digits of a node key. */
+bool lt_frame_remote_client_addr_valid(const char *addr);
 
 /* Whether addr is a client reply-to address: "client:" then 2 to
  * 2*LT_FRAME_CLIENT_ID_MAX lowercase hex digits, an even count. */

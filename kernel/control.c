@@ -144,6 +144,30 @@ void lt_control_request(lt_kernel_t *k, const char *from, const lt_frame_t *req)
             lt_router_reply(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, LT_OK, NULL, 0);
         return;
     }
+    case lattice_kernel_KernelMsgType_KERNEL_LINK: {
+        lattice_kernel_LinkTo m = lattice_kernel_LinkTo_init_zero;
+        pb_istream_t is = pb_istream_from_buffer(req->body, req->len);
+        lt_errbuf_t eb = {{0}};
+        lt_err_t rc = LT_OK;
+        if (!pb_decode(&is, lattice_kernel_LinkTo_fields, &m) || m.key.size != LT_KEY_LEN)
+            rc = lt_fail(&eb, LT_EINVAL, "malformed link request");
+        lt_pubkey_t key;
+        char addrs[8][LT_KCONFIG_ADDR_MAX];
+        size_t n = 0;
+        if (rc == LT_OK) {
+            memcpy(key.b, m.key.bytes, LT_KEY_LEN);
+            for (pb_size_t i = 0; i < m.addrs_count && n < 8; i++)
+                if (strlen(m.addrs[i]) < LT_KCONFIG_ADDR_MAX)
+                    snprintf(addrs[n++], LT_KCONFIG_ADDR_MAX, "%s", m.addrs[i]);
+            rc = lt_links_connect(k, &key, (const char(*)[LT_KCONFIG_ADDR_MAX])addrs, n, &eb);
+        }
+        if (rc)
+            lt_router_reply_error(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, rc, "%s",
+                                  eb.msg);
+        else
+            lt_router_reply(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, LT_OK, NULL, 0);
+        return;
+    }
     case lattice_kernel_KernelMsgType_KERNEL_STOP:
         /* Replied first: the node may be gone before a later reply. */
         lt_router_reply(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, LT_OK, NULL, 0);

@@ -3,6 +3,7 @@
 
 #include "ipc/frame.h"
 #include "kernel/kernel.h"
+#include "kernel/router.h"
 
 #include "kernel.pb.h"
 
@@ -34,7 +35,7 @@
 
 bool lt_links_active(const lt_kernel_t *k)
 {
-    return k->links.peer != NULL;
+    return k->links.peer != NULL || k->links.nout > 0;
 }
 
 static int s_x_cmp(const void *a, const void *b)
@@ -193,11 +194,13 @@ static void s_set_int(void *s, int opt, int v)
 lt_err_t lt_links_open(lt_kernel_t *k, const lt_identity_t *id, lt_errbuf_t *eb)
 {
     lt_links_t *l = &k->links;
+    if (crypto_sign_ed25519_sk_to_curve25519(l->curve_sk, id->sk) != 0 ||
+        crypto_sign_ed25519_pk_to_curve25519(l->curve_pk, id->pk.b) != 0)
+        return lt_fail(eb, LT_EINVAL, "the node key has no CURVE form");
+    l->self = id->pk;
+    l->keyed = true;
     if (k->cfg->nlisten == 0)
         return LT_OK;
-    uint8_t curve_sk[crypto_scalarmult_curve25519_BYTES];
-    if (crypto_sign_ed25519_sk_to_curve25519(curve_sk, id->sk) != 0)
-        return lt_fail(eb, LT_EINVAL, "the node key has no CURVE form");
     lt_err_t rc = LT_OK;
     /* The handler first: a CURVE socket bound without one admits anyone. */
     l->zap = zmq_socket(k->zctx, ZMQ_REP);
@@ -213,10 +216,12 @@ lt_err_t lt_links_open(lt_kernel_t *k, const lt_identity_t *id, lt_errbuf_t *eb)
     }
     int64_t maxmsg = S_LINK_MSG_MAX;
     s_set_int(l->peer, ZMQ_CURVE_SERVER, 1);
-    (void)zmq_setsockopt(l->peer, ZMQ_CURVE_SECRETKEY, curve_sk, sizeof curve_sk);
+    (void)zmq_setsockopt(l->peer, ZMQ_CURVE_SECRETKEY, l->curve_sk, sizeof l->curve_sk);
     (void)zmq_setsockopt(l->peer, ZMQ_ZAP_DOMAIN, S_ZAP_DOMAIN, strlen(S_ZAP_DOMAIN));
     (void)zmq_setsockopt(l->peer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     s_set_int(l->peer, ZMQ_ROUTER_MANDATORY, 1);
+    /* A peer reconnecting (its routing id is its key) takes its link over. */
+    s_set_int(l->peer, ZMQ_ROUTER_HANDOVER, 1);
     s_set_int(l->peer, ZMQ_SNDHWM, S_LINK_HWM);
     s_set_int(l->peer, ZMQ_RCVHWM, S_LINK_HWM);
     s_set_int(l->peer, ZMQ_LINGER, 0);
@@ -236,7 +241,6 @@ lt_err_t lt_links_open(lt_kernel_t *k, const lt_identity_t *id, lt_errbuf_t *eb)
         l->nbound++;
     }
 out:
-    sodium_memzero(curve_sk, sizeof curve_sk);
     if (rc)
         lt_links_close(k);
     return rc;
@@ -245,6 +249,10 @@ out:
 void lt_links_close(lt_kernel_t *k)
 {
     lt_links_t *l = &k->links;
+    for (size_t i = 0; i < l->nout; i++) {
+        zmq_close(l->out[i].sock);
+        zmq_close(l->out[i].monitor);
+    }
     if (l->peer)
         zmq_close(l->peer);
     if (l->zap)
@@ -252,7 +260,7 @@ void lt_links_close(lt_kernel_t *k)
     free(l->admitted);
     free(l->invites);
     free(l->revoked);
-    memset(l, 0, sizeof *l);
+    sodium_memzero(l, sizeof *l);
 }
 
 /* Reads one multipart message into frames; false when there was none.
@@ -379,12 +387,361 @@ static void s_zap_one(lt_kernel_t *k, zmq_msg_t *parts, size_t n, bool over)
     }
 }
 
+static lt_links_out_t *s_out(lt_links_t *l, const lt_pubkey_t *key)
+{
+    for (size_t i = 0; i < l->nout; i++)
+        if (lt_pubkey_cmp(&l->out[i].key, key) == 0)
+            return &l->out[i];
+    return NULL;
+}
+
+static void s_pending_done(lt_links_out_t *o, const char *from, uint64_t corr)
+{
+    for (size_t i = 0; o && i < o->npending; i++) {
+        if (o->pending[i].corr == corr && strcmp(o->pending[i].from, from) == 0) {
+            memmove(&o->pending[i], &o->pending[i + 1],
+                    (o->npending - i - 1) * sizeof o->pending[0]);
+            o->npending--;
+            return;
+        }
+    }
+}
+
+/* The far side refused the link (its ZAP said no): what waits for that node
+ * is answered LT_EREFUSED, and the link is closed (a later request for it,
+ * after a new invite say, opens a new one). */
+static void s_out_refused(lt_kernel_t *k, size_t i)
+{
+    lt_links_t *l = &k->links;
+    lt_links_out_t o = l->out[i];
+    char hex[2 * LT_KEY_LEN + 1];
+    lt_hex(o.key.b, LT_KEY_LEN, hex);
+    lt_log_warn(&k->log, S_TAG, "node %.16s at %s refused the link", hex, o.addr);
+    memmove(&l->out[i], &l->out[i + 1], (l->nout - i - 1) * sizeof l->out[0]);
+    l->nout--;
+    zmq_close(o.sock);
+    zmq_close(o.monitor);
+    for (size_t j = 0; j < o.npending; j++)
+        lt_router_reply_error(k, o.pending[j].from, o.pending[j].to, o.pending[j].corr,
+                              o.pending[j].type, LT_EREFUSED,
+                              "node %.16s refused this node's link: it is no peer of a store "
+                              "there, and no invite there is open for it (a used or expired "
+                              "token, or a revoked node)",
+                              hex);
+}
+
+/* Reads the monitor of outbound link i; true when the link was closed. */
+static bool s_out_events(lt_kernel_t *k, size_t i)
+{
+    lt_links_out_t *o = &k->links.out[i];
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, o->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            return false;
+        }
+        uint16_t ev = 0;
+        if (zmq_msg_size(&m) >= sizeof ev)
+            memcpy(&ev, zmq_msg_data(&m), sizeof ev);
+        bool more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+        while (more) { /* the endpoint part */
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, o->monitor, 0) < 0)
+                more = false;
+            else
+                more = zmq_msg_more(&m);
+            zmq_msg_close(&m);
+        }
+        if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !o->up) {
+            o->up = true;
+            char hex[2 * LT_KEY_LEN + 1];
+            lt_hex(o->key.b, LT_KEY_LEN, hex);
+            lt_log_info(&k->log, S_TAG, "linked to %.16s at %s", hex, o->addr);
+        } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+                   ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+            s_out_refused(k, i);
+            return true;
+        }
+    }
+}
+
+/* ---- link messages ----
+ * On the wire: [routing id (server side only)] [SRC] [the LTK/1 parts of a
+ * frame whose address is the destination on the receiving node]. SRC is the
+ * sender's address on its own node (a service or a client). */
+
+static void s_refuse(lt_kernel_t *k, const char *why, const char *who)
+{
+    lt_links_t *l = &k->links;
+    l->dropped++;
+    uint64_t now = lt_kernel_mono_ms();
+    if (l->refuse_log_ms == 0 || now - l->refuse_log_ms >= S_REFUSE_LOG_MS) {
+        lt_log_warn(&k->log, S_TAG, "dropped a message from %.24s: %s", who, why);
+        l->refuse_log_ms = now;
+    }
+}
+
+/* Who sent a message on the listening socket: its key, checked against
+ * what ZAP admitted (the User-Id), and whether the link is for joining
+ * only. False when they disagree. */
+static bool s_inbound_sender(zmq_msg_t *rid, zmq_msg_t *first, lt_pubkey_t *key, bool *join)
+{
+    /* The ROUTER makes the routing-id part itself: the connection's
+     * metadata comes with the parts the peer sent. */
+    const char *user = zmq_msg_gets(first, "User-Id");
+    if (!user || zmq_msg_size(rid) != LT_KEY_LEN)
+        return false;
+    memcpy(key->b, zmq_msg_data(rid), LT_KEY_LEN);
+    char hex[2 * LT_KEY_LEN + 1];
+    size_t jl = sizeof LT_LINKS_JOIN_USER - 1;
+    *join = strncmp(user, LT_LINKS_JOIN_USER, jl) == 0;
+    if (*join) {
+        /* The joiner names its Ed25519 key as its routing id: it must be
+         * the key its CURVE key (which the handshake proved) comes from. */
+        uint8_t x[32];
+        if (crypto_sign_ed25519_pk_to_curve25519(x, key->b) != 0)
+            return false;
+        lt_hex(x, 32, hex);
+        return strcmp(user + jl, hex) == 0;
+    }
+    lt_hex(key->b, LT_KEY_LEN, hex);
+    return strcmp(user, hex) == 0;
+}
+
+/* Reads one message from a link socket and routes it. out_key: the node an
+ * outbound link goes to (NULL: the listening socket). False when there was
+ * nothing to read. */
+static bool s_link_in(lt_kernel_t *k, void *sock, const lt_pubkey_t *out_key)
+{
+    if (!sock)
+        return false;
+    enum { S_MAX = 2 + LT_FRAME_MAX_PARTS + 1 };
+    zmq_msg_t msgs[S_MAX];
+    size_t n = 0;
+    bool over = false;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, n == 0 && !over ? ZMQ_DONTWAIT : 0) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        bool more = zmq_msg_more(&m);
+        if (n < S_MAX)
+            msgs[n++] = m;
+        else {
+            over = true;
+            zmq_msg_close(&m);
+        }
+        if (!more)
+            break;
+    }
+    if (n == 0 && !over)
+        return false;
+    lt_pubkey_t key;
+    bool join = false;
+    size_t at = 0;
+    const char *why = NULL;
+    if (out_key) {
+        key = *out_key;
+    } else if (n < 2 || !s_inbound_sender(&msgs[0], &msgs[1], &key, &join)) {
+        memset(&key, 0, sizeof key);
+        why = "its routing id is not the key it linked with";
+    } else {
+        at = 1;
+    }
+    char src[LT_ADDR_MAX] = "";
+    lt_frame_t f;
+    lt_errbuf_t eb = {{0}};
+    if (!why && over)
+        why = "too many parts";
+    if (!why && (n < at + 2 || zmq_msg_size(&msgs[at]) >= sizeof src))
+        why = "no sender address";
+    if (!why) {
+        memcpy(src, zmq_msg_data(&msgs[at]), zmq_msg_size(&msgs[at]));
+        src[zmq_msg_size(&msgs[at])] = '\0';
+        if (strchr(src, '@') || !lt_frame_addr_valid(src))
+            why = "a sender address that is not a local one";
+    }
+    lt_frame_part_t parts[S_MAX];
+    for (size_t i = at + 1; !why && i < n; i++) {
+        parts[i - at - 1].p = zmq_msg_data(&msgs[i]);
+        parts[i - at - 1].len = zmq_msg_size(&msgs[i]);
+    }
+    if (!why && lt_frame_decode(parts, n - at - 1, &f, NULL, &eb) != LT_OK)
+        why = eb.msg;
+    /* What a link may carry: requests to services (never to the kernel or a
+     * client), replies and events to anyone here; a join link, the join
+     * request alone. */
+    if (!why && f.cmd != LT_FRAME_REQUEST && f.cmd != LT_FRAME_REPLY && f.cmd != LT_FRAME_EVENT)
+        why = "a command links do not carry";
+    if (!why && strchr(f.addr, '@'))
+        why = "a destination on yet another node";
+    if (!why && f.cmd == LT_FRAME_REQUEST &&
+        (strcmp(f.addr, LT_FRAME_KERNEL_ADDR) == 0 || !lt_addr_valid(f.addr)))
+        why = "a request to something other than a service";
+    if (!why && join &&
+        (f.cmd != LT_FRAME_REQUEST || strcmp(f.addr, LT_LINKS_ADMIT_SERVICE) != 0 ||
+         f.type != LT_LINKS_JOIN_TYPE))
+        why = "a join link may only ask to join";
+    char hex[2 * LT_KEY_LEN + 1];
+    lt_hex(key.b, LT_KEY_LEN, hex);
+    if (why) {
+        s_refuse(k, why, hex);
+    } else {
+        if (out_key && f.cmd == LT_FRAME_REPLY)
+            s_pending_done(s_out(&k->links, out_key), f.addr, f.corr);
+        char from[LT_ADDR_MAX];
+        if (snprintf(from, sizeof from, "%s@%s", src, hex) >= (int)sizeof from)
+            s_refuse(k, "a sender address too long to answer", hex);
+        else
+            lt_router_from_link(k, from, &f);
+    }
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&msgs[i]);
+    return true;
+}
+
+size_t lt_links_pollitems(lt_kernel_t *k, void *itemsp, size_t cap)
+{
+    zmq_pollitem_t *items = itemsp;
+    lt_links_t *l = &k->links;
+    size_t n = 0;
+    if (l->zap && n < cap)
+        items[n++] = (zmq_pollitem_t){.socket = l->zap, .events = ZMQ_POLLIN};
+    if (l->peer && n < cap)
+        items[n++] = (zmq_pollitem_t){.socket = l->peer, .events = ZMQ_POLLIN};
+    for (size_t i = 0; i < l->nout && n + 1 < cap; i++) {
+        items[n++] = (zmq_pollitem_t){.socket = l->out[i].sock, .events = ZMQ_POLLIN};
+        items[n++] = (zmq_pollitem_t){.socket = l->out[i].monitor, .events = ZMQ_POLLIN};
+    }
+    return n;
+}
+
+lt_err_t lt_links_connect(lt_kernel_t *k, const lt_pubkey_t *key,
+                          const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs, lt_errbuf_t *eb)
+{
+    lt_links_t *l = &k->links;
+    if (!l->keyed)
+        return lt_fail(eb, LT_EUNAVAILABLE, "the node has no link keys");
+    if (lt_pubkey_cmp(key, &l->self) == 0)
+        return lt_fail(eb, LT_EINVAL, "that is this node itself");
+    if (s_out(l, key))
+        return LT_OK;
+    if (naddrs == 0)
+        return lt_fail(eb, LT_EINVAL, "no address to reach the node at");
+    if (l->nout == LT_LINKS_MAX_OUT)
+        return lt_fail(eb, LT_EFULL, "this node holds %d outbound links already", LT_LINKS_MAX_OUT);
+    uint8_t server[32];
+    if (crypto_sign_ed25519_pk_to_curve25519(server, key->b) != 0)
+        return lt_fail(eb, LT_EINVAL, "that key is not a node key");
+    void *d = zmq_socket(k->zctx, ZMQ_DEALER);
+    if (!d)
+        return lt_fail(eb, LT_EIO, "cannot create a link socket: %s", zmq_strerror(errno));
+    int64_t maxmsg = S_LINK_MSG_MAX;
+    (void)zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server, sizeof server);
+    (void)zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, l->curve_pk, sizeof l->curve_pk);
+    (void)zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, l->curve_sk, sizeof l->curve_sk);
+    (void)zmq_setsockopt(d, ZMQ_ROUTING_ID, l->self.b, LT_KEY_LEN);
+    (void)zmq_setsockopt(d, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    s_set_int(d, ZMQ_SNDHWM, S_LINK_HWM);
+    s_set_int(d, ZMQ_RCVHWM, S_LINK_HWM);
+    s_set_int(d, ZMQ_LINGER, 0);
+    s_set_int(d, ZMQ_RECONNECT_IVL, 100);
+    s_set_int(d, ZMQ_RECONNECT_IVL_MAX, 5000);
+    s_set_int(d, ZMQ_HEARTBEAT_IVL, 1000);
+    s_set_int(d, ZMQ_HEARTBEAT_TIMEOUT, 5000);
+    /* The handshake's outcome comes from the socket's monitor: a refusal
+     * (the far side's ZAP said no) answers what waits for that node. */
+    char mon_ep[64];
+    snprintf(mon_ep, sizeof mon_ep, "inproc://links-monitor-%u", ++l->monitor_seq);
+    void *mon = NULL;
+    if (zmq_socket_monitor(d, mon_ep,
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
+        !(mon = zmq_socket(k->zctx, ZMQ_PAIR)) || zmq_connect(mon, mon_ep) != 0) {
+        if (mon)
+            zmq_close(mon);
+        zmq_close(d);
+        return lt_fail(eb, LT_EIO, "cannot watch a link socket: %s", zmq_strerror(errno));
+    }
+    size_t ok = 0;
+    for (size_t i = 0; i < naddrs; i++) {
+        const char *why = NULL;
+        if (!lt_kconfig_listen_ok(addrs[i], &why)) {
+            lt_log_warn(&k->log, S_TAG, "not linking to %s: %s", addrs[i], why);
+            continue;
+        }
+        if (zmq_connect(d, addrs[i]) == 0)
+            ok++;
+        else
+            lt_log_warn(&k->log, S_TAG, "cannot link to %s: %s", addrs[i], zmq_strerror(errno));
+    }
+    if (ok == 0) {
+        zmq_close(d);
+        zmq_close(mon);
+        return lt_fail(eb, LT_EINVAL, "none of the node's addresses can be linked to");
+    }
+    lt_links_out_t *o = &l->out[l->nout++];
+    memset(o, 0, sizeof *o);
+    o->key = *key;
+    o->sock = d;
+    o->monitor = mon;
+    o->since_ms = lt_kernel_wall_ms();
+    snprintf(o->addr, sizeof o->addr, "%s", addrs[0]);
+    char hex[2 * LT_KEY_LEN + 1];
+    lt_hex(key->b, LT_KEY_LEN, hex);
+    lt_log_info(&k->log, S_TAG, "linking to %.16s at %s", hex, o->addr);
+    return LT_OK;
+}
+
+int lt_links_send(lt_kernel_t *k, const lt_pubkey_t *key, const char *dst_local,
+                  const lt_frame_t *f)
+{
+    lt_links_t *l = &k->links;
+    lt_links_out_t *o = s_out(l, key);
+    void *sock = o ? o->sock : l->peer;
+    if (!sock)
+        return EHOSTUNREACH;
+    lt_frame_t g = *f;
+    snprintf(g.addr, sizeof g.addr, "%s", dst_local);
+    lt_frame_part_t parts[LT_FRAME_MAX_PARTS];
+    size_t n = 0;
+    lt_frame_scratch_t scratch;
+    lt_errbuf_t eb;
+    if (lt_frame_encode(&g, parts, &n, &scratch, &eb) != LT_OK)
+        return EINVAL;
+    /* Inbound, the routing id of a peer's connection is its key. */
+    if (!o && zmq_send(sock, key->b, LT_KEY_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return errno;
+    if (zmq_send(sock, f->addr, strlen(f->addr), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return errno;
+    for (size_t i = 0; i < n; i++)
+        if (zmq_send(sock, parts[i].p, parts[i].len, ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) <
+            0)
+            return errno;
+    if (o && f->cmd == LT_FRAME_REQUEST) {
+        if (o->npending == LT_LINKS_PENDING)
+            memmove(&o->pending[0], &o->pending[1], (LT_LINKS_PENDING - 1) * sizeof o->pending[0]);
+        else
+            o->npending++;
+        lt_links_pending_t *p = &o->pending[o->npending - 1];
+        snprintf(p->from, sizeof p->from, "%s", f->addr);
+        p->corr = f->corr;
+        p->type = f->type;
+        char hex[2 * LT_KEY_LEN + 1];
+        lt_hex(key->b, LT_KEY_LEN, hex);
+        snprintf(p->to, sizeof p->to, "%s@%s", dst_local, hex);
+    }
+    return 0;
+}
+
 void lt_links_recv(lt_kernel_t *k, int budget)
 {
     lt_links_t *l = &k->links;
-    if (!l->peer)
-        return;
-    for (int i = 0; i < budget; i++) {
+    for (int i = 0; l->zap && i < budget; i++) {
         zmq_msg_t parts[S_ZAP_FRAMES];
         size_t n = 0;
         bool over = false;
@@ -394,17 +751,12 @@ void lt_links_recv(lt_kernel_t *k, int budget)
         for (size_t j = 0; j < n; j++)
             zmq_msg_close(&parts[j]);
     }
-    /* Admitted peers have nothing to say to this node yet (the sync and
-     * gossip services come next): their frames are dropped and counted. */
-    for (int i = 0; i < budget; i++) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        int rc = zmq_msg_recv(&m, l->peer, ZMQ_DONTWAIT);
-        bool more = rc >= 0 && zmq_msg_more(&m);
-        zmq_msg_close(&m);
-        if (rc < 0)
-            break;
-        if (!more)
-            l->dropped++;
+    for (int i = 0; i < budget && s_link_in(k, l->peer, NULL); i++)
+        ;
+    for (size_t j = 0; j < l->nout; j++) {
+        for (int i = 0; i < budget && s_link_in(k, l->out[j].sock, &l->out[j].key); i++)
+            ;
+        if (s_out_events(k, j))
+            j--; /* link j was closed: the next one moved into its place */
     }
 }

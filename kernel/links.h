@@ -16,6 +16,7 @@
 #ifndef LT_KERNEL_LINKS_H
 #define LT_KERNEL_LINKS_H
 
+#include "ipc/frame.h"
 #include "kernel/config.h"
 #include "weaver/errors.h"
 #include "weaver/identity.h"
@@ -34,6 +35,36 @@
 /* The ZAP user id of a join connection: this prefix, then its CURVE
  * (X25519) key in hex; an admitted peer's is its Ed25519 key in hex. */
 #define LT_LINKS_JOIN_USER "join:"
+
+/* Outbound links at most (one per remote node). */
+#define LT_LINKS_MAX_OUT 64
+/* The store request type a join link may send, and nothing else
+ * (schemas/store.proto PEER_JOIN). */
+#define LT_LINKS_JOIN_TYPE 53
+
+/* Requests sent over an outbound link and not answered yet, kept so that a
+ * link the far side refuses can answer them at once (at most this many;
+ * older ones are forgotten and left to the requester's deadline). */
+#define LT_LINKS_PENDING 32
+
+typedef struct {
+    char from[LT_ADDR_MAX]; /* the local requester */
+    uint64_t corr;
+    uint32_t type;
+    char to[LT_ADDR_MAX]; /* the destination, name@node */
+} lt_links_pending_t;
+
+/* A link this node opened to another (a DEALER, CURVE client). */
+typedef struct {
+    lt_pubkey_t key;
+    void *sock;
+    void *monitor;     /* PAIR on the socket's monitor: handshake outcomes */
+    uint64_t since_ms; /* wall ms it was opened */
+    char addr[LT_KCONFIG_ADDR_MAX];
+    bool up; /* a handshake succeeded */
+    lt_links_pending_t pending[LT_LINKS_PENDING];
+    size_t npending;
+} lt_links_out_t;
 
 /* One admitted peer: its Ed25519 key and the X25519 form CURVE shows. */
 typedef struct {
@@ -58,22 +89,41 @@ typedef struct {
     uint64_t refused;        /* ZAP refusals since start */
     uint64_t refused_logged; /* refusals when the last line was logged */
     uint64_t refuse_log_ms;  /* monotonic time of that line */
-    uint64_t dropped;        /* frames from the link socket nobody could take */
+    uint64_t dropped;        /* link messages refused (malformed, not allowed) */
+    /* The node's own keys: its Ed25519 key (the routing id of its outbound
+     * links, so the far side knows who connects) and its CURVE pair. */
+    lt_pubkey_t self;
+    uint8_t curve_pk[32], curve_sk[32];
+    bool keyed;
+    lt_links_out_t out[LT_LINKS_MAX_OUT];
+    size_t nout;
+    unsigned monitor_seq; /* names the monitors' inproc endpoints */
 } lt_links_t;
 
 struct lt_kernel;
 
-/* Binds the ZAP handler and the link socket on every --listen address.
- * Nothing to do without --listen. id is the node's identity (its secret
- * key is turned into the CURVE key and not kept). On failure nothing stays
- * bound and eb says which address and why. */
+/* Keeps the node's CURVE key pair (from its identity id, whose Ed25519
+ * secret is not kept) and, with --listen, binds the ZAP handler and the link
+ * socket on every address. On failure nothing stays bound and eb says which
+ * address and why. */
 LT_NODISCARD lt_err_t lt_links_open(struct lt_kernel *k, const lt_identity_t *id, lt_errbuf_t *eb);
 void lt_links_close(struct lt_kernel *k);
 /* Whether the link sockets exist (the poll loop watches them then). */
 bool lt_links_active(const struct lt_kernel *k);
-/* Serves pending ZAP requests and drains the link socket (at most budget
- * messages each). */
+/* Serves pending ZAP requests and routes what links bring (at most budget
+ * messages per socket): a message from node K, sent by its local address
+ * SRC, reaches its destination here from SRC@K. */
 void lt_links_recv(struct lt_kernel *k, int budget);
+/* Fills items with the sockets to poll (at most cap); returns how many. */
+size_t lt_links_pollitems(struct lt_kernel *k, void *items, size_t cap);
+/* Opens (or keeps) an outbound link to node key at the given addresses. */
+LT_NODISCARD lt_err_t lt_links_connect(struct lt_kernel *k, const lt_pubkey_t *key,
+                                       const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs,
+                                       lt_errbuf_t *eb);
+/* Sends f (f->addr: the local sender) to dst_local on node key, over the
+ * link to it. 0, or an errno (EHOSTUNREACH: no link to that node). */
+int lt_links_send(struct lt_kernel *k, const lt_pubkey_t *key, const char *dst_local,
+                  const lt_frame_t *f);
 /* Whether an Ed25519 key may open a link. */
 bool lt_links_admits(const struct lt_kernel *k, const lt_pubkey_t *key);
 /* Replaces the admitted set with a kernel.proto AdmitSet body (from the

@@ -106,13 +106,12 @@ static int s_run(lt_kernel_t *k, int sfd)
         if (sup < next)
             next = sup;
         long timeout = next > now ? (long)(next - now) : 0;
-        zmq_pollitem_t items[] = {
+        zmq_pollitem_t items[2 + 2 + 2 * LT_LINKS_MAX_OUT] = {
             {.socket = k->router, .events = ZMQ_POLLIN},
             {.fd = sfd, .events = ZMQ_POLLIN},
-            {.socket = k->links.zap, .events = ZMQ_POLLIN},
-            {.socket = k->links.peer, .events = ZMQ_POLLIN},
         };
-        if (zmq_poll(items, lt_links_active(k) ? 4 : 2, timeout) < 0 && errno != EINTR) {
+        size_t nitems = 2 + lt_links_pollitems(k, items + 2, sizeof items / sizeof *items - 2);
+        if (zmq_poll(items, (int)nitems, timeout) < 0 && errno != EINTR) {
             lt_log_error(&k->log, S_TAG, "poll failed: %s", zmq_strerror(errno));
             return 1;
         }

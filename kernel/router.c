@@ -97,8 +97,29 @@ static lt_ksvc_t *s_by_rid(lt_kernel_t *k, const uint8_t *rid, size_t len)
 /* Sends f to an address: a client's connection or a registered service.
  * Returns 0 or the errno (EHOSTUNREACH also when a service is not
  * registered). */
+/* "name@<64 hex>" -> the node key and the name; false for a local address. */
+static bool s_split_remote(const char *to, lt_pubkey_t *key, char *local, size_t cap)
+{
+    const char *at = strchr(to, '@');
+    if (!at || (size_t)(at - to) >= cap || strlen(at + 1) != 2 * LT_KEY_LEN)
+        return false;
+    for (size_t i = 0; i < LT_KEY_LEN; i++) {
+        unsigned v;
+        if (sscanf(at + 1 + 2 * i, "%2x", &v) != 1)
+            return false;
+        key->b[i] = (uint8_t)v;
+    }
+    memcpy(local, to, (size_t)(at - to));
+    local[at - to] = '\0';
+    return true;
+}
+
 static int s_send_addr(lt_kernel_t *k, const char *to, const lt_frame_t *f)
 {
+    lt_pubkey_t key;
+    char local[LT_ADDR_MAX];
+    if (s_split_remote(to, &key, local, sizeof local))
+        return lt_links_send(k, &key, local, f);
     if (lt_frame_client_addr_valid(to)) {
         uint8_t rid[LT_FRAME_CLIENT_ID_MAX];
         size_t len = 0;
@@ -446,11 +467,22 @@ static void s_route(lt_kernel_t *k, lt_ksvc_t *sender, const char *from, const l
         return;
     }
     if (strchr(to, '@')) {
+        /* To another node: over the link to it, the sender as it is known
+         * here. Nothing is relayed from one node to a third. */
+        int rc = strchr(from, '@') ? EPERM : EHOSTUNREACH;
+        lt_frame_t out = *f;
+        snprintf(out.addr, sizeof out.addr, "%s", from);
+        if (rc != EPERM)
+            rc = s_send_addr(k, to, &out);
+        if (rc == 0)
+            return;
         if (f->cmd == LT_FRAME_REQUEST)
-            lt_router_reply_error(k, from, to, f->corr, f->type, LT_EUNAVAILABLE,
-                                  "%s is on another node: links to other nodes are not "
-                                  "available yet",
-                                  to);
+            lt_router_reply_error(k, from, to, f->corr, f->type, LT_EUNAVAILABLE, "%s: %s", to,
+                                  rc == EPERM    ? "a node does not relay between other nodes"
+                                  : rc == EAGAIN ? "the link to that node is full; retry later"
+                                                 : "no link to that node");
+        else
+            lt_log_debug(&k->log, S_TAG, "message for %s dropped: %s", to, zmq_strerror(rc));
         return;
     }
     if (lt_frame_client_addr_valid(to)) {
@@ -488,6 +520,11 @@ static void s_route(lt_kernel_t *k, lt_ksvc_t *sender, const char *from, const l
         return;
     }
     s_deliver(k, s, f->cmd, from, f->corr, f->type, f->body, f->len);
+}
+
+void lt_router_from_link(lt_kernel_t *k, const char *from, const lt_frame_t *f)
+{
+    s_route(k, NULL, from, f);
 }
 
 /* ---- receiving ---- */

@@ -45,6 +45,10 @@ void lt_router_forget(lt_kernel_t *k, lt_ksvc_t *s, const char *why);
  * events. */
 void lt_router_flush_queue(lt_kernel_t *k, lt_ksvc_t *s, lt_err_t status, const char *why);
 
+/* Routes a frame that came over a peer link, from `from` (SRC@NODE), as
+ * the router routes its own (links.c has checked what links may carry). */
+void lt_router_from_link(lt_kernel_t *k, const char *from, const lt_frame_t *f);
+
 /* Sends a REPLY to `to` (a client or service address) carrying `from` (the
  * address the request was sent to), with a body. Dropped with a debug line
  * when `to` is gone. */

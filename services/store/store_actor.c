@@ -444,6 +444,10 @@ static void s_flush(s_actor_t *a)
     }
     s_reap_watches(a);
     a->nwrites = 0;
+    /* The kernel learns of new peers and invites before anyone hears that
+     * they were written: a joiner handed the token at once is let in. */
+    if (a->admit_dirty && rc == LT_OK)
+        s_admit_push(a);
     a->flushing = true;
     /* Serving a read may not add to the queue (flushing), so n is fixed. */
     for (size_t i = 0; i < a->nowed; i++) {
@@ -464,8 +468,6 @@ static void s_flush(s_actor_t *a)
     a->nowed = 0;
     a->flushing = false;
     s_reap_watches(a);
-    if (a->admit_dirty && rc == LT_OK)
-        s_admit_push(a);
 }
 
 /* ---- helpers ---- */
@@ -1416,6 +1418,151 @@ static void s_peer_revoke(s_actor_t *a, const s_origin_t *o, const lt_store_req_
     s_answer_write(a, o, r, rc, &h);
 }
 
+static int s_hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The node key in a sender address "name@<64 hex>" (a sender on another
+ * node, as the kernel wrote it); false for a local sender. */
+static bool s_remote_key(const char *from, lt_pubkey_t *key)
+{
+    const char *at = strchr(from, '@');
+    if (!at || strlen(at + 1) != 2 * LT_KEY_LEN)
+        return false;
+    for (size_t i = 0; i < LT_KEY_LEN; i++) {
+        int hi = s_hexval(at[1 + 2 * i]), lo = s_hexval(at[2 + 2 * i]);
+        if (hi < 0 || lo < 0)
+            return false;
+        key->b[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* A node presents an invite's secret (DESIGN.md §7): the invite must be
+ * open and unexpired and the node not revoked; it is then consumed by that
+ * node's key, which becomes an active peer. The same node asking again gets
+ * the same answer. */
+static void s_peer_join(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_pubkey_t joiner;
+    if (!s_remote_key(o->to, &joiner)) {
+        s_reply_error(a, o, LT_EINVAL, "a join comes from another node, over a link");
+        return;
+    }
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    char hex[2 * LT_KEY_LEN + 1];
+    lt_hex(joiner.b, LT_KEY_LEN, hex);
+    lt_hash_t sh;
+    lt_invite_secret_hash(r->secret, sizeof r->secret, &sh);
+    lattice_InviteSet inv = lattice_InviteSet_init_zero;
+    lt_err_t rc = lt_system_get_invite(st, &sh, &inv);
+    if (rc == LT_ENOTFOUND) {
+        s_reply_error(a, o, LT_ENOTFOUND,
+                      "this node made no such invite to the store (a token for another store "
+                      "or node, or mistyped?)");
+        return;
+    }
+    if (rc) {
+        s_reply_db_error(a, o, rc);
+        return;
+    }
+    lattice_PeerStatus ps = lattice_PeerStatus_PEER_UNSET;
+    rc = lt_system_get_peer(st, &joiner, &ps);
+    if (rc != LT_OK && rc != LT_ENOTFOUND) {
+        s_reply_db_error(a, o, rc);
+        return;
+    }
+    bool again = inv.status == lattice_InviteStatus_INVITE_CONSUMED &&
+                 inv.invitee.size == LT_KEY_LEN &&
+                 memcmp(inv.invitee.bytes, joiner.b, LT_KEY_LEN) == 0;
+    const char *refuse = NULL;
+    if (ps == lattice_PeerStatus_PEER_REVOKED)
+        refuse = "this node was revoked from the store; an invite does not undo that";
+    else if (inv.status == lattice_InviteStatus_INVITE_CONSUMED && !again)
+        refuse = "this invite was used already (a token works once)";
+    else if (inv.status != lattice_InviteStatus_INVITE_OPEN && !again)
+        refuse = "this invite was cancelled";
+    else if (!again && inv.expires_ms <= lt_db_now_ms(a->db))
+        refuse = "this invite has expired (ask for a new token)";
+    if (refuse) {
+        lt_log_info(a->log, S_TAG, "join by %.16s refused: %s", hex, refuse);
+        s_reply_error(a, o, LT_EREFUSED, refuse);
+        return;
+    }
+    if (!again) {
+        inv.status = lattice_InviteStatus_INVITE_CONSUMED;
+        S_SET(inv.invitee, joiner.b, LT_KEY_LEN);
+        rc = lt_system_set_invite(st, &inv, NULL);
+        if (rc == LT_OK)
+            rc = lt_system_set_peer(st, &joiner, lattice_PeerStatus_PEER_ACTIVE, NULL);
+        if (rc) {
+            lt_db_poison(a->db, rc); /* half a join must not commit */
+            s_write_failed(a, o, rc);
+            return;
+        }
+        a->admit_dirty = true;
+        lt_log_info(a->log, S_TAG, "node %.16s joined", hex);
+    }
+    lattice_store_Joined m = lattice_store_Joined_init_zero;
+    S_SET(m.store, lt_store_id(st)->b, LT_STORE_ID_LEN);
+    m.type = s_type_of(st);
+    if (lt_system_get_name(st, m.name, sizeof m.name) != LT_OK)
+        m.name[0] = '\0';
+    S_SET(m.inviter, lt_db_node_key(a->db)->b, LT_KEY_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    rc = lt_pb_encode_static(lattice_store_Joined_fields, &m, &b);
+    if (rc)
+        s_write_failed(a, o, rc);
+    else if (again)
+        s_reply(a, o, LT_OK, a->nwrites > 0, &b);
+    else
+        s_written(a, o, r, &b);
+    lt_buf_free(&b);
+}
+
+/* This node joined a store on another node (PEER_JOIN answered Joined):
+ * hold an empty store of that id, its inviter an active peer, until the
+ * store's history arrives. */
+static void s_peer_joined(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_pubkey_t k;
+    if (s_remote_key(o->to, &k)) {
+        s_reply_error(a, o, LT_EREFUSED, "not served to other nodes");
+        return;
+    }
+    if (lt_db_store(a->db, &r->store)) {
+        s_reply_error(a, o, LT_EEXIST, "this node holds that store already");
+        return;
+    }
+    if (lt_pubkey_cmp(&r->peer, lt_db_node_key(a->db)) == 0) {
+        s_reply_error(a, o, LT_EINVAL, "a node cannot join its own invite");
+        return;
+    }
+    const char *type =
+        r->store_type == lattice_store_StoreType_STORE_TYPE_LOG ? S_LOG_TYPE : S_KV_TYPE;
+    lt_store_t *st = NULL;
+    lt_err_t rc = lt_store_create(a->db, type, &r->store, &st);
+    if (rc == LT_OK)
+        rc = lt_system_set_peer(st, &r->peer, lattice_PeerStatus_PEER_ACTIVE, NULL);
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK) {
+        lattice_store_StoreCreated m = lattice_store_StoreCreated_init_zero;
+        S_SET(m.store, r->store.b, LT_STORE_ID_LEN);
+        rc = lt_pb_encode_static(lattice_store_StoreCreated_fields, &m, &b);
+    }
+    if (rc == LT_OK) {
+        a->admit_dirty = true;
+        s_written(a, o, r, &b);
+    } else {
+        lt_db_poison(a->db, rc);
+        s_write_failed(a, o, rc);
+    }
+    lt_buf_free(&b);
+}
+
 static void s_serve_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     if (r->has_request_id) {
@@ -1457,6 +1604,12 @@ static void s_serve_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_
         break;
     case lattice_store_StoreMsgType_PEER_REVOKE:
         s_peer_revoke(a, o, r);
+        break;
+    case lattice_store_StoreMsgType_PEER_JOIN:
+        s_peer_join(a, o, r);
+        break;
+    case lattice_store_StoreMsgType_PEER_JOINED:
+        s_peer_joined(a, o, r);
         break;
     default:
         s_reply_error(a, o, LT_EINVAL, "not a write request");
@@ -1534,6 +1687,12 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
     }
     s_origin_t o = {.corr = msg->corr, .type = msg->type};
     snprintf(o.to, sizeof o.to, "%s", msg->from);
+    /* Another node may ask what DESIGN.md §7 lets peers ask, and only that:
+     * for now, to join with an invite. */
+    if (strchr(msg->from, '@') && msg->type != lattice_store_StoreMsgType_PEER_JOIN) {
+        s_reply_error(a, &o, LT_EREFUSED, "not served to other nodes");
+        return;
+    }
     if (!lt_store_msg_is_write(msg->type)) {
         /* Reads see the pending transaction: while anything is staged,
          * they wait for the commit. */

@@ -27,6 +27,8 @@ bool lt_store_msg_is_write(uint32_t type)
     case lattice_store_StoreMsgType_INGEST:
     case lattice_store_StoreMsgType_PEER_INVITE:
     case lattice_store_StoreMsgType_PEER_REVOKE:
+    case lattice_store_StoreMsgType_PEER_JOIN:
+    case lattice_store_StoreMsgType_PEER_JOINED:
         return true;
     default:
         return false;
@@ -291,6 +293,37 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
         if (rc == LT_OK)
             rc = s_fixed((const pb_bytes_array_t *)&m.key, LT_KEY_LEN, req->peer.b, NULL, true,
                          "the peer key", eb);
+        return rc;
+    }
+    case lattice_store_StoreMsgType_PEER_JOIN: {
+        lattice_store_PeerJoin m = lattice_store_PeerJoin_init_zero;
+        rc = s_decode(lattice_store_PeerJoin_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK)
+            rc = s_fixed((const pb_bytes_array_t *)&m.secret, sizeof req->secret, req->secret, NULL,
+                         true, "the invite secret", eb);
+        return rc;
+    }
+    case lattice_store_StoreMsgType_PEER_JOINED: {
+        lattice_store_Joined m = lattice_store_Joined_init_zero;
+        rc = s_decode(lattice_store_Joined_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK)
+            rc = s_fixed((const pb_bytes_array_t *)&m.inviter, LT_KEY_LEN, req->peer.b, NULL, true,
+                         "the inviter's key", eb);
+        if (rc == LT_OK && m.type != lattice_store_StoreType_STORE_TYPE_KV &&
+            m.type != lattice_store_StoreType_STORE_TYPE_LOG)
+            rc = lt_fail(eb, LT_EINVAL, "unknown store type %d", (int)m.type);
+        if (rc == LT_OK) {
+            req->store_type = m.type;
+            snprintf(req->name, sizeof req->name, "%s", m.name);
+        }
         return rc;
     }
     default:

@@ -26,18 +26,19 @@ typedef struct {
     lt_store_id_t store;
     bool has_request_id; /* writes: optional */
     uint8_t request_id[LT_REQUEST_ID_LEN];
-    lattice_store_StoreType store_type; /* StoreCreate: KV or LOG (DEFAULT mapped to KV) */
-    char name[257];                     /* StoreCreate: name; StoreResolve: query */
+    lattice_store_StoreType store_type; /* StoreCreate, Joined: KV or LOG (DEFAULT: KV) */
+    char name[257];                     /* StoreCreate, Joined: name; StoreResolve: query */
     bool has_parent;                    /* StoreCreate */
     lt_store_id_t parent;
     lt_view_t key;   /* KvPut/KvGet/KvDel/KvInspect: key (non-empty); KvList/KvWatch: prefix */
     lt_view_t value; /* KvPut: value; LogAppend: text; Ingest: signed intention */
     lt_kv_entry_t *entries; /* KvBatch (at least one; owned: lt_store_req_free) */
     size_t nentries;
-    uint64_t num;     /* LogRead: tail; History: limit; KvUnwatch/LogUnfollow: corr;
-                         PeerInvite: ttl_ms (0: the default) */
-    lt_hash_t hash;   /* Debug */
-    lt_pubkey_t peer; /* PeerRevoke */
+    uint64_t num;       /* LogRead: tail; History: limit; KvUnwatch/LogUnfollow: corr;
+                           PeerInvite: ttl_ms (0: the default) */
+    lt_hash_t hash;     /* Debug */
+    lt_pubkey_t peer;   /* PeerRevoke; Joined: the inviter */
+    uint8_t secret[32]; /* PeerJoin */
 } lt_store_req_t;
 
 /* Strictly decodes the body of a request of `type`. LT_EINVAL for an unknown

@@ -31,6 +31,7 @@ static const struct {
     [LT_EUNAVAILABLE] = {"LT_EUNAVAILABLE", "service unavailable (down or restarting)"},
     [LT_ETIMEDOUT] = {"LT_ETIMEDOUT", "no reply before the deadline"},
     [LT_EFAILED] = {"LT_EFAILED", "service failed (not being restarted)"},
+    [LT_EREFUSED] = {"LT_EREFUSED", "refused"},
 };
 
 const char *lt_strerror(lt_err_t err)

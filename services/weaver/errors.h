@@ -38,6 +38,7 @@ typedef enum {
     LT_EUNAVAILABLE, /* the service is down or restarting past its queue or deadline */
     LT_ETIMEDOUT,    /* no reply before the caller's deadline */
     LT_EFAILED,      /* the service has failed: the supervisor gave up restarting it */
+    LT_EREFUSED,     /* refused by policy: a used or expired invite, a revoked peer */
     LT_ECOUNT        /* number of codes; not an error */
 } lt_err_t;
 

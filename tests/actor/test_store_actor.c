@@ -1189,6 +1189,163 @@ Test(store_actor, peers_are_listed_and_revoked)
     lt_buf_free(&b);
 }
 
+/* A request from `from` (another node's sender: "ext:x@<key hex>"). */
+static s_got_t *s_call_from(const char *from, uint32_t type, const lt_buf_t *body)
+{
+    lt_msg_t m = {.kind = LT_MSG_REQUEST,
+                  .corr = s_env->next_corr++,
+                  .type = type,
+                  .body = body ? body->data : NULL,
+                  .len = body ? body->len : 0};
+    lt_err_t rc = lt_coop_inject(s_env->rt, "store", &m, from);
+    cr_assert_eq(rc, LT_OK, "inject: %s", lt_errname(rc));
+    s_run();
+    return s_reply_to(m.corr);
+}
+
+static void s_remote(char *out, size_t cap, const lt_identity_t *id)
+{
+    char hex[2 * LT_KEY_LEN + 1];
+    lt_hex(id->pk.b, LT_KEY_LEN, hex);
+    snprintf(out, cap, "ext:n@%s", hex);
+}
+
+/* Opens an invite living ttl_ms; its secret into secret. */
+static void s_invite_secret(const lt_store_id_t *sid, uint64_t ttl_ms, uint8_t secret[32])
+{
+    lattice_store_PeerInvite m = lattice_store_PeerInvite_init_zero;
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    m.ttl_ms = ttl_ms;
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_PeerInvite_fields, &m, &b);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_PEER_INVITE, &b);
+    lattice_store_Invited inv = lattice_store_Invited_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Invited_fields, &inv, g->body, g->len), LT_OK);
+    memcpy(secret, inv.secret.bytes, 32);
+    lt_buf_free(&b);
+}
+
+static s_got_t *s_join(const char *from, const lt_store_id_t *sid, const uint8_t secret[32])
+{
+    lattice_store_PeerJoin m = lattice_store_PeerJoin_init_zero;
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    S_SETB(m.secret, secret, 32);
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_PeerJoin_fields, &m, &b);
+    s_got_t *g = s_call_from(from, lattice_store_StoreMsgType_PEER_JOIN, &b);
+    lt_buf_free(&b);
+    return g;
+}
+
+Test(store_actor, a_join_consumes_an_open_invite_once)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_LOG, "shared", NULL);
+    lt_identity_t j, k, self;
+    lt_test_identity(&j, 31);
+    lt_test_identity(&k, 32);
+    lt_test_identity(&self, 1);
+    char jfrom[LT_ADDR_MAX], kfrom[LT_ADDR_MAX];
+    s_remote(jfrom, sizeof jfrom, &j);
+    s_remote(kfrom, sizeof kfrom, &k);
+    uint8_t secret[32], other[32];
+    s_invite_secret(&sid, 3600 * 1000, secret);
+
+    /* Not from another node; an unknown secret. */
+    lattice_store_PeerJoin m = lattice_store_PeerJoin_init_zero;
+    S_SETB(m.store, sid.b, LT_STORE_ID_LEN);
+    S_SETB(m.secret, secret, 32);
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_PeerJoin_fields, &m, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_PEER_JOIN, &b)->status, LT_EINVAL);
+    memset(other, 7, sizeof other);
+    cr_assert_eq(s_join(jfrom, &sid, other)->status, LT_ENOTFOUND);
+
+    /* The join: Joined, and the joiner is an active peer. */
+    s_got_t *g = s_join(jfrom, &sid, secret);
+    cr_assert_eq(g->status, LT_OK, "%s", g->status ? s_errmsg(g) : "");
+    lattice_store_Joined jd = lattice_store_Joined_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Joined_fields, &jd, g->body, g->len), LT_OK);
+    cr_assert_eq(memcmp(jd.store.bytes, sid.b, LT_STORE_ID_LEN), 0);
+    cr_assert_eq(jd.type, lattice_store_StoreType_STORE_TYPE_LOG);
+    cr_assert_str_eq(jd.name, "shared");
+    cr_assert_eq(memcmp(jd.inviter.bytes, self.pk.b, LT_KEY_LEN), 0);
+    s_ref_body(&b, &sid);
+    lt_pubkey_t keys[4];
+    int states[4];
+    cr_assert_eq(s_peers(s_call_ok(lattice_store_StoreMsgType_PEER_LIST, &b), keys, states, 4), 1);
+    cr_assert_eq(lt_pubkey_cmp(&keys[0], &j.pk), 0);
+    cr_assert_eq(states[0], lattice_store_PeerState_PEER_STATE_ACTIVE);
+    /* The same node again: the same answer; another node: used. */
+    cr_assert_eq(s_join(jfrom, &sid, secret)->status, LT_OK);
+    g = s_join(kfrom, &sid, secret);
+    cr_assert_eq(g->status, LT_EREFUSED);
+    cr_assert(strstr(s_errmsg(g), "used already"), "%s", s_errmsg(g));
+
+    /* Expired: the clock passes the invite's end. */
+    s_invite_secret(&sid, 1000, other);
+    s_env->clock += 1001;
+    g = s_join(kfrom, &sid, other);
+    cr_assert_eq(g->status, LT_EREFUSED);
+    cr_assert(strstr(s_errmsg(g), "expired"), "%s", s_errmsg(g));
+
+    /* Revoked: no invite lets it back. */
+    lattice_store_PeerRef pr = lattice_store_PeerRef_init_zero;
+    S_SETB(pr.store, sid.b, LT_STORE_ID_LEN);
+    S_SETB(pr.key, j.pk.b, LT_KEY_LEN);
+    s_enc(lattice_store_PeerRef_fields, &pr, &b);
+    s_call_ok(lattice_store_StoreMsgType_PEER_REVOKE, &b);
+    s_invite_secret(&sid, 0, other);
+    g = s_join(jfrom, &sid, other);
+    cr_assert_eq(g->status, LT_EREFUSED);
+    cr_assert(strstr(s_errmsg(g), "revoked"), "%s", s_errmsg(g));
+
+    /* Nothing else is served to another node. */
+    s_ref_body(&b, &sid);
+    g = s_call_from(kfrom, lattice_store_StoreMsgType_STORE_INFO, &b);
+    cr_assert_eq(g->status, LT_EREFUSED);
+    s_put_body(&b, &sid, "k", "v", NULL);
+    cr_assert_eq(s_call_from(jfrom, lattice_store_StoreMsgType_KV_PUT, &b)->status, LT_EREFUSED);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, a_joined_store_is_held_empty_with_its_inviter_as_peer)
+{
+    lt_identity_t inviter;
+    lt_test_identity(&inviter, 41);
+    lt_store_id_t sid;
+    memset(sid.b, 0x5a, sizeof sid.b);
+    lattice_store_Joined m = lattice_store_Joined_init_zero;
+    S_SETB(m.store, sid.b, LT_STORE_ID_LEN);
+    m.type = lattice_store_StoreType_STORE_TYPE_KV;
+    S_SETB(m.inviter, inviter.pk.b, LT_KEY_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_Joined_fields, &m, &b);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_PEER_JOINED, &b);
+    lattice_store_StoreCreated c = lattice_store_StoreCreated_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreCreated_fields, &c, g->body, g->len),
+                 LT_OK);
+    cr_assert_eq(memcmp(c.store.bytes, sid.b, LT_STORE_ID_LEN), 0);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_PEER_JOINED, &b)->status, LT_EEXIST);
+    lt_buf_t r = LT_BUF_INIT;
+    s_ref_body(&r, &sid);
+    lt_pubkey_t keys[2];
+    int states[2];
+    cr_assert_eq(s_peers(s_call_ok(lattice_store_StoreMsgType_PEER_LIST, &r), keys, states, 2), 1);
+    cr_assert_eq(lt_pubkey_cmp(&keys[0], &inviter.pk), 0);
+    /* Another node may not make this node hold a store. */
+    lt_identity_t x;
+    lt_test_identity(&x, 42);
+    char xfrom[LT_ADDR_MAX];
+    s_remote(xfrom, sizeof xfrom, &x);
+    sid.b[0] ^= 1;
+    S_SETB(m.store, sid.b, LT_STORE_ID_LEN);
+    s_enc(lattice_store_Joined_fields, &m, &b);
+    cr_assert_eq(s_call_from(xfrom, lattice_store_StoreMsgType_PEER_JOINED, &b)->status,
+                 LT_EREFUSED);
+    lt_buf_free(&b);
+    lt_buf_free(&r);
+}
+
 Test(store_actor, a_retried_request_id_gets_the_same_reply)
 {
     lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);

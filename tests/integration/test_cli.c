@@ -33,10 +33,13 @@
 #include <unistd.h>
 
 static lt_node_t *s_node;
+static lt_node_t *s_joiner, *s_third; /* the other nodes of the join tests */
 
 static void s_fini(void)
 {
     lt_node_destroy(&s_node);
+    lt_node_destroy(&s_joiner);
+    lt_node_destroy(&s_third);
 }
 
 TestSuite(cli, .fini = s_fini, .timeout = 240);
@@ -1674,4 +1677,82 @@ Test(cli, peer_list_and_revoke_name_what_is_missing)
     S_CLI(&r, "peer", "list", "nosuchstore");
     s_expect_fail(&r, 1);
     lt_test_run_free(&r);
+}
+
+/* The one line a command printed (an id, a token), into out. */
+static void s_out_line(lt_test_run_t *r, int want, char *out, size_t cap)
+{
+    cr_assert_eq(r->status, want, "exit %d, want %d: %s", r->status, want, r->err);
+    if (want == 0) {
+        cr_assert_eq(s_count_lines(r->out), 1, "%s", r->out);
+        s_line(r->out, 0, out, cap);
+    }
+    lt_test_run_free(r);
+}
+
+Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
+{
+    static const char *const listen[] = {"--listen", "tcp://127.0.0.1:0", NULL};
+    lt_node_opts_t o = {.ready = s_store_only, .args = listen};
+    s_node = lt_node_start(&o);
+    lt_node_opts_t plain = {.ready = s_store_only};
+    s_joiner = lt_node_start(&plain);
+    s_third = lt_node_start(&plain);
+    char id[33], tok[LT_CLIENT_INVITE_TOKEN_MAX], got[64];
+    s_create("shared", NULL, id);
+    lt_test_run_t r;
+    S_CLI(&r, "peer", "invite", "shared");
+    s_out_line(&r, 0, tok, sizeof tok);
+
+    /* The joiner links, presents the secret, and holds the store. */
+    S_CLI_HOME(&r, s_joiner->home, "peer", "join", tok);
+    s_out_line(&r, 0, got, sizeof got);
+    cr_assert_str_eq(got, id);
+    s_jv_t *a = s_cli_json("node", "status", NULL, NULL);
+    lt_test_run_t jr;
+    S_CLI_HOME(&jr, s_joiner->home, "--json", "node", "status");
+    s_expect_ok(&jr);
+    s_jv_t *b = s_json(jr.out);
+    lt_test_run_free(&jr);
+    /* Each side lists the other as an active peer of the store. */
+    s_jv_t *pa = s_cli_json("peer", "list", "shared", NULL);
+    cr_assert(pa && pa->t == J_ARR && pa->n == 1);
+    cr_assert_str_eq(s_jstr(&pa->v[0], "key"), s_jstr(b, "node_key"));
+    cr_assert_str_eq(s_jstr(&pa->v[0], "status"), "active");
+    S_CLI_HOME(&jr, s_joiner->home, "--json", "peer", "list", id);
+    s_expect_ok(&jr);
+    s_jv_t *pb = s_json(jr.out);
+    lt_test_run_free(&jr);
+    cr_assert(pb && pb->t == J_ARR && pb->n == 1);
+    cr_assert_str_eq(s_jstr(&pb->v[0], "key"), s_jstr(a, "node_key"));
+    cr_assert(lt_node_wait_log(s_node, "admitting 1 peers and 0 open invites", 10000),
+              "the inviter's kernel now admits the joiner by key");
+
+    /* The same token again: from the joiner, it holds the store already;
+     * from a third node, the inviter refuses the link (no invite is open),
+     * and with another invite open, its store refuses the used one. */
+    S_CLI_HOME(&r, s_joiner->home, "peer", "join", tok);
+    s_expect_fail(&r, 4);
+    cr_assert(strstr(r.err, "holds the store already"), "%s", r.err);
+    lt_test_run_free(&r);
+    S_CLI_HOME(&r, s_third->home, "peer", "join", tok);
+    s_expect_fail(&r, 4);
+    cr_assert(strstr(r.err, "refused this node's link"), "%s", r.err);
+    lt_test_run_free(&r);
+    char tok2[LT_CLIENT_INVITE_TOKEN_MAX];
+    S_CLI(&r, "peer", "invite", "shared");
+    s_out_line(&r, 0, tok2, sizeof tok2);
+    S_CLI_HOME(&r, s_third->home, "peer", "join", tok);
+    s_expect_fail(&r, 4);
+    cr_assert(strstr(r.err, "used already"), "%s", r.err);
+    lt_test_run_free(&r);
+
+    /* A token that does not parse is a usage error before any link. */
+    S_CLI_HOME(&r, s_third->home, "peer", "join", "lt1.nonsense");
+    s_expect_fail(&r, 2);
+    lt_test_run_free(&r);
+    s_jfree(&a);
+    s_jfree(&b);
+    s_jfree(&pa);
+    s_jfree(&pb);
 }

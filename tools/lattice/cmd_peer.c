@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define S_TTL_MAX_MS (365ull * 24 * 3600 * 1000) /* the store's bound */
 
@@ -210,5 +211,55 @@ int lt_cli_cmd_peer_revoke(lt_cli_t *cli, const lt_cli_call_t *call)
         return lt_cli_fail(cli, err, "peer revoke %s %.16s", call->store_label, hex);
     }
     lt_cli_print_written(call, &hash);
+    return LT_CLI_EXIT_OK;
+}
+
+int lt_cli_check_peer_join(const lt_cli_t *cli, const lt_cli_call_t *call)
+{
+    lt_client_invite_t inv;
+    char msg[160];
+    const lt_cli_arg_t *t = &call->pos[0];
+    int rc = LT_CLI_EXIT_OK;
+    if (memchr(t->s, '\0', t->len) ||
+        lt_client_invite_token_decode(t->s, &inv, msg, sizeof msg) != LT_OK)
+        rc = lt_cli_usage(cli, call->cmd, "%s",
+                          memchr(t->s, '\0', t->len) ? "not a valid invite token" : msg);
+    sodium_memzero(&inv, sizeof inv);
+    return rc;
+}
+
+int lt_cli_cmd_peer_join(lt_cli_t *cli, const lt_cli_call_t *call)
+{
+    lt_client_invite_t inv;
+    if (lt_client_invite_token_decode(call->pos[0].s, &inv, NULL, 0) != LT_OK)
+        return lt_cli_usage(cli, call->cmd, "not a valid invite token"); /* checked before */
+    int rc = 0;
+    lt_client_t *c = lt_cli_client(cli, &rc);
+    if (!c) {
+        sodium_memzero(&inv, sizeof inv);
+        return rc;
+    }
+    char store[33], inviter[65];
+    lt_client_hex(inv.store.b, sizeof inv.store.b, store);
+    lt_client_hex(inv.inviter.b, sizeof inv.inviter.b, inviter);
+    if (!call->json && isatty(STDERR_FILENO)) /* progress for a person, not a script */
+        fprintf(stderr, "lattice: joining store %.8s at node %.8s (%s)...\n", store, inviter,
+                inv.addrs[0]);
+    lt_client_store_id_t id;
+    lt_err_t err = lt_client_peer_join(c, &inv, &id);
+    sodium_memzero(&inv, sizeof inv);
+    if (err != LT_OK)
+        return lt_cli_fail(cli, err, "peer join (store %.8s at node %.8s)", store, inviter);
+    if (call->json) {
+        lt_json_t j;
+        lt_json_init(&j, stdout);
+        lt_json_begin_object(&j);
+        lt_json_field_str(&j, "store", store);
+        lt_json_field_str(&j, "inviter", inviter);
+        lt_json_end_object(&j);
+        lt_json_end_line(&j);
+    } else {
+        printf("%s\n", store);
+    }
     return LT_CLI_EXIT_OK;
 }

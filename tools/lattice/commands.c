@@ -111,6 +111,22 @@ static const lt_cli_cmd_t s_commands[] = {
         .run = lt_cli_cmd_peer_invite,
     },
     {
+        .name = "peer join",
+        .args = "TOKEN",
+        .summary = "join a store with a token from `peer invite`; prints the store id",
+        .help = "Links to the inviting node at the token's addresses, presents the\n"
+                "token's secret there (the inviter records this node as an active peer\n"
+                "and the token as used), then holds the store here and prints its id.\n"
+                "The store's history arrives from the inviter afterwards. A used or\n"
+                "expired token, or a revoked node, is refused (exit 4) with the\n"
+                "inviter's reason; an unreachable inviter is exit 3.\n"
+                "--json: {\"store\", \"inviter\"}.",
+        .min_pos = 1,
+        .max_pos = 1,
+        .check = lt_cli_check_peer_join,
+        .run = lt_cli_cmd_peer_join,
+    },
+    {
         .name = "peer list",
         .summary = "the peers of a store and their status",
         .help = "Prints one line per peer in the store's system table: node key and\n"

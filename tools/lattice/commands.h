@@ -20,6 +20,7 @@ int lt_cli_check_history(const lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_check_debug(const lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_check_peer_invite(const lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_check_peer_revoke(const lt_cli_t *cli, const lt_cli_call_t *call);
+int lt_cli_check_peer_join(const lt_cli_t *cli, const lt_cli_call_t *call);
 
 int lt_cli_cmd_node_status(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_node_services(lt_cli_t *cli, const lt_cli_call_t *call);
@@ -50,6 +51,7 @@ int lt_cli_cmd_debug(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_peer_invite(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_peer_revoke(lt_cli_t *cli, const lt_cli_call_t *call);
+int lt_cli_cmd_peer_join(lt_cli_t *cli, const lt_cli_call_t *call);
 
 /* Shared by the handlers: prints {"hash": HEX} or the hex of a write's
  * intention hash. */

@@ -582,3 +582,15 @@ Test(frame, conversions_refuse_what_cannot_travel)
     lt_frame_t ready = {.cmd = LT_FRAME_READY, .name = "store"};
     cr_expect_eq(lt_frame_to_msg(&ready, &out), LT_EINVAL);
 }
+
+Test(frame, a_client_of_another_node_is_an_address)
+{
+    cr_assert(lt_frame_addr_valid("client:0080000001@" NODE_KEY));
+    cr_assert(lt_frame_remote_client_addr_valid("client:0080000001@" NODE_KEY));
+    cr_assert_not(lt_frame_remote_client_addr_valid("client:0080000001"));
+    cr_assert_not(lt_frame_addr_valid("client:0080000001@" NODE_KEY "0"));
+    cr_assert_not(lt_frame_addr_valid("client:008@" NODE_KEY));
+    cr_assert_not(lt_frame_addr_valid("client:0080000001@@" NODE_KEY));
+    cr_assert_not(lt_frame_client_addr_valid("client:0080000001@" NODE_KEY),
+                  "a local client address never names a node");
+}
