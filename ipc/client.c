@@ -1145,6 +1145,14 @@ lt_err_t lt_client_peer_join(lt_client_t *c, const lt_client_invite_t *inv,
     if (rc)
         return rc;
     rc = lt_client_decode_store_created(c->reply.data, c->reply.len, out, &c->eb);
+    if (rc)
+        return rc;
+    /* The link was admitted for joining only: open it again, as a peer's. */
+    lm.renew = true;
+    rc = s_encode(c, lattice_kernel_LinkTo_fields, &lm, &b);
+    if (rc == LT_OK)
+        rc = s_kernel_call(c, lattice_kernel_KernelMsgType_KERNEL_LINK, &b, true);
+    lt_buf_free(&b);
     return rc;
 }
 

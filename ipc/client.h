@@ -106,6 +106,16 @@ typedef struct {
     char fail_reason[160]; /* LT_SERVICE_FAILED: why the supervisor gave up */
 } lt_client_service_t;
 
+/* A link to another node (DESIGN.md §7), as the kernel sees it. */
+typedef struct {
+    lt_client_key_t key;
+    char address[128]; /* outbound: where it was opened to; inbound: "" */
+    bool outbound;     /* this node opened it */
+    bool connected;    /* outbound: handshake done; inbound: heard within 10 s */
+    bool joining;      /* inbound: admitted for the join exchange only */
+    uint64_t since_ms, last_seen_ms, bytes_in, bytes_out;
+} lt_client_link_t;
+
 typedef struct {
     lt_client_key_t node_key;
     char home[1024];
@@ -116,6 +126,8 @@ typedef struct {
     lt_client_service_t services[16];
     size_t nlisten; /* where the node accepts peer links (latticed --listen), as bound */
     char listen[8][128];
+    size_t nlinks;
+    lt_client_link_t links[32];
 } lt_client_node_status_t;
 
 LT_NODISCARD lt_err_t lt_client_ping(lt_client_t *c);

@@ -164,6 +164,26 @@ lt_err_t lt_client_decode_node_status(const uint8_t *body, size_t len, lt_client
     for (pb_size_t i = 0; i < m.listen_count; i++)
         snprintf(out->listen[i], sizeof out->listen[i], "%s", m.listen[i]);
     out->nlisten = m.listen_count;
+    _Static_assert(sizeof m.links / sizeof m.links[0] <= sizeof out->links / sizeof out->links[0],
+                   "lt_client_node_status_t holds every link a NodeStatus can");
+    for (pb_size_t i = 0; i < m.links_count; i++) {
+        const lattice_kernel_LinkInfo *li = &m.links[i];
+        lt_client_link_t *o = &out->links[i];
+        if (!S_EXACT(li->key, LT_KEY_LEN)) {
+            memset(out, 0, sizeof *out);
+            return s_malformed(eb, S_NODE, "a link's key is not 32 bytes");
+        }
+        memcpy(o->key.b, li->key.bytes, LT_KEY_LEN);
+        snprintf(o->address, sizeof o->address, "%s", li->address);
+        o->outbound = li->outbound;
+        o->connected = li->connected;
+        o->joining = li->joining;
+        o->since_ms = li->since_ms;
+        o->last_seen_ms = li->last_seen_ms;
+        o->bytes_in = li->bytes_in;
+        o->bytes_out = li->bytes_out;
+    }
+    out->nlinks = m.links_count;
     return LT_OK;
 }
 

@@ -52,7 +52,7 @@ static void s_reply_msg(lt_kernel_t *k, const char *from, const lt_frame_t *req,
                         const pb_msgdesc_t *fields, const void *msg)
 {
     /* NodeStatus is the largest: 16 services and a 1 KiB home. */
-    uint8_t buf[16384];
+    static uint8_t buf[32768]; /* one thread: the kernel's */
     pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
     if (!pb_encode(&os, fields, msg)) {
         lt_log_error(&k->log, S_TAG, "cannot encode a reply: %s", PB_GET_ERROR(&os));
@@ -77,6 +77,7 @@ static void s_status(lt_kernel_t *k, const char *from, const lt_frame_t *req)
         s_info(&k->svcs[i], &st.services[st.services_count++]);
     for (size_t i = 0; i < k->links.nbound && st.listen_count < 8; i++)
         snprintf(st.listen[st.listen_count++], sizeof st.listen[0], "%s", k->links.bound[i]);
+    st.links_count = (pb_size_t)lt_links_info(k, st.links, sizeof st.links / sizeof st.links[0]);
     s_reply_msg(k, from, req, lattice_kernel_NodeStatus_fields, &st);
 }
 
@@ -159,7 +160,8 @@ void lt_control_request(lt_kernel_t *k, const char *from, const lt_frame_t *req)
             for (pb_size_t i = 0; i < m.addrs_count && n < 8; i++)
                 if (strlen(m.addrs[i]) < LT_KCONFIG_ADDR_MAX)
                     snprintf(addrs[n++], LT_KCONFIG_ADDR_MAX, "%s", m.addrs[i]);
-            rc = lt_links_connect(k, &key, (const char(*)[LT_KCONFIG_ADDR_MAX])addrs, n, &eb);
+            rc = lt_links_connect(k, &key, (const char(*)[LT_KCONFIG_ADDR_MAX])addrs, n, m.renew,
+                                  &eb);
         }
         if (rc)
             lt_router_reply_error(k, from, LT_FRAME_KERNEL_ADDR, req->corr, req->type, rc, "%s",

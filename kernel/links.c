@@ -456,6 +456,7 @@ static bool s_out_events(lt_kernel_t *k, size_t i)
         }
         if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !o->up) {
             o->up = true;
+            o->up_ms = lt_kernel_wall_ms();
             char hex[2 * LT_KEY_LEN + 1];
             lt_hex(o->key.b, LT_KEY_LEN, hex);
             lt_log_info(&k->log, S_TAG, "linked to %.16s at %s", hex, o->addr);
@@ -465,6 +466,24 @@ static bool s_out_events(lt_kernel_t *k, size_t i)
             return true;
         }
     }
+}
+
+static lt_links_in_t *s_in(lt_links_t *l, const lt_pubkey_t *key, bool add)
+{
+    size_t oldest = 0;
+    for (size_t i = 0; i < l->nin; i++) {
+        if (lt_pubkey_cmp(&l->in[i].key, key) == 0)
+            return &l->in[i];
+        if (l->in[i].last_seen_ms < l->in[oldest].last_seen_ms)
+            oldest = i;
+    }
+    if (!add)
+        return NULL;
+    lt_links_in_t *e = l->nin < LT_LINKS_MAX_IN ? &l->in[l->nin++] : &l->in[oldest];
+    memset(e, 0, sizeof *e);
+    e->key = *key;
+    e->first_ms = lt_kernel_wall_ms();
+    return e;
 }
 
 /* ---- link messages ----
@@ -588,6 +607,22 @@ static bool s_link_in(lt_kernel_t *k, void *sock, const lt_pubkey_t *out_key)
         why = "a join link may only ask to join";
     char hex[2 * LT_KEY_LEN + 1];
     lt_hex(key.b, LT_KEY_LEN, hex);
+    if (out_key || at == 1) {
+        size_t bytes = 0;
+        for (size_t i = at; i < n; i++)
+            bytes += zmq_msg_size(&msgs[i]);
+        uint64_t now = lt_kernel_wall_ms();
+        lt_links_out_t *o = out_key ? s_out(&k->links, out_key) : NULL;
+        lt_links_in_t *e = out_key ? NULL : s_in(&k->links, &key, true);
+        if (o) {
+            o->bytes_in += bytes;
+            o->last_seen_ms = now;
+        } else if (e) {
+            e->bytes_in += bytes;
+            e->last_seen_ms = now;
+            e->joining = join;
+        }
+    }
     if (why) {
         s_refuse(k, why, hex);
     } else {
@@ -621,15 +656,23 @@ size_t lt_links_pollitems(lt_kernel_t *k, void *itemsp, size_t cap)
 }
 
 lt_err_t lt_links_connect(lt_kernel_t *k, const lt_pubkey_t *key,
-                          const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs, lt_errbuf_t *eb)
+                          const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs, bool renew,
+                          lt_errbuf_t *eb)
 {
     lt_links_t *l = &k->links;
     if (!l->keyed)
         return lt_fail(eb, LT_EUNAVAILABLE, "the node has no link keys");
     if (lt_pubkey_cmp(key, &l->self) == 0)
         return lt_fail(eb, LT_EINVAL, "that is this node itself");
-    if (s_out(l, key))
+    lt_links_out_t *have = s_out(l, key);
+    if (have && !renew)
         return LT_OK;
+    if (have) {
+        zmq_close(have->sock);
+        zmq_close(have->monitor);
+        memmove(have, have + 1, (size_t)(l->out + l->nout - have - 1) * sizeof *have);
+        l->nout--;
+    }
     if (naddrs == 0)
         return lt_fail(eb, LT_EINVAL, "no address to reach the node at");
     if (l->nout == LT_LINKS_MAX_OUT)
@@ -722,6 +765,14 @@ int lt_links_send(lt_kernel_t *k, const lt_pubkey_t *key, const char *dst_local,
         if (zmq_send(sock, parts[i].p, parts[i].len, ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) <
             0)
             return errno;
+    size_t bytes = strlen(f->addr);
+    for (size_t i = 0; i < n; i++)
+        bytes += parts[i].len;
+    lt_links_in_t *e = o ? NULL : s_in(l, key, false);
+    if (o)
+        o->bytes_out += bytes;
+    else if (e)
+        e->bytes_out += bytes;
     if (o && f->cmd == LT_FRAME_REQUEST) {
         if (o->npending == LT_LINKS_PENDING)
             memmove(&o->pending[0], &o->pending[1], (LT_LINKS_PENDING - 1) * sizeof o->pending[0]);
@@ -759,4 +810,39 @@ void lt_links_recv(lt_kernel_t *k, int budget)
         if (s_out_events(k, j))
             j--; /* link j was closed: the next one moved into its place */
     }
+}
+
+size_t lt_links_info(const lt_kernel_t *k, lattice_kernel_LinkInfo *out, size_t cap)
+{
+    const lt_links_t *l = &k->links;
+    size_t n = 0;
+    uint64_t now = lt_kernel_wall_ms();
+    for (size_t i = 0; i < l->nout && n < cap; i++, n++) {
+        const lt_links_out_t *o = &l->out[i];
+        lattice_kernel_LinkInfo *li = &out[n];
+        *li = (lattice_kernel_LinkInfo)lattice_kernel_LinkInfo_init_zero;
+        li->key.size = LT_KEY_LEN;
+        memcpy(li->key.bytes, o->key.b, LT_KEY_LEN);
+        snprintf(li->address, sizeof li->address, "%s", o->addr);
+        li->outbound = true;
+        li->connected = o->up;
+        li->since_ms = o->up_ms;
+        li->last_seen_ms = o->last_seen_ms;
+        li->bytes_in = o->bytes_in;
+        li->bytes_out = o->bytes_out;
+    }
+    for (size_t i = 0; i < l->nin && n < cap; i++, n++) {
+        const lt_links_in_t *e = &l->in[i];
+        lattice_kernel_LinkInfo *li = &out[n];
+        *li = (lattice_kernel_LinkInfo)lattice_kernel_LinkInfo_init_zero;
+        li->key.size = LT_KEY_LEN;
+        memcpy(li->key.bytes, e->key.b, LT_KEY_LEN);
+        li->connected = now - e->last_seen_ms <= 10000;
+        li->joining = e->joining;
+        li->since_ms = e->first_ms;
+        li->last_seen_ms = e->last_seen_ms;
+        li->bytes_in = e->bytes_in;
+        li->bytes_out = e->bytes_out;
+    }
+    return n;
 }

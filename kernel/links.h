@@ -62,9 +62,18 @@ typedef struct {
     uint64_t since_ms; /* wall ms it was opened */
     char addr[LT_KCONFIG_ADDR_MAX];
     bool up; /* a handshake succeeded */
+    uint64_t up_ms, last_seen_ms, bytes_in, bytes_out;
     lt_links_pending_t pending[LT_LINKS_PENDING];
     size_t npending;
 } lt_links_out_t;
+
+/* A node that linked to this one (the listening side), as last seen. */
+#define LT_LINKS_MAX_IN 64
+typedef struct {
+    lt_pubkey_t key;
+    bool joining;
+    uint64_t first_ms, last_seen_ms, bytes_in, bytes_out;
+} lt_links_in_t;
 
 /* One admitted peer: its Ed25519 key and the X25519 form CURVE shows. */
 typedef struct {
@@ -97,7 +106,9 @@ typedef struct {
     bool keyed;
     lt_links_out_t out[LT_LINKS_MAX_OUT];
     size_t nout;
-    unsigned monitor_seq; /* names the monitors' inproc endpoints */
+    unsigned monitor_seq;              /* names the monitors' inproc endpoints */
+    lt_links_in_t in[LT_LINKS_MAX_IN]; /* least recently heard replaced first */
+    size_t nin;
 } lt_links_t;
 
 struct lt_kernel;
@@ -116,10 +127,14 @@ bool lt_links_active(const struct lt_kernel *k);
 void lt_links_recv(struct lt_kernel *k, int budget);
 /* Fills items with the sockets to poll (at most cap); returns how many. */
 size_t lt_links_pollitems(struct lt_kernel *k, void *items, size_t cap);
-/* Opens (or keeps) an outbound link to node key at the given addresses. */
+/* The links for node status: at most cap into out, both directions. */
+struct _lattice_kernel_LinkInfo;
+size_t lt_links_info(const struct lt_kernel *k, struct _lattice_kernel_LinkInfo *out, size_t cap);
+/* Opens (or keeps) an outbound link to node key at the given addresses;
+ * renew: close the one there is first (what waited on it is dropped). */
 LT_NODISCARD lt_err_t lt_links_connect(struct lt_kernel *k, const lt_pubkey_t *key,
                                        const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs,
-                                       lt_errbuf_t *eb);
+                                       bool renew, lt_errbuf_t *eb);
 /* Sends f (f->addr: the local sender) to dst_local on node key, over the
  * link to it. 0, or an errno (EHOSTUNREACH: no link to that node). */
 int lt_links_send(struct lt_kernel *k, const lt_pubkey_t *key, const char *dst_local,

@@ -1727,6 +1727,19 @@ Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
     cr_assert_str_eq(s_jstr(&pb->v[0], "key"), s_jstr(a, "node_key"));
     cr_assert(lt_node_wait_log(s_node, "admitting 1 peers and 0 open invites", 10000),
               "the inviter's kernel now admits the joiner by key");
+    /* The joiner opened its link again, and is let in as a peer now. */
+    char want[64];
+    snprintf(want, sizeof want, "peer %.16s linked", s_jstr(b, "node_key"));
+    cr_assert(lt_node_wait_log(s_node, want, 10000), "%s", want);
+    S_CLI_HOME(&jr, s_joiner->home, "--json", "node", "status");
+    s_expect_ok(&jr);
+    s_jv_t *bs = s_json(jr.out);
+    lt_test_run_free(&jr);
+    const s_jv_t *links = s_jget(bs, "links", J_ARR);
+    cr_assert(links && links->n == 1, "%s", jr.out);
+    cr_assert_str_eq(s_jstr(&links->v[0], "peer"), s_jstr(a, "node_key"));
+    cr_assert_str_eq(s_jstr(&links->v[0], "direction"), "out");
+    s_jfree(&bs);
 
     /* The same token again: from the joiner, it holds the store already;
      * from a third node, the inviter refuses the link (no invite is open),

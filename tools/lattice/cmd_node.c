@@ -86,6 +86,23 @@ int lt_cli_cmd_node_status(lt_cli_t *cli, const lt_cli_call_t *call)
         for (size_t i = 0; i < st.nlisten; i++)
             lt_json_string(&j, st.listen[i]);
         lt_json_end_array(&j);
+        lt_json_key(&j, "links");
+        lt_json_begin_array(&j);
+        for (size_t i = 0; i < st.nlinks; i++) {
+            const lt_client_link_t *l = &st.links[i];
+            lt_json_begin_object(&j);
+            lt_json_field_hex(&j, "peer", l->key.b, sizeof l->key.b);
+            lt_json_field_str(&j, "direction", l->outbound ? "out" : "in");
+            lt_json_field_str(&j, "address", l->address);
+            lt_json_field_bool(&j, "connected", l->connected);
+            lt_json_field_bool(&j, "joining", l->joining);
+            lt_json_field_u64(&j, "since_ms", l->since_ms);
+            lt_json_field_u64(&j, "last_seen_ms", l->last_seen_ms);
+            lt_json_field_u64(&j, "bytes_in", l->bytes_in);
+            lt_json_field_u64(&j, "bytes_out", l->bytes_out);
+            lt_json_end_object(&j);
+        }
+        lt_json_end_array(&j);
         lt_json_end_object(&j);
         lt_json_end_line(&j);
         return LT_CLI_EXIT_OK;
@@ -101,6 +118,22 @@ int lt_cli_cmd_node_status(lt_cli_t *cli, const lt_cli_call_t *call)
     for (size_t i = 0; i < st.nlisten; i++)
         printf(" %s", st.listen[i]);
     printf("%s\n", st.nlisten ? "" : " (none: no peer links; latticed --listen)");
+    printf("links     %zu\n", st.nlinks);
+    for (size_t i = 0; i < st.nlinks; i++) {
+        const lt_client_link_t *l = &st.links[i];
+        char when[64] = "-";
+        if (l->since_ms)
+            lt_cli_time(when, sizeof when, l->since_ms, false);
+        char peer[9];
+        lt_cli_short(peer, l->key.b);
+        printf("  %s  %-3s %-10s since %s  in %" PRIu64 " B  out %" PRIu64 " B%s%s%s\n", peer,
+               l->outbound ? "out" : "in",
+               l->connected  ? "connected"
+               : l->outbound ? "connecting"
+                             : "quiet",
+               when, l->bytes_in, l->bytes_out, l->joining ? "  (joining)" : "",
+               l->address[0] ? "  " : "", l->address);
+    }
     printf("services  %zu\n", st.nservices);
     for (size_t i = 0; i < nsvc; i++)
         s_service_line("  ", &st.services[i]);

@@ -9,10 +9,13 @@ static const lt_cli_cmd_t s_commands[] = {
         .name = "node status",
         .summary = "the node: key, home, version, uptime, services",
         .help = "Prints the node's public key, home, version, pid, uptime, the addresses\n"
-                "it accepts peer links on, and each service with its state.\n"
+                "it accepts peer links on, its links to other nodes (peer, direction,\n"
+                "state, since, bytes in and out) and each service with its state.\n"
                 "--json: {\"node_key\", \"home\", \"version\", \"pid\", \"uptime_ms\",\n"
                 "\"services\": [service objects as in `node services --json`],\n"
-                "\"listen\": [\"tcp://HOST:PORT\"]}.",
+                "\"listen\": [\"tcp://HOST:PORT\"], \"links\": [{\"peer\", \"direction\"\n"
+                "(in|out), \"address\", \"connected\", \"joining\", \"since_ms\",\n"
+                "\"last_seen_ms\", \"bytes_in\", \"bytes_out\"}]}.",
         .run = lt_cli_cmd_node_status,
     },
     {
