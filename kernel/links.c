@@ -30,8 +30,9 @@
 /* What a peer may send in one message: a frame body plus routing. */
 #define S_LINK_MSG_MAX ((int64_t)LT_FRAME_MAX_BODY + 4096)
 #define S_LINK_HWM     1000
-/* Log at most one refusal line per interval. */
-#define S_REFUSE_LOG_MS 1000
+/* Log at most one refusal line per interval (and a few dropped messages). */
+#define S_REFUSE_LOG_MS    1000
+#define S_DROP_LINES_PER_S 10
 
 bool lt_links_active(const lt_kernel_t *k)
 {
@@ -53,6 +54,14 @@ static const lt_links_peer_t *s_admitted_x(const lt_links_t *l, const uint8_t x[
 {
     return l->nadmitted ? bsearch(x, l->admitted, l->nadmitted, sizeof *l->admitted, s_x_cmp)
                         : NULL;
+}
+
+/* Whether key was revoked in a store held here (and is active in none). */
+static bool s_is_revoked(const lt_links_t *l, const lt_pubkey_t *key)
+{
+    uint8_t x[32];
+    return l->nrevoked && crypto_sign_ed25519_pk_to_curve25519(x, key->b) == 0 &&
+           bsearch(x, l->revoked, l->nrevoked, sizeof *l->revoked, s_x_cmp) != NULL;
 }
 
 bool lt_links_admits(const lt_kernel_t *k, const lt_pubkey_t *key)
@@ -176,6 +185,21 @@ lt_err_t lt_links_set_admitted(lt_kernel_t *k, const uint8_t *body, size_t len, 
     l->revoked = set.revoked;
     l->nrevoked = set.nrevoked;
     l->told = true;
+    /* A revoked node's link goes (DESIGN.md §7): the one this node opened
+     * is closed; what it sends on its own is dropped from now on, and ZAP
+     * refuses it a new one. */
+    for (size_t i = 0; i < l->nout; i++) {
+        if (!s_is_revoked(l, &l->out[i].key))
+            continue;
+        char hex[2 * LT_KEY_LEN + 1];
+        lt_hex(l->out[i].key.b, LT_KEY_LEN, hex);
+        lt_log_info(&k->log, S_TAG, "link to %.16s dropped: revoked", hex);
+        zmq_close(l->out[i].sock);
+        zmq_close(l->out[i].monitor);
+        memmove(&l->out[i], &l->out[i + 1], (l->nout - i - 1) * sizeof l->out[0]);
+        l->nout--;
+        i--;
+    }
     if (first || changed) {
         char rev[32] = "";
         if (l->nrevoked)
@@ -491,15 +515,25 @@ static lt_links_in_t *s_in(lt_links_t *l, const lt_pubkey_t *key, bool add)
  * frame whose address is the destination on the receiving node]. SRC is the
  * sender's address on its own node (a service or a client). */
 
+/* Logs a dropped message: a reason not logged in the last second is logged
+ * at once, a repeated one once a second, and never more than
+ * S_DROP_LINES_PER_S lines a second in all (a peer decides what it sends). */
 static void s_refuse(lt_kernel_t *k, const char *why, const char *who)
 {
     lt_links_t *l = &k->links;
     l->dropped++;
     uint64_t now = lt_kernel_mono_ms();
-    if (l->refuse_log_ms == 0 || now - l->refuse_log_ms >= S_REFUSE_LOG_MS) {
-        lt_log_warn(&k->log, S_TAG, "dropped a message from %.24s: %s", who, why);
-        l->refuse_log_ms = now;
+    if (now - l->drop_window_ms >= S_REFUSE_LOG_MS) {
+        l->drop_window_ms = now;
+        l->drop_lines = 0;
     }
+    bool fresh = strcmp(why, l->drop_last_why) != 0 || now - l->drop_log_ms >= S_REFUSE_LOG_MS;
+    if (!fresh || l->drop_lines >= S_DROP_LINES_PER_S)
+        return;
+    lt_log_warn(&k->log, S_TAG, "dropped a message from %.24s: %s", who, why);
+    snprintf(l->drop_last_why, sizeof l->drop_last_why, "%s", why);
+    l->drop_log_ms = now;
+    l->drop_lines++;
 }
 
 /* Who sent a message on the listening socket: its key, checked against
@@ -605,6 +639,8 @@ static bool s_link_in(lt_kernel_t *k, void *sock, const lt_pubkey_t *out_key)
         (f.cmd != LT_FRAME_REQUEST || strcmp(f.addr, LT_LINKS_ADMIT_SERVICE) != 0 ||
          f.type != LT_LINKS_JOIN_TYPE))
         why = "a join link may only ask to join";
+    if (!why && s_is_revoked(&k->links, &key))
+        why = "a node revoked since it linked";
     char hex[2 * LT_KEY_LEN + 1];
     lt_hex(key.b, LT_KEY_LEN, hex);
     if (out_key || at == 1) {
@@ -744,6 +780,8 @@ int lt_links_send(lt_kernel_t *k, const lt_pubkey_t *key, const char *dst_local,
                   const lt_frame_t *f)
 {
     lt_links_t *l = &k->links;
+    if (s_is_revoked(l, key))
+        return EPERM;
     lt_links_out_t *o = s_out(l, key);
     void *sock = o ? o->sock : l->peer;
     if (!sock)

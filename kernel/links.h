@@ -95,10 +95,13 @@ typedef struct {
     bool told;               /* the store has sent a set since the kernel started */
     uint64_t join_window_ms; /* monotonic start of the current minute of joins */
     uint32_t joins_in_window;
-    uint64_t refused;        /* ZAP refusals since start */
-    uint64_t refused_logged; /* refusals when the last line was logged */
-    uint64_t refuse_log_ms;  /* monotonic time of that line */
-    uint64_t dropped;        /* link messages refused (malformed, not allowed) */
+    uint64_t refused;                     /* ZAP refusals since start */
+    uint64_t refused_logged;              /* refusals when the last line was logged */
+    uint64_t refuse_log_ms;               /* monotonic time of that line */
+    uint64_t dropped;                     /* link messages refused (malformed, not allowed) */
+    char drop_last_why[128];              /* the reason of the last logged drop */
+    uint64_t drop_log_ms, drop_window_ms; /* monotonic: that line; this second's start */
+    uint32_t drop_lines;                  /* lines logged this second */
     /* The node's own keys: its Ed25519 key (the routing id of its outbound
      * links, so the far side knows who connects) and its CURVE pair. */
     lt_pubkey_t self;

@@ -4,6 +4,7 @@
  * kernel crash), --attach, the home's lock and modes, and the ordered stop.
  * Every wait is a polled condition with a deadline (tests/support/node.h). */
 #define _GNU_SOURCE /* setresuid */
+#include "ipc/frame.h"
 #include "support/node.h"
 #include "support/testutil.h"
 
@@ -1316,6 +1317,74 @@ static void s_ingest_peer(lt_node_t *n, const uint8_t sid[16], const lt_identity
     lt_buf_free(&signed_b);
 }
 
+/* A link as the node `as` opens one: a DEALER, CURVE client, its routing id
+ * its Ed25519 key. */
+static void *s_link_open(void *ctx, const uint8_t node_key[32], const char *addr,
+                         const lt_identity_t *as)
+{
+    void *d = zmq_socket(ctx, ZMQ_DEALER);
+    uint8_t server[32], pub[32], sec[32];
+    cr_assert_eq(crypto_sign_ed25519_pk_to_curve25519(server, node_key), 0);
+    cr_assert_eq(crypto_sign_ed25519_pk_to_curve25519(pub, as->pk.b), 0);
+    cr_assert_eq(crypto_sign_ed25519_sk_to_curve25519(sec, as->sk), 0);
+    int zero = 0;
+    zmq_setsockopt(d, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(d, ZMQ_ROUTING_ID, as->pk.b, 32);
+    zmq_setsockopt(d, ZMQ_CURVE_SERVERKEY, server, 32);
+    zmq_setsockopt(d, ZMQ_CURVE_PUBLICKEY, pub, 32);
+    zmq_setsockopt(d, ZMQ_CURVE_SECRETKEY, sec, 32);
+    cr_assert_eq(zmq_connect(d, addr), 0);
+    return d;
+}
+
+/* Sends, over a link, a request from client:01 there to `to` here. */
+static void s_link_request(void *d, const char *to, uint32_t type, const uint8_t *body, size_t len,
+                           uint64_t corr)
+{
+    lt_frame_t f = {.cmd = LT_FRAME_REQUEST, .corr = corr, .type = type, .body = body, .len = len};
+    snprintf(f.addr, sizeof f.addr, "%s", to);
+    lt_frame_part_t parts[LT_FRAME_MAX_PARTS];
+    size_t n = 0;
+    lt_frame_scratch_t scratch;
+    lt_errbuf_t eb;
+    cr_assert_eq(lt_frame_encode(&f, parts, &n, &scratch, &eb), LT_OK);
+    cr_assert(zmq_send(d, "client:01", 9, ZMQ_SNDMORE) == 9);
+    for (size_t i = 0; i < n; i++)
+        cr_assert(zmq_send(d, parts[i].p, parts[i].len, i + 1 < n ? ZMQ_SNDMORE : 0) >= 0);
+}
+
+/* The reply to it: [SRC] [LTK frame to client:01]; its status. */
+static lt_err_t s_link_reply(void *d, uint64_t corr)
+{
+    zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
+    cr_assert_eq(zmq_poll(&it, 1, 10000), 1, "no reply over the link within 10 s");
+    zmq_msg_t m[8];
+    size_t n = 0;
+    for (;;) {
+        cr_assert_lt(n, 8);
+        zmq_msg_init(&m[n]);
+        cr_assert(zmq_msg_recv(&m[n], d, 0) >= 0);
+        bool more = zmq_msg_more(&m[n]);
+        n++;
+        if (!more)
+            break;
+    }
+    cr_assert_eq(zmq_msg_size(&m[0]), 5);
+    cr_assert_eq(memcmp(zmq_msg_data(&m[0]), "store", 5), 0, "from the store");
+    lt_frame_part_t parts[8];
+    for (size_t i = 1; i < n; i++)
+        parts[i - 1] = (lt_frame_part_t){zmq_msg_data(&m[i]), zmq_msg_size(&m[i])};
+    lt_frame_t f;
+    cr_assert_eq(lt_frame_decode(parts, n - 1, &f, NULL, NULL), LT_OK);
+    cr_assert_eq(f.cmd, LT_FRAME_REPLY);
+    cr_assert_str_eq(f.addr, "client:01");
+    cr_assert_eq(f.corr, corr);
+    lt_err_t status = (lt_err_t)f.status;
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&m[i]);
+    return status;
+}
+
 Test(kernel, links_admit_active_peers_and_joins_with_an_open_invite)
 {
     static const char *const args[] = {"--services", "store", "--listen", "tcp://127.0.0.1:0",
@@ -1358,6 +1427,16 @@ Test(kernel, links_admit_active_peers_and_joins_with_an_open_invite)
     s_ingest_peer(s_node, sid, &other);
     cr_assert(lt_node_wait_log(s_node, "admitting 1 peers and 1 open invites", 10000));
     cr_assert_eq(s_link_attempt(key, addr, true, &other, NULL, 0), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    /* Over its link, the store answers it: not served to other nodes, yet. */
+    void *lctx = zmq_ctx_new();
+    void *link = s_link_open(lctx, key, addr, &other);
+    uint8_t ref[2 + 16] = {0x0a, 16};
+    memcpy(ref + 2, sid, 16);
+    s_link_request(link, "store", lattice_store_StoreMsgType_PEER_LIST, ref, sizeof ref, 1);
+    cr_assert_eq(s_link_reply(link, 1), LT_EREFUSED);
+    /* The kernel itself is not reachable over a link. */
+    s_link_request(link, "kernel", lattice_kernel_KernelMsgType_KERNEL_STOP, NULL, 0, 2);
+    cr_assert(lt_node_wait_log(s_node, "a request to something other than a service", 10000));
     lattice_store_PeerRef pr = lattice_store_PeerRef_init_zero;
     pr.store.size = 16;
     memcpy(pr.store.bytes, sid, 16);
@@ -1367,6 +1446,11 @@ Test(kernel, links_admit_active_peers_and_joins_with_an_open_invite)
                &r);
     lt_node_frame_clear(&r);
     cr_assert(lt_node_wait_log(s_node, "admitting 0 peers and 1 open invites (1 revoked)", 10000));
+    /* Its link is dropped: what it still sends on it goes nowhere. */
+    s_link_request(link, "store", lattice_store_StoreMsgType_PEER_LIST, ref, sizeof ref, 3);
+    cr_assert(lt_node_wait_log(s_node, "a node revoked since it linked", 10000));
+    zmq_close(link);
+    zmq_ctx_term(lctx);
     /* Revoked: refused, even as a joiner while an invite is open. */
     cr_assert_eq(s_link_attempt(key, addr, true, &other, NULL, 0), ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
 
