@@ -1740,6 +1740,20 @@ Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
     cr_assert_str_eq(s_jstr(&links->v[0], "peer"), s_jstr(a, "node_key"));
     cr_assert_str_eq(s_jstr(&links->v[0], "direction"), "out");
     s_jfree(&bs);
+    /* The joiner's peer list says the inviter is online once the renewed
+     * link's handshake is through (each try is one CLI run: the wait is on
+     * the state, bounded by the tries). */
+    bool online = false;
+    for (int i = 0; i < 300 && !online; i++) {
+        S_CLI_HOME(&jr, s_joiner->home, "--json", "peer", "list", id);
+        s_expect_ok(&jr);
+        s_jv_t *pl = s_json(jr.out);
+        lt_test_run_free(&jr);
+        cr_assert(pl && pl->n == 1);
+        online = s_jbool(&pl->v[0], "online");
+        s_jfree(&pl);
+    }
+    cr_assert(online, "the inviter never showed online in the joiner's peer list");
 
     /* The same token again: from the joiner, it holds the store already;
      * from a third node, the inviter refuses the link (no invite is open),

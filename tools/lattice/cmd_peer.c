@@ -115,6 +115,23 @@ int lt_cli_cmd_peer_invite(lt_cli_t *cli, const lt_cli_call_t *call)
     return LT_CLI_EXIT_OK;
 }
 
+/* Whether the node has a connected link to key, and when it last heard
+ * from it (0: never), from the links in its status. */
+static void s_link_state(const lt_client_node_status_t *st, const lt_client_key_t *key,
+                         bool *online, uint64_t *last_seen)
+{
+    *online = false;
+    *last_seen = 0;
+    for (size_t i = 0; st && i < st->nlinks; i++) {
+        const lt_client_link_t *l = &st->links[i];
+        if (memcmp(l->key.b, key->b, sizeof key->b) != 0)
+            continue;
+        *online = *online || l->connected;
+        if (l->last_seen_ms > *last_seen)
+            *last_seen = l->last_seen_ms;
+    }
+}
+
 int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call)
 {
     int rc = 0;
@@ -126,23 +143,44 @@ int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call)
     lt_err_t err = lt_client_peer_list(c, &call->store, &peers, &n);
     if (err != LT_OK)
         return lt_cli_fail(cli, err, "peer list %s", call->store_label);
-    char hex[2 * 32 + 1];
+    static lt_client_node_status_t st; /* large; the CLI runs one command at a time */
+    bool have_st = n > 0 && lt_client_node_status(c, &st) == LT_OK;
+    char hex[2 * 32 + 1], when[64];
     if (call->json) {
         lt_json_t j;
         lt_json_init(&j, stdout);
         lt_json_begin_array(&j);
         for (size_t i = 0; i < n; i++) {
+            bool online;
+            uint64_t seen;
+            s_link_state(have_st ? &st : NULL, &peers[i].key, &online, &seen);
             lt_json_begin_object(&j);
             lt_json_field_hex(&j, "key", peers[i].key.b, sizeof peers[i].key.b);
             lt_json_field_str(&j, "status", lt_client_peer_state_name(peers[i].state));
+            lt_json_field_bool(&j, "online", online);
+            lt_json_key(&j, "last_seen_ms");
+            if (seen)
+                lt_json_u64(&j, seen);
+            else
+                lt_json_null(&j);
             lt_json_end_object(&j);
         }
         lt_json_end_array(&j);
         lt_json_end_line(&j);
     } else {
         for (size_t i = 0; i < n; i++) {
+            bool online;
+            uint64_t seen;
+            s_link_state(have_st ? &st : NULL, &peers[i].key, &online, &seen);
             lt_client_hex(peers[i].key.b, sizeof peers[i].key.b, hex);
-            printf("%s  %s\n", hex, lt_client_peer_state_name(peers[i].state));
+            snprintf(when, sizeof when, "never seen");
+            if (seen) {
+                char t[48];
+                lt_cli_time(t, sizeof t, seen, false);
+                snprintf(when, sizeof when, "last seen %s", t);
+            }
+            printf("%s  %-8s %-8s %s\n", hex, lt_client_peer_state_name(peers[i].state),
+                   online ? "online" : "offline", when);
         }
     }
     lt_client_free(peers);

@@ -132,9 +132,10 @@ static const lt_cli_cmd_t s_commands[] = {
     {
         .name = "peer list",
         .summary = "the peers of a store and their status",
-        .help = "Prints one line per peer in the store's system table: node key and\n"
-                "status (active, revoked, dormant).\n"
-                "--json: [{\"key\", \"status\"}].",
+        .help = "Prints one line per peer in the store's system table: node key,\n"
+                "status (active, revoked, dormant), online (a link to it is up) or\n"
+                "offline, and when this node last heard from it.\n"
+                "--json: [{\"key\", \"status\", \"online\", \"last_seen_ms\" (null: never)}].",
         .flags = LT_CLI_STORE,
         .run = lt_cli_cmd_peer_list,
     },
