@@ -1156,6 +1156,70 @@ lt_err_t lt_client_peer_join(lt_client_t *c, const lt_client_invite_t *inv,
     return rc;
 }
 
+lt_err_t lt_client_clone(lt_client_t *c, const lt_client_store_id_t *store,
+                         const lt_client_key_t *peer, lt_client_progress_fn fn, void *ctx,
+                         uint64_t *count)
+{
+    lt_errbuf_clear(&c->eb);
+    *count = 0;
+    char addr[LT_ADDR_MAX], hex[2 * LT_KEY_LEN + 1];
+    lt_client_hex(peer->b, LT_KEY_LEN, hex);
+    snprintf(addr, sizeof addr, "%s@%s", S_STORE, hex);
+    uint64_t from = 1, total = 0;
+    lt_buf_t b = LT_BUF_INIT, chunk = LT_BUF_INIT;
+    lt_err_t rc = LT_OK;
+    for (;;) {
+        lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
+        S_SET(m.store, store->b, LT_STORE_ID_LEN);
+        m.from_seq = from;
+        lt_buf_reset(&b);
+        rc = s_encode(c, lattice_store_CloneRead_fields, &m, &b);
+        if (rc == LT_OK) {
+            s_call_t k = {addr, lattice_store_StoreMsgType_CLONE_READ, &b, true, true, store};
+            rc = s_call(c, &k);
+        }
+        /* The chunk is kept: the next call's reply replaces c->reply. */
+        if (rc == LT_OK)
+            rc = lt_buf_set(&chunk, c->reply.data, c->reply.len);
+        lt_view_t *views = NULL;
+        size_t n = 0;
+        uint64_t next = from;
+        if (rc == LT_OK)
+            rc = lt_client_decode_clone_chunk(chunk.data, chunk.len, from, &views, &n, &next,
+                                              &total, &c->eb);
+        if (rc == LT_OK && n > 0) {
+            /* Encoded by hand: a repeated bytes field from the views. */
+            lt_buf_reset(&b);
+            rc = lt_pb_append_bytes(&b, lattice_store_IngestBatch_store_tag, store->b,
+                                    LT_STORE_ID_LEN);
+            for (size_t i = 0; rc == LT_OK && i < n; i++)
+                rc = lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, views[i].p,
+                                        views[i].len);
+            uint8_t rid[S_REQUEST_ID_LEN];
+            randombytes_buf(rid, sizeof rid);
+            if (rc == LT_OK)
+                rc = lt_pb_append_bytes(&b, lattice_store_IngestBatch_request_id_tag, rid,
+                                        sizeof rid);
+            if (rc)
+                rc = lt_fail(&c->eb, rc, "encoding the clone's batch failed");
+            else
+                rc = s_store_call(c, lattice_store_StoreMsgType_INGEST_BATCH, &b, store);
+        }
+        free(views);
+        if (rc)
+            break;
+        *count += n;
+        from = next;
+        if (fn)
+            fn(ctx, *count, total > *count ? total : *count);
+        if (n == 0 || from > total)
+            break;
+    }
+    lt_buf_free(&b);
+    lt_buf_free(&chunk);
+    return rc;
+}
+
 /* ---- core:kvstore ---- */
 
 static lt_err_t s_need_key(lt_client_t *c, const void *key, size_t len)

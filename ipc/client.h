@@ -373,6 +373,17 @@ LT_NODISCARD lt_err_t lt_client_peer_revoke(lt_client_t *c, const lt_client_stor
 LT_NODISCARD lt_err_t lt_client_peer_join(lt_client_t *c, const lt_client_invite_t *inv,
                                           lt_client_store_id_t *out);
 
+/* Reports progress of long work: done of total (total may grow). */
+typedef void (*lt_client_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+/* Clones store from node peer: reads its witness log in chunks, in witness
+ * order, and ingests each chunk here in one commit, until this node has
+ * read all the peer held. *count: intentions read. fn (may be NULL) after
+ * each chunk. The store must be held here (lt_client_peer_join) and this
+ * node an active peer there (LT_EREFUSED otherwise). */
+LT_NODISCARD lt_err_t lt_client_clone(lt_client_t *c, const lt_client_store_id_t *store,
+                                      const lt_client_key_t *peer, lt_client_progress_fn fn,
+                                      void *ctx, uint64_t *count);
+
 /* The one-line text form of an invite: "lt1." and URL-safe base64 of the
  * fields. out must hold LT_CLIENT_INVITE_TOKEN_MAX bytes. */
 #define LT_CLIENT_INVITE_TOKEN_MAX 1536

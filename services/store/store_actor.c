@@ -330,7 +330,6 @@ static void s_reap_watches(s_actor_t *a)
 
 static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body, size_t len);
 
-/* Commits the burst and pays everything owed, in order. */
 /* ---- who may open links: the kernel's admitted set ---- */
 
 static int s_key_cmp(const void *x, const void *y)
@@ -433,6 +432,7 @@ static void s_admit_push(s_actor_t *a)
     lt_buf_free(&body);
 }
 
+/* Commits the burst and pays everything owed, in order. */
 static void s_flush(s_actor_t *a)
 {
     lt_err_t rc = LT_OK;
@@ -871,6 +871,70 @@ static void s_peer_list(s_actor_t *a, const s_origin_t *o, const lt_store_req_t 
     lt_buf_free(&b);
 }
 
+typedef struct {
+    lt_store_t *st;
+    lt_buf_t *b;
+    lt_buf_t one;
+    uint64_t next;
+} s_clone_t;
+
+static lt_err_t s_clone_row(void *ctx, uint64_t seq, const lt_hash_t *h)
+{
+    s_clone_t *c = ctx;
+    lt_buf_reset(&c->one);
+    lt_err_t rc = lt_store_get_intention(c->st, h, &c->one);
+    if (rc)
+        return rc;
+    /* At least one intention per chunk; then stop short of the frame. */
+    if (c->b->len && c->b->len + c->one.len + S_ROW_OVERHEAD > S_REPLY_MAX)
+        return LT_EFULL;
+    rc = lt_pb_append_bytes(c->b, lattice_store_CloneChunk_intentions_tag, c->one.data, c->one.len);
+    if (rc == LT_OK)
+        c->next = seq + 1;
+    return rc;
+}
+
+static bool s_remote_key(const char *from, lt_pubkey_t *key);
+
+/* A chunk of the witness log from r->num on, for a node that clones the
+ * store: the node itself or an active peer of the store. */
+static void s_clone_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    lt_pubkey_t peer;
+    if (s_remote_key(o->to, &peer)) {
+        lattice_PeerStatus ps = lattice_PeerStatus_PEER_UNSET;
+        lt_err_t prc = lt_system_get_peer(st, &peer, &ps);
+        if ((prc != LT_OK && prc != LT_ENOTFOUND) || ps != lattice_PeerStatus_PEER_ACTIVE) {
+            s_reply_error(a, o, LT_EREFUSED, "not an active peer of this store");
+            return;
+        }
+    }
+    lt_buf_t b = LT_BUF_INIT;
+    s_clone_t c = {st, &b, LT_BUF_INIT, r->num};
+    lt_err_t rc = lt_store_scan_witness(st, r->num, s_clone_row, &c);
+    if (rc == LT_EFULL)
+        rc = LT_OK;
+    if (rc == LT_OK) {
+        lattice_store_CloneChunk m = lattice_store_CloneChunk_init_zero;
+        m.next_seq = c.next;
+        m.total = lt_store_witnessed_count(st);
+        lt_buf_t tail = LT_BUF_INIT;
+        rc = lt_pb_encode_static(lattice_store_CloneChunk_fields, &m, &tail);
+        if (rc == LT_OK)
+            rc = lt_buf_append(&b, tail.data, tail.len);
+        lt_buf_free(&tail);
+    }
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&c.one);
+    lt_buf_free(&b);
+}
+
 static void s_kv_inspect(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     lt_store_t *st = s_store(a, o, &r->store, S_KV_TYPE);
@@ -1165,6 +1229,9 @@ static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body,
     case lattice_store_StoreMsgType_PEER_LIST:
         s_peer_list(a, o, &r);
         break;
+    case lattice_store_StoreMsgType_CLONE_READ:
+        s_clone_read(a, o, &r);
+        break;
     default: /* writes never come here; the decoder refused everything else */
         s_reply_error(a, o, LT_EINVAL, "not a read request");
     }
@@ -1351,6 +1418,49 @@ static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
         a->nwrites++; /* as s_write_failed: an I/O failure may have poisoned the group */
         s_reply_error(a, o, rc, keep.msg);
     }
+    lt_buf_free(&b);
+}
+
+/* Many intentions, in order, one commit (a clone's chunk): all or none. */
+static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_pubkey_t k;
+    if (s_remote_key(o->to, &k)) {
+        s_reply_error(a, o, LT_EREFUSED, "not served to other nodes");
+        return;
+    }
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    lattice_store_IngestedBatch m = lattice_store_IngestedBatch_init_zero;
+    lt_err_t rc = LT_OK;
+    size_t i = 0;
+    for (; rc == LT_OK && i < r->nviews; i++) {
+        lt_ingest_result_t res;
+        rc = lt_store_ingest(st, r->views[i].p, r->views[i].len, &res);
+        if (rc == LT_OK && res.status == LT_INGEST_WITNESSED)
+            m.witnessed += res.witnessed;
+        else if (rc == LT_OK && res.status == LT_INGEST_FLOATING)
+            m.floating++;
+        else if (rc == LT_OK)
+            m.duplicates++;
+    }
+    a->admit_dirty = true; /* system ops may have come with them */
+    if (rc) {
+        char why[256];
+        snprintf(why, sizeof why, "intention %zu of the batch rejected: %.60s (%.100s)", i,
+                 lt_strerror(rc), lt_db_errmsg(a->db));
+        lt_db_poison(a->db, rc); /* none of the batch commits */
+        a->nwrites++;
+        s_reply_error(a, o, rc, why);
+        return;
+    }
+    lt_buf_t b = LT_BUF_INIT;
+    rc = lt_pb_encode_static(lattice_store_IngestedBatch_fields, &m, &b);
+    if (rc)
+        s_write_failed(a, o, rc);
+    else
+        s_written(a, o, r, &b);
     lt_buf_free(&b);
 }
 
@@ -1611,6 +1721,9 @@ static void s_serve_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_
     case lattice_store_StoreMsgType_PEER_JOINED:
         s_peer_joined(a, o, r);
         break;
+    case lattice_store_StoreMsgType_INGEST_BATCH:
+        s_ingest_batch(a, o, r);
+        break;
     default:
         s_reply_error(a, o, LT_EINVAL, "not a write request");
     }
@@ -1688,8 +1801,9 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
     s_origin_t o = {.corr = msg->corr, .type = msg->type};
     snprintf(o.to, sizeof o.to, "%s", msg->from);
     /* Another node may ask what DESIGN.md §7 lets peers ask, and only that:
-     * for now, to join with an invite. */
-    if (strchr(msg->from, '@') && msg->type != lattice_store_StoreMsgType_PEER_JOIN) {
+     * for now, to join with an invite and to clone (active peers). */
+    if (strchr(msg->from, '@') && msg->type != lattice_store_StoreMsgType_PEER_JOIN &&
+        msg->type != lattice_store_StoreMsgType_CLONE_READ) {
         s_reply_error(a, &o, LT_EREFUSED, "not served to other nodes");
         return;
     }

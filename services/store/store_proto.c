@@ -29,6 +29,7 @@ bool lt_store_msg_is_write(uint32_t type)
     case lattice_store_StoreMsgType_PEER_REVOKE:
     case lattice_store_StoreMsgType_PEER_JOIN:
     case lattice_store_StoreMsgType_PEER_JOINED:
+    case lattice_store_StoreMsgType_INGEST_BATCH:
         return true;
     default:
         return false;
@@ -295,6 +296,33 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
                          "the peer key", eb);
         return rc;
     }
+    case lattice_store_StoreMsgType_CLONE_READ: {
+        lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
+        rc = s_decode(lattice_store_CloneRead_fields, &m, body, len, eb);
+        req->num = m.from_seq;
+        if (rc == LT_OK && m.from_seq == 0)
+            rc = lt_fail(eb, LT_EINVAL, "witness sequence numbers start at 1");
+        return rc ? rc : S_STORE(m, req, eb);
+    }
+    case lattice_store_StoreMsgType_INGEST_BATCH: {
+        lattice_store_IngestBatch m = lattice_store_IngestBatch_init_zero;
+        lt_pb_views_t vs = {.in = in};
+        lt_pb_bind_views(&m.intentions, &vs);
+        rc = s_decode(lattice_store_IngestBatch_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK)
+            rc = S_RID(m, req, eb);
+        if (rc == LT_OK && vs.n == 0)
+            rc = lt_fail(eb, LT_EINVAL, "a batch needs at least one intention");
+        if (rc == LT_OK) {
+            req->views = vs.v; /* owned: lt_store_req_free */
+            req->nviews = vs.n;
+        } else {
+            lt_pb_views_free(&vs);
+        }
+        return rc;
+    }
     case lattice_store_StoreMsgType_PEER_JOIN: {
         lattice_store_PeerJoin m = lattice_store_PeerJoin_init_zero;
         rc = s_decode(lattice_store_PeerJoin_fields, &m, body, len, eb);
@@ -349,6 +377,9 @@ lt_err_t lt_store_req_decode(uint32_t type, const uint8_t *body, size_t len, lt_
 
 void lt_store_req_free(lt_store_req_t *req)
 {
+    free(req->views);
+    req->views = NULL;
+    req->nviews = 0;
     free(req->entries);
     req->entries = NULL;
     req->nentries = 0;

@@ -33,9 +33,11 @@ typedef struct {
     lt_view_t key;   /* KvPut/KvGet/KvDel/KvInspect: key (non-empty); KvList/KvWatch: prefix */
     lt_view_t value; /* KvPut: value; LogAppend: text; Ingest: signed intention */
     lt_kv_entry_t *entries; /* KvBatch (at least one; owned: lt_store_req_free) */
+    lt_view_t *views;       /* IngestBatch: the signed intentions (owned array) */
+    size_t nviews;
     size_t nentries;
     uint64_t num;       /* LogRead: tail; History: limit; KvUnwatch/LogUnfollow: corr;
-                           PeerInvite: ttl_ms (0: the default) */
+                           PeerInvite: ttl_ms (0: the default); CloneRead: from_seq */
     lt_hash_t hash;     /* Debug */
     lt_pubkey_t peer;   /* PeerRevoke; Joined: the inviter */
     uint8_t secret[32]; /* PeerJoin */

@@ -1308,6 +1308,100 @@ Test(store_actor, a_join_consumes_an_open_invite_once)
     lt_buf_free(&b);
 }
 
+static s_got_t *s_clone_read(const char *from, const lt_store_id_t *sid, uint64_t from_seq)
+{
+    lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    m.from_seq = from_seq;
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_CloneRead_fields, &m, &b);
+    s_got_t *g = from ? s_call_from(from, lattice_store_StoreMsgType_CLONE_READ, &b)
+                      : s_call(lattice_store_StoreMsgType_CLONE_READ, &b);
+    lt_buf_free(&b);
+    return g;
+}
+
+Test(store_actor, clone_reads_the_witness_log_for_active_peers_and_batches_ingest_whole)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    for (int i = 0; i < 5; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        s_put(&sid, k, "v");
+    }
+    lt_identity_t p, q;
+    lt_test_identity(&p, 51);
+    lt_test_identity(&q, 52);
+    s_ingest_peer(&sid, &p);
+    char pfrom[LT_ADDR_MAX], qfrom[LT_ADDR_MAX];
+    s_remote(pfrom, sizeof pfrom, &p);
+    s_remote(qfrom, sizeof qfrom, &q);
+    cr_assert_eq(s_clone_read(qfrom, &sid, 1)->status, LT_EREFUSED, "not a peer");
+    cr_assert_eq(s_clone_read(NULL, &sid, 0)->status, LT_EINVAL, "sequence numbers start at 1");
+
+    s_got_t *g = s_clone_read(pfrom, &sid, 2);
+    cr_assert_eq(g->status, LT_OK);
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
+    lt_pb_bind_views(&ch.intentions, &vs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, g->body, g->len), LT_OK);
+    cr_assert_eq(vs.n, 5, "seq 2..6 of 6: five puts and the peer's intention");
+    cr_assert_eq(ch.next_seq, 7);
+    cr_assert_eq(ch.total, 6);
+
+    /* A batch of what is held already: all duplicates, one commit. */
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(
+        lt_pb_append_bytes(&b, lattice_store_IngestBatch_store_tag, sid.b, LT_STORE_ID_LEN), LT_OK);
+    for (size_t i = 0; i < vs.n; i++)
+        cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, vs.v[i].p,
+                                        vs.v[i].len),
+                     LT_OK);
+    g = s_call_ok(lattice_store_StoreMsgType_INGEST_BATCH, &b);
+    lattice_store_IngestedBatch ib = lattice_store_IngestedBatch_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_IngestedBatch_fields, &ib, g->body, g->len),
+                 LT_OK);
+    cr_assert_eq(ib.duplicates, 5);
+    cr_assert_eq(ib.witnessed, 0);
+    /* Not from another node. */
+    cr_assert_eq(s_call_from(pfrom, lattice_store_StoreMsgType_INGEST_BATCH, &b)->status,
+                 LT_EREFUSED);
+
+    /* Into a new store: one bad intention and none of the batch commits. */
+    lt_store_id_t other = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_buf_reset(&b);
+    cr_assert_eq(
+        lt_pb_append_bytes(&b, lattice_store_IngestBatch_store_tag, other.b, LT_STORE_ID_LEN),
+        LT_OK);
+    lt_identity_t w;
+    lt_test_identity(&w, 53);
+    s_ingest_peer(&other, &w); /* a first intention there: the count to keep */
+    s_ref_body(&b, &other);
+    g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    lattice_store_StoreInfo si = lattice_store_StoreInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    uint64_t before = si.witnessed;
+    lt_buf_reset(&b);
+    cr_assert_eq(
+        lt_pb_append_bytes(&b, lattice_store_IngestBatch_store_tag, other.b, LT_STORE_ID_LEN),
+        LT_OK);
+    /* The chunk's intentions belong to sid: the first is refused as another
+     * store's (LT_EWRONGSTORE), so the batch fails whole. */
+    for (size_t i = 0; i < vs.n; i++)
+        cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, vs.v[i].p,
+                                        vs.v[i].len),
+                     LT_OK);
+    g = s_call(lattice_store_StoreMsgType_INGEST_BATCH, &b);
+    cr_assert_eq(g->status, LT_EWRONGSTORE, "%s", lt_errname(g->status));
+    s_ref_body(&b, &other);
+    g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    cr_assert_eq(si.witnessed, before);
+    lt_pb_views_free(&vs);
+    lt_buf_free(&b);
+}
+
 Test(store_actor, a_joined_store_is_held_empty_with_its_inviter_as_peer)
 {
     lt_identity_t inviter;

@@ -1700,14 +1700,23 @@ Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
     s_third = lt_node_start(&plain);
     char id[33], tok[LT_CLIENT_INVITE_TOKEN_MAX], got[64];
     s_create("shared", NULL, id);
+    char h[65];
+    s_put("shared", "greeting", "hello", h);
     lt_test_run_t r;
     S_CLI(&r, "peer", "invite", "shared");
     s_out_line(&r, 0, tok, sizeof tok);
 
-    /* The joiner links, presents the secret, and holds the store. */
+    /* The joiner links, presents the secret, holds the store, and clones
+     * its history. */
     S_CLI_HOME(&r, s_joiner->home, "peer", "join", tok);
     s_out_line(&r, 0, got, sizeof got);
     cr_assert_str_eq(got, id);
+    S_CLI_HOME(&r, s_joiner->home, "get", id, "greeting");
+    s_out_line(&r, 0, got, sizeof got);
+    cr_assert_str_eq(got, "hello");
+    S_CLI_HOME(&r, s_joiner->home, "get", "shared", "greeting");
+    s_out_line(&r, 0, got, sizeof got);
+    cr_assert_str_eq(got, "hello", "the store's name came with the clone");
     s_jv_t *a = s_cli_json("node", "status", NULL, NULL);
     lt_test_run_t jr;
     S_CLI_HOME(&jr, s_joiner->home, "--json", "node", "status");
@@ -1723,8 +1732,17 @@ Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
     s_expect_ok(&jr);
     s_jv_t *pb = s_json(jr.out);
     lt_test_run_free(&jr);
-    cr_assert(pb && pb->t == J_ARR && pb->n == 1);
-    cr_assert_str_eq(s_jstr(&pb->v[0], "key"), s_jstr(a, "node_key"));
+    /* The joiner's copy has both: the inviter, which it wrote itself, and
+     * itself, which came with the clone of the inviter's system table. */
+    cr_assert(pb && pb->t == J_ARR && pb->n == 2);
+    const s_jv_t *inviter_row = NULL;
+    for (size_t i = 0; i < pb->n; i++)
+        if (strcmp(s_jstr(&pb->v[i], "key"), s_jstr(a, "node_key")) == 0)
+            inviter_row = &pb->v[i];
+        else
+            cr_assert_str_eq(s_jstr(&pb->v[i], "key"), s_jstr(b, "node_key"));
+    cr_assert(inviter_row, "the inviter is a peer on the joiner");
+    cr_assert_str_eq(s_jstr(inviter_row, "status"), "active");
     cr_assert(lt_node_wait_log(s_node, "admitting 1 peers and 0 open invites", 10000),
               "the inviter's kernel now admits the joiner by key");
     /* The joiner opened its link again, and is let in as a peer now. */
@@ -1749,8 +1767,10 @@ Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
         s_expect_ok(&jr);
         s_jv_t *pl = s_json(jr.out);
         lt_test_run_free(&jr);
-        cr_assert(pl && pl->n == 1);
-        online = s_jbool(&pl->v[0], "online");
+        cr_assert(pl && pl->n == 2);
+        for (size_t k = 0; k < pl->n; k++)
+            if (strcmp(s_jstr(&pl->v[k], "key"), s_jstr(a, "node_key")) == 0)
+                online = s_jbool(&pl->v[k], "online");
         s_jfree(&pl);
     }
     cr_assert(online, "the inviter never showed online in the joiner's peer list");

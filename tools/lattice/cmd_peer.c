@@ -158,6 +158,9 @@ int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call)
             lt_json_field_hex(&j, "key", peers[i].key.b, sizeof peers[i].key.b);
             lt_json_field_str(&j, "status", lt_client_peer_state_name(peers[i].state));
             lt_json_field_bool(&j, "online", online);
+            lt_json_field_bool(
+                &j, "self",
+                have_st && memcmp(st.node_key.b, peers[i].key.b, sizeof st.node_key.b) == 0);
             lt_json_key(&j, "last_seen_ms");
             if (seen)
                 lt_json_u64(&j, seen);
@@ -179,8 +182,12 @@ int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call)
                 lt_cli_time(t, sizeof t, seen, false);
                 snprintf(when, sizeof when, "last seen %s", t);
             }
-            printf("%s  %-8s %-8s %s\n", hex, lt_client_peer_state_name(peers[i].state),
-                   online ? "online" : "offline", when);
+            bool self = have_st && memcmp(st.node_key.b, peers[i].key.b, sizeof st.node_key.b) == 0;
+            if (self)
+                printf("%s  %-8s this node\n", hex, lt_client_peer_state_name(peers[i].state));
+            else
+                printf("%s  %-8s %-8s %s\n", hex, lt_client_peer_state_name(peers[i].state),
+                       online ? "online" : "offline", when);
         }
     }
     lt_client_free(peers);
@@ -266,6 +273,14 @@ int lt_cli_check_peer_join(const lt_cli_t *cli, const lt_cli_call_t *call)
     return rc;
 }
 
+/* "cloning: 1200 / 5000 intentions" on one line of a terminal. */
+static void s_clone_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)ctx;
+    fprintf(stderr, "\rlattice: cloning: %" PRIu64 " / %" PRIu64 " intentions", done, total);
+    fflush(stderr);
+}
+
 int lt_cli_cmd_peer_join(lt_cli_t *cli, const lt_cli_call_t *call)
 {
     lt_client_invite_t inv;
@@ -284,16 +299,29 @@ int lt_cli_cmd_peer_join(lt_cli_t *cli, const lt_cli_call_t *call)
         fprintf(stderr, "lattice: joining store %.8s at node %.8s (%s)...\n", store, inviter,
                 inv.addrs[0]);
     lt_client_store_id_t id;
+    lt_client_key_t from = inv.inviter;
     lt_err_t err = lt_client_peer_join(c, &inv, &id);
     sodium_memzero(&inv, sizeof inv);
     if (err != LT_OK)
         return lt_cli_fail(cli, err, "peer join (store %.8s at node %.8s)", store, inviter);
+    /* The store's history, from the inviter. */
+    bool tty = !call->json && isatty(STDERR_FILENO);
+    uint64_t n = 0;
+    err = lt_client_clone(c, &id, &from, tty ? s_clone_progress : NULL, NULL, &n);
+    if (tty)
+        fputc('\n', stderr);
+    if (err != LT_OK)
+        return lt_cli_fail(cli, err,
+                           "peer join: joined store %.8s, but its clone stopped after %" PRIu64
+                           " intentions",
+                           store, n);
     if (call->json) {
         lt_json_t j;
         lt_json_init(&j, stdout);
         lt_json_begin_object(&j);
         lt_json_field_str(&j, "store", store);
         lt_json_field_str(&j, "inviter", inviter);
+        lt_json_field_u64(&j, "intentions", n);
         lt_json_end_object(&j);
         lt_json_end_line(&j);
     } else {

@@ -119,11 +119,11 @@ static const lt_cli_cmd_t s_commands[] = {
         .summary = "join a store with a token from `peer invite`; prints the store id",
         .help = "Links to the inviting node at the token's addresses, presents the\n"
                 "token's secret there (the inviter records this node as an active peer\n"
-                "and the token as used), then holds the store here and prints its id.\n"
-                "The store's history arrives from the inviter afterwards. A used or\n"
+                "and the token as used), holds the store here, clones its history from\n"
+                "the inviter (progress on a terminal), and prints its id. A used or\n"
                 "expired token, or a revoked node, is refused (exit 4) with the\n"
                 "inviter's reason; an unreachable inviter is exit 3.\n"
-                "--json: {\"store\", \"inviter\"}.",
+                "--json: {\"store\", \"inviter\", \"intentions\" (cloned)}.",
         .min_pos = 1,
         .max_pos = 1,
         .check = lt_cli_check_peer_join,
@@ -134,8 +134,9 @@ static const lt_cli_cmd_t s_commands[] = {
         .summary = "the peers of a store and their status",
         .help = "Prints one line per peer in the store's system table: node key,\n"
                 "status (active, revoked, dormant), online (a link to it is up) or\n"
-                "offline, and when this node last heard from it.\n"
-                "--json: [{\"key\", \"status\", \"online\", \"last_seen_ms\" (null: never)}].",
+                "offline, and when this node last heard from it (or `this node`).\n"
+                "--json: [{\"key\", \"status\", \"online\", \"self\", \"last_seen_ms\"\n"
+                "(null: never)}].",
         .flags = LT_CLI_STORE,
         .run = lt_cli_cmd_peer_list,
     },
