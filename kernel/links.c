@@ -484,6 +484,11 @@ static bool s_out_events(lt_kernel_t *k, size_t i)
             char hex[2 * LT_KEY_LEN + 1];
             lt_hex(o->key.b, LT_KEY_LEN, hex);
             lt_log_info(&k->log, S_TAG, "linked to %.16s at %s", hex, o->addr);
+        } else if (ev == ZMQ_EVENT_DISCONNECTED && o->up) {
+            o->up = false; /* libzmq reconnects; the next handshake says when */
+            char hex[2 * LT_KEY_LEN + 1];
+            lt_hex(o->key.b, LT_KEY_LEN, hex);
+            lt_log_info(&k->log, S_TAG, "link to %.16s lost; reconnecting", hex);
         } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
                    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
             s_out_refused(k, i);
@@ -628,14 +633,16 @@ static bool s_link_in(lt_kernel_t *k, void *sock, const lt_pubkey_t *out_key)
     /* What a link may carry: requests to services (never to the kernel or a
      * client), replies and events to anyone here; a join link, the join
      * request alone. */
-    if (!why && f.cmd != LT_FRAME_REQUEST && f.cmd != LT_FRAME_REPLY && f.cmd != LT_FRAME_EVENT)
+    bool beat = !why && f.cmd == LT_FRAME_HEARTBEAT;
+    if (!why && !beat && f.cmd != LT_FRAME_REQUEST && f.cmd != LT_FRAME_REPLY &&
+        f.cmd != LT_FRAME_EVENT)
         why = "a command links do not carry";
-    if (!why && strchr(f.addr, '@'))
+    if (!why && !beat && strchr(f.addr, '@'))
         why = "a destination on yet another node";
-    if (!why && f.cmd == LT_FRAME_REQUEST &&
+    if (!why && !beat && f.cmd == LT_FRAME_REQUEST &&
         (strcmp(f.addr, LT_FRAME_KERNEL_ADDR) == 0 || !lt_addr_valid(f.addr)))
         why = "a request to something other than a service";
-    if (!why && join &&
+    if (!why && !beat && join &&
         (f.cmd != LT_FRAME_REQUEST || strcmp(f.addr, LT_LINKS_ADMIT_SERVICE) != 0 ||
          f.type != LT_LINKS_JOIN_TYPE))
         why = "a join link may only ask to join";
@@ -661,6 +668,8 @@ static bool s_link_in(lt_kernel_t *k, void *sock, const lt_pubkey_t *out_key)
     }
     if (why) {
         s_refuse(k, why, hex);
+    } else if (beat) {
+        /* Counted above as a sign of life; nothing to route. */
     } else {
         if (out_key && f.cmd == LT_FRAME_REPLY)
             s_pending_done(s_out(&k->links, out_key), f.addr, f.corr);
@@ -739,7 +748,7 @@ lt_err_t lt_links_connect(lt_kernel_t *k, const lt_pubkey_t *key,
     void *mon = NULL;
     if (zmq_socket_monitor(d, mon_ep,
                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
-                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_DISCONNECTED) != 0 ||
         !(mon = zmq_socket(k->zctx, ZMQ_PAIR)) || zmq_connect(mon, mon_ep) != 0) {
         if (mon)
             zmq_close(mon);
@@ -883,4 +892,45 @@ size_t lt_links_info(const lt_kernel_t *k, lattice_kernel_LinkInfo *out, size_t 
         li->bytes_out = e->bytes_out;
     }
     return n;
+}
+
+/* One heartbeat frame on sock (rid: the peer's key, on the listener). */
+static void s_beat(void *sock, const lt_pubkey_t *rid)
+{
+    lt_frame_t f = {.cmd = LT_FRAME_HEARTBEAT};
+    lt_frame_part_t parts[LT_FRAME_MAX_PARTS];
+    size_t n = 0;
+    lt_frame_scratch_t scratch;
+    lt_errbuf_t eb;
+    if (lt_frame_encode(&f, parts, &n, &scratch, &eb) != LT_OK)
+        return;
+    if (rid && zmq_send(sock, rid->b, LT_KEY_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return;
+    if (zmq_send(sock, LT_FRAME_KERNEL_ADDR, strlen(LT_FRAME_KERNEL_ADDR),
+                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (zmq_send(sock, parts[i].p, parts[i].len, ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) <
+            0)
+            return;
+}
+
+uint64_t lt_links_tick(lt_kernel_t *k, uint64_t now_ms)
+{
+    lt_links_t *l = &k->links;
+    if (!lt_links_active(k))
+        return UINT64_MAX;
+    if (now_ms - l->beat_ms >= LT_LINKS_HEARTBEAT_MS) {
+        l->beat_ms = now_ms;
+        for (size_t i = 0; i < l->nout; i++)
+            if (l->out[i].up)
+                s_beat(l->out[i].sock, NULL);
+        /* To nodes heard lately on the listener (a full pipe just skips). */
+        uint64_t wall = lt_kernel_wall_ms();
+        for (size_t i = 0; l->peer && i < l->nin; i++)
+            if (wall - l->in[i].last_seen_ms <= 10 * LT_LINKS_HEARTBEAT_MS &&
+                !s_is_revoked(l, &l->in[i].key))
+                s_beat(l->peer, &l->in[i].key);
+    }
+    return l->beat_ms + LT_LINKS_HEARTBEAT_MS;
 }

@@ -112,6 +112,7 @@ typedef struct {
     unsigned monitor_seq;              /* names the monitors' inproc endpoints */
     lt_links_in_t in[LT_LINKS_MAX_IN]; /* least recently heard replaced first */
     size_t nin;
+    uint64_t beat_ms; /* monotonic time of the last heartbeat round */
 } lt_links_t;
 
 struct lt_kernel;
@@ -128,6 +129,11 @@ bool lt_links_active(const struct lt_kernel *k);
  * messages per socket): a message from node K, sent by its local address
  * SRC, reaches its destination here from SRC@K. */
 void lt_links_recv(struct lt_kernel *k, int budget);
+/* Heartbeats on the links (every LT_LINKS_HEARTBEAT_MS, both directions),
+ * so each side knows whether the other is there; returns the next
+ * monotonic time it has work to do. */
+#define LT_LINKS_HEARTBEAT_MS 3000
+uint64_t lt_links_tick(struct lt_kernel *k, uint64_t now_ms);
 /* Fills items with the sockets to poll (at most cap); returns how many. */
 size_t lt_links_pollitems(struct lt_kernel *k, void *items, size_t cap);
 /* The links for node status: at most cap into out, both directions. */

@@ -102,6 +102,9 @@ static int s_run(lt_kernel_t *k, int sfd)
         if (k->stopping && lt_sup_stopped(k))
             return 0;
         uint64_t next = lt_router_next_deadline(k, now);
+        uint64_t beat = lt_links_tick(k, now);
+        if (beat < next)
+            next = beat;
         uint64_t sup = lt_sup_next_deadline(k, now);
         if (sup < next)
             next = sup;
