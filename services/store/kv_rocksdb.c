@@ -21,13 +21,21 @@
  * first opened read-only (which deletes nothing) and must have reached the
  * sealed sequence number; otherwise the open fails with LT_ECORRUPT and the
  * files stay as they are. Sequence numbers only grow, so a crash (which
- * leaves an older seal) never trips it.
+ * leaves an older seal) never trips it. A restart's latency is mostly this
+ * open (bench-ipc restart_ms), so cheaper proofs of the same answer come
+ * first (s_seal_check): after a crash, the seal written at the last open
+ * names the MANIFEST that recorded the sealed number and hashes what it held
+ * then, and when that MANIFEST is still there unchanged, no read-only open
+ * is needed; otherwise the read-only open first leaves the write-ahead log
+ * out, and replays it only if the MANIFEST alone falls short.
  *
  * Tuning: one LRU block cache per backend shared by its families, a full bloom
- * filter, 32 MiB memtables capped at 128 MiB across families, paranoid checks
- * when opening. The numbers suit a single store on a desktop or server; boards
- * get the flash-log backend instead. */
+ * filter, 8 MiB memtables, a 4 MiB write-ahead log (which bounds what a
+ * restart replays), paranoid checks when opening. The numbers suit a single
+ * store on a desktop or server; boards get the flash-log backend instead. */
 #include "store/kv.h"
+
+#include "weaver/hash.h"
 
 #include <rocksdb/c.h>
 
@@ -41,17 +49,22 @@
 #include <unistd.h>
 
 #define S_BLOCK_CACHE_BYTES     ((size_t)64 << 20)
-#define S_WRITE_BUFFER_BYTES    ((size_t)32 << 20)
+#define S_WRITE_BUFFER_BYTES    ((size_t)8 << 20)
 #define S_DB_WRITE_BUFFER_BYTES ((size_t)128 << 20)
-#define S_MAX_WAL_BYTES         ((uint64_t)32 << 20)
+#define S_MAX_WAL_BYTES         ((uint64_t)4 << 20)
 #define S_BLOOM_BITS_PER_KEY    10.0
 #define S_INFO_LOG_FILES        4
 #define S_INFO_LOG_BYTES        ((size_t)4 << 20)
+/* The seal hashes the MANIFEST recovery has just written (a few KB); one
+ * that large is not a new one, and the seal then leaves it out. */
+#define S_SEAL_MANIFEST_MAX ((size_t)1 << 20)
+#define S_SEAL_PERSONAL     "lattice:seal:v1\0"
 
 typedef struct {
     rocksdb_t *db;
     rocksdb_options_t *options;
     rocksdb_options_t *options_bloom; /* families in bloom_cfs, read-write opens */
+    rocksdb_options_t *options_nowal; /* the seal check's open without the log */
     uint32_t bloom_cfs;
     rocksdb_cache_t *cache;
     rocksdb_readoptions_t *ro;
@@ -63,8 +76,9 @@ typedef struct {
     rocksdb_column_family_handle_t **extra; /* opened only because RocksDB insists */
     size_t nextra;
     bool paranoid;
-    size_t readers; /* open snapshots and iterators, which must go before close */
-    char *seal_path;
+    size_t readers;  /* open snapshots and iterators, which must go before close */
+    char *dir;       /* the database directory */
+    char *seal_path; /* dir/LATTICE-SEAL */
     lt_errbuf_t err;
 } s_rdb_t;
 
@@ -328,14 +342,99 @@ static void s_close_db(s_rdb_t *rdb)
     rdb->db = NULL;
 }
 
-/* Writes the seal: RocksDB's last sequence number, via a synced temporary
- * file renamed over the old seal. */
-static lt_err_t s_seal_write(s_rdb_t *rdb, lt_errbuf_t *eb)
+/* What a seal holds. A seal written at open also names the MANIFEST and the
+ * length and hash of what it held then (see s_seal_check). */
+typedef struct {
+    uint64_t sequence;
+    bool has_manifest;
+    char manifest[64]; /* "MANIFEST-000045" */
+    uint64_t manifest_len;
+    lt_hash_t manifest_hash;
+} s_seal_t;
+
+/* Reads the first len bytes of the file at path (all of it when len is 0, up
+ * to max) into a new buffer, and sets len to what it read; NULL on any
+ * failure, a shorter file included. */
+static uint8_t *s_read_file(const char *path, size_t *len, size_t max)
 {
-    char tmp[4200], text[64];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        size_t size = (size_t)st.st_size, n = *len ? *len : size;
+        if (n <= size && n <= max && (buf = malloc(n)) && pread(fd, buf, n, 0) != (ssize_t)n) {
+            free(buf);
+            buf = NULL;
+        }
+        if (buf)
+            *len = n;
+    }
+    close(fd);
+    return buf;
+}
+
+/* The name of the MANIFEST that CURRENT points to, in out; false when
+ * CURRENT cannot be read or does not hold a plain MANIFEST name. */
+static bool s_current_manifest(const char *dir, char *out, size_t cap)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/CURRENT", dir);
+    size_t len = 0;
+    char *text = (char *)s_read_file(path, &len, cap);
+    if (!text)
+        return false;
+    bool ok = len > 1 && text[len - 1] == '\n' && strncmp(text, "MANIFEST-", 9) == 0;
+    for (size_t i = 0; ok && i < len - 1; i++)
+        ok = text[i] != '/' && text[i] != '\0' && text[i] != '\n';
+    if (ok) {
+        memcpy(out, text, len - 1);
+        out[len - 1] = '\0';
+    }
+    free(text);
+    return ok;
+}
+
+/* The hash of the first *len bytes of the MANIFEST `name` in dir (of all of
+ * it when *len is 0, setting *len); false when it is shorter, larger than
+ * S_SEAL_MANIFEST_MAX, or cannot be read. */
+static bool s_manifest_hash(const char *dir, const char *name, uint64_t *len, lt_hash_t *out)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (*len > S_SEAL_MANIFEST_MAX)
+        return false;
+    size_t n = (size_t)*len;
+    uint8_t *data = s_read_file(path, &n, S_SEAL_MANIFEST_MAX);
+    if (!data)
+        return false;
+    lt_hash_personal(S_SEAL_PERSONAL, data, n, out);
+    free(data);
+    *len = n;
+    return true;
+}
+
+/* Writes the seal: seq, a sequence number RocksDB has made durable, via a
+ * synced temporary file renamed over the old seal. With_manifest (at open
+ * only, seq being what recovery has just recorded in a new MANIFEST) adds the
+ * MANIFEST's name, length and hash; it is left out when they cannot be read. */
+static lt_err_t s_seal_write(s_rdb_t *rdb, uint64_t seq, bool with_manifest, lt_errbuf_t *eb)
+{
+    char tmp[4200], text[256];
     snprintf(tmp, sizeof tmp, "%s.tmp", rdb->seal_path);
-    int len = snprintf(text, sizeof text, "lattice-seal 1\nsequence %llu\n",
-                       (unsigned long long)rocksdb_get_latest_sequence_number(rdb->db));
+    int len =
+        snprintf(text, sizeof text, "lattice-seal 1\nsequence %llu\n", (unsigned long long)seq);
+    char name[64];
+    uint64_t mlen = 0;
+    lt_hash_t mhash;
+    if (with_manifest && s_current_manifest(rdb->dir, name, sizeof name) &&
+        s_manifest_hash(rdb->dir, name, &mlen, &mhash)) {
+        char hex[2 * sizeof mhash.b + 1];
+        lt_hex(mhash.b, sizeof mhash.b, hex);
+        len += snprintf(text + len, sizeof text - (size_t)len, "manifest %s %llu %s\n", name,
+                        (unsigned long long)mlen, hex);
+    }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return lt_fail(eb, LT_EIO, "cannot write %s: %s", tmp, strerror(errno));
@@ -350,16 +449,38 @@ static lt_err_t s_seal_write(s_rdb_t *rdb, lt_errbuf_t *eb)
     return LT_OK;
 }
 
-/* The sealed sequence number; false when there is no (readable) seal. */
-static bool s_seal_read(const char *path, uint64_t *seq)
+static bool s_unhex(const char *hex, uint8_t *out, size_t n)
 {
+    if (strlen(hex) != 2 * n)
+        return false;
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = hex[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return false;
+        out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
+    }
+    return true;
+}
+
+/* The seal at path; false when there is no (readable) seal. A manifest line
+ * that does not parse is ignored: the check then asks RocksDB. */
+static bool s_seal_read(const char *path, s_seal_t *seal)
+{
+    memset(seal, 0, sizeof *seal);
     FILE *f = fopen(path, "re");
     if (!f)
         return false;
-    unsigned long long v = 0;
-    bool ok = fscanf(f, "lattice-seal 1 sequence %llu", &v) == 1;
+    unsigned long long seq = 0, mlen = 0;
+    char hex[2 * sizeof seal->manifest_hash.b + 2];
+    bool ok = fscanf(f, "lattice-seal 1 sequence %llu", &seq) == 1;
+    if (ok && fscanf(f, " manifest %63s %llu %65s", seal->manifest, &mlen, hex) == 3 &&
+        s_unhex(hex, seal->manifest_hash.b, sizeof seal->manifest_hash.b)) {
+        seal->has_manifest = true;
+        seal->manifest_len = mlen;
+    }
     fclose(f);
-    *seq = v;
+    seal->sequence = seq;
     return ok;
 }
 
@@ -370,6 +491,7 @@ static void s_destroy(s_rdb_t *rdb)
         return;
     s_close_db(rdb);
     free(rdb->seal_path);
+    free(rdb->dir);
     if (rdb->fo)
         rocksdb_flushoptions_destroy(rdb->fo);
     if (rdb->wo_sync)
@@ -382,6 +504,8 @@ static void s_destroy(s_rdb_t *rdb)
         rocksdb_options_destroy(rdb->options);
     if (rdb->options_bloom)
         rocksdb_options_destroy(rdb->options_bloom);
+    if (rdb->options_nowal)
+        rocksdb_options_destroy(rdb->options_nowal);
     /* The table factory holds its own reference to the cache. */
     if (rdb->cache)
         rocksdb_cache_destroy(rdb->cache);
@@ -400,7 +524,7 @@ static void s_close(void *self)
     if (err)
         rocksdb_free(err);
     else
-        (void)s_seal_write(rdb, NULL);
+        (void)s_seal_write(rdb, rocksdb_get_latest_sequence_number(rdb->db), false, NULL);
     s_destroy(rdb);
 }
 
@@ -466,18 +590,25 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
     rocksdb_options_set_block_based_table_factory(o, bbo);
     rocksdb_block_based_options_destroy(bbo);
     /* A restart's latency is mostly this open (bench-ipc restart_ms), and
-     * recovery replays the write-ahead log twice (the seal check, then the
-     * open) and flushes what it replayed: keep the log short (past 32 MB the
-     * oldest memtables are flushed). Recovery without that flush
-     * (avoid_flush_during_recovery) was tried: each restart then replays
-     * every earlier restart's log again, and repeated restarts got slower. */
+     * recovery replays the write-ahead log into memtables (some 20 ms a MB
+     * on a small VM), then flushes what it replayed: keep the log short.
+     * Past 4 MB the memtables holding its oldest part are flushed, so a
+     * crash in the middle of heavy writes replays 4 to 6 MB, not the 28 MB
+     * that a 32 MB bound let bench-ipc's put phase leave (0.7 s of replay);
+     * its put rate did not measurably drop. Memtables then stay far below
+     * the write buffer size, which is kept small for the filters below.
+     * Recovery without that flush (avoid_flush_during_recovery) was tried:
+     * each restart then replays every earlier restart's log again, and
+     * repeated restarts got slower. */
     rocksdb_options_set_max_total_wal_size(o, S_MAX_WAL_BYTES);
     rdb->options = o;
     /* Families where most lookups miss (new hashes) get a memtable bloom
      * filter, which answers a miss without a skiplist search. Only those:
-     * each memtable allocates and zeroes its filter, 1.6 MB a family at
-     * 0.05 of 32 MB, which made opening 13 families twice cost 200 ms of a
-     * restart. 0.01 still gives some 25 bits per key of these families. */
+     * each memtable allocates and zeroes its filter (a ratio of the write
+     * buffer size), at every open and every flush; 1.6 MB a family at 0.05
+     * of 32 MB made opening 13 families twice cost 200 ms of a restart, and
+     * 0.01 of 32 MB still cost 5 ms. 0.01 of 8 MB gives these families well
+     * over 25 bits per key of a memtable that the 4 MB log bound fills. */
     rdb->bloom_cfs = opts->bloom_cfs;
     if (rdb->bloom_cfs) {
         rdb->options_bloom = rocksdb_options_create_copy(o);
@@ -525,11 +656,18 @@ static lt_err_t s_check_exists(const char *path, lt_errbuf_t *eb)
                    path);
 }
 
+typedef enum {
+    S_READ_WRITE,
+    S_READ_ONLY,     /* replays the write-ahead log into memory, writes nothing */
+    S_MANIFEST_ONLY, /* read-only and without the log: rdb->options_nowal */
+} s_mode_t;
+
 /* Opens the database with the requested families first, then "default" and
  * any family on disk the caller did not name. */
 static lt_err_t s_open_db(s_rdb_t *rdb, const char *path, const char *const *cf_names,
-                          bool read_only, lt_errbuf_t *eb)
+                          s_mode_t mode, lt_errbuf_t *eb)
 {
+    bool read_only = mode != S_READ_WRITE;
     char *err = NULL;
     size_t nlisted = 0;
     char **listed = rocksdb_list_column_families(rdb->options, path, &nlisted, &err);
@@ -566,8 +704,9 @@ static lt_err_t s_open_db(s_rdb_t *rdb, const char *path, const char *const *cf_
                         : rdb->options;
 
     if (read_only)
-        rdb->db = rocksdb_open_for_read_only_column_families(rdb->options, path, (int)n, names,
-                                                             cfopts, handles, 0, &err);
+        rdb->db = rocksdb_open_for_read_only_column_families(
+            mode == S_MANIFEST_ONLY ? rdb->options_nowal : rdb->options, path, (int)n, names,
+            cfopts, handles, 0, &err);
     else
         rdb->db =
             rocksdb_open_column_families(rdb->options, path, (int)n, names, cfopts, handles, &err);
@@ -595,6 +734,83 @@ done:
     free(handles);
     if (listed)
         rocksdb_list_column_families_destroy(listed, nlisted);
+    return rc;
+}
+
+/* RocksDB's last sequence number as the MANIFEST alone has it, without
+ * replaying the write-ahead log: a read-only open whose log directory is an
+ * empty one of ours (rmdir first: it only removes an empty directory, and
+ * one that is not empty is not ours to use). False when that cannot be
+ * arranged or the open fails; the caller then asks the full open. */
+static bool s_manifest_seq(s_rdb_t *rdb, const char *path, const char *const *cf_names,
+                           uint64_t *seq)
+{
+    size_t len = strlen(path) + sizeof "/LATTICE-NOWAL";
+    char *dir = malloc(len);
+    if (!dir)
+        return false;
+    snprintf(dir, len, "%s/LATTICE-NOWAL", path);
+    bool ok = false;
+    if ((rmdir(dir) == 0 || errno == ENOENT) && mkdir(dir, 0700) == 0) {
+        if (!rdb->options_nowal)
+            rdb->options_nowal = rocksdb_options_create_copy(rdb->options);
+        rocksdb_options_set_wal_dir(rdb->options_nowal, dir);
+        ok = s_open_db(rdb, path, cf_names, S_MANIFEST_ONLY, NULL) == LT_OK;
+        if (ok)
+            *seq = rocksdb_get_latest_sequence_number(rdb->db);
+        s_close_db(rdb);
+        rmdir(dir);
+    }
+    free(dir);
+    return ok;
+}
+
+/* Whether the MANIFEST that CURRENT names is the one the seal names and
+ * still begins with the bytes the seal hashed. */
+static bool s_manifest_intact(const char *dir, const s_seal_t *seal)
+{
+    char name[64];
+    uint64_t len = seal->manifest_len;
+    lt_hash_t hash;
+    return seal->has_manifest && len > 0 && s_current_manifest(dir, name, sizeof name) &&
+           strcmp(name, seal->manifest) == 0 && s_manifest_hash(dir, name, &len, &hash) &&
+           lt_hash_eq(&hash, &seal->manifest_hash);
+}
+
+/* The seal check (see the top of this file), before the read-write open can
+ * roll anything back: recovery must reach the sealed sequence number. It
+ * asks the cheapest witness first and RocksDB itself last:
+ *
+ * 1. The MANIFEST prefix. A seal written at open follows recovery, which
+ *    flushed what it replayed and recorded the sequence number in the new
+ *    MANIFEST (every edit RocksDB writes carries the last sequence number);
+ *    the seal holds that MANIFEST's name and the hash of what it held then.
+ *    A MANIFEST is only ever appended to, and recovery reads all of it, so
+ *    when CURRENT still names it and it still begins with those bytes,
+ *    recovery reaches the sealed number. A cut MANIFEST, the failure the
+ *    seal is for, fails this test; so does any other change to those bytes.
+ * 2. The MANIFEST alone (s_manifest_seq): recovery ends at the larger of its
+ *    sequence number and the log's last one.
+ * 3. A read-only open that replays the log too, as the read-write open will;
+ *    needed after a clean close, whose seal also counts what only the log
+ *    holds. */
+static lt_err_t s_seal_check(s_rdb_t *rdb, const char *path, const char *const *cf_names,
+                             const s_seal_t *seal, lt_errbuf_t *eb)
+{
+    if (s_manifest_intact(path, seal))
+        return LT_OK;
+    uint64_t seq = 0;
+    if (s_manifest_seq(rdb, path, cf_names, &seq) && seq >= seal->sequence)
+        return LT_OK;
+    lt_err_t rc = s_open_db(rdb, path, cf_names, S_READ_ONLY, eb);
+    seq = rc ? 0 : rocksdb_get_latest_sequence_number(rdb->db);
+    s_close_db(rdb);
+    if (rc == LT_OK && seq < seal->sequence)
+        rc = lt_fail(eb, LT_ECORRUPT,
+                     "open %s: the database went back to sequence %llu but reached %llu "
+                     "before: a damaged MANIFEST or lost files; refusing to open it (the "
+                     "files are left as they are)",
+                     path, (unsigned long long)seq, (unsigned long long)seal->sequence);
     return rc;
 }
 
@@ -631,29 +847,22 @@ lt_err_t lt_kv_rocksdb_open(const char *path, const char *const *cf_names, unsig
     lt_err_t rc = LT_OK;
     size_t plen = strlen(path) + sizeof "/LATTICE-SEAL";
     rdb->seal_path = malloc(plen);
-    if (!rdb->seal_path)
+    rdb->dir = strdup(path);
+    if (!rdb->seal_path || !rdb->dir)
         rc = lt_fail(errbuf, LT_ENOMEM, "open %s: out of memory", path);
     else
         snprintf(rdb->seal_path, plen, "%s/LATTICE-SEAL", path);
-    uint64_t sealed;
-    if (rc == LT_OK && s_seal_read(rdb->seal_path, &sealed)) {
-        rc = s_open_db(rdb, path, cf_names, true, errbuf);
-        uint64_t seq = rc ? 0 : rocksdb_get_latest_sequence_number(rdb->db);
-        s_close_db(rdb);
-        if (rc == LT_OK && seq < sealed)
-            rc = lt_fail(errbuf, LT_ECORRUPT,
-                         "open %s: the database went back to sequence %llu but reached %llu "
-                         "before: a damaged MANIFEST or lost files; refusing to open it (the "
-                         "files are left as they are)",
-                         path, (unsigned long long)seq, (unsigned long long)sealed);
-    }
+    s_seal_t seal;
+    if (rc == LT_OK && s_seal_read(rdb->seal_path, &seal))
+        rc = s_seal_check(rdb, path, cf_names, &seal, errbuf);
     if (rc == LT_OK)
-        rc = s_open_db(rdb, path, cf_names, false, errbuf);
+        rc = s_open_db(rdb, path, cf_names, S_READ_WRITE, errbuf);
     if (rc == LT_OK) {
         /* What recovery replayed must be durable before the seal says so. */
         char *err = NULL;
         rocksdb_flush_wal(rdb->db, 1, &err);
-        rc = err ? s_fail(rdb, errbuf, err, "sync the WAL") : s_seal_write(rdb, errbuf);
+        rc = err ? s_fail(rdb, errbuf, err, "sync the WAL")
+                 : s_seal_write(rdb, rocksdb_get_latest_sequence_number(rdb->db), true, errbuf);
     }
     if (rc) {
         s_destroy(rdb);
