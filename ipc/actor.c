@@ -60,3 +60,21 @@ bool lt_addr_valid(const char *addr)
             return false;
     return k == 64;
 }
+
+bool lt_addr_remote(const char *addr, lt_pubkey_t *node, char *local, size_t cap)
+{
+    const char *at = strchr(addr, '@');
+    if (!at || !lt_unhex(at + 1, node->b, LT_KEY_LEN))
+        return false;
+    for (const char *h = at + 1; *h; h++)
+        if (*h >= 'A' && *h <= 'F')
+            return false; /* addresses are compared as text: one spelling */
+    if (local) {
+        size_t n = (size_t)(at - addr);
+        if (n >= cap)
+            return false;
+        memcpy(local, addr, n);
+        local[n] = '\0';
+    }
+    return true;
+}

@@ -22,6 +22,7 @@
 
 #include "weaver/errors.h"
 #include "weaver/log.h"
+#include "weaver/types.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -112,5 +113,10 @@ static inline lt_err_t lt_ctx_timer(lt_ctx_t *ctx, uint64_t after_ms, uint64_t t
  * (1..LT_NAME_MAX-1 characters), optionally followed by "@" and 64 lowercase
  * hex digits naming a node. */
 bool lt_addr_valid(const char *addr);
+
+/* Splits "name@<64 hex>" (a sender or destination on another node) into the
+ * node's key and, when local is not NULL, the part before "@" (cap bytes).
+ * False for a local address or one that does not have that form. */
+bool lt_addr_remote(const char *addr, lt_pubkey_t *node, char *local, size_t cap);
 
 #endif

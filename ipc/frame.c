@@ -133,17 +133,9 @@ bool lt_frame_client_addr_valid(const char *addr)
 
 bool lt_frame_remote_client_addr_valid(const char *addr)
 {
-    const char *at = strchr(addr, '@');
     char local[LT_ADDR_MAX];
-    size_t n = at ? (size_t)(at - addr) : 0;
-    if (!at || n >= sizeof local || strlen(at + 1) != 64)
-        return false;
-    memcpy(local, addr, n);
-    local[n] = '\0';
-    for (const char *h = at + 1; *h; h++)
-        if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f')))
-            return false;
-    return lt_frame_client_addr_valid(local);
+    lt_pubkey_t node;
+    return lt_addr_remote(addr, &node, local, sizeof local) && lt_frame_client_addr_valid(local);
 }
 
 bool lt_frame_addr_valid(const char *addr)

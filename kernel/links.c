@@ -56,12 +56,17 @@ static const lt_links_peer_t *s_admitted_x(const lt_links_t *l, const uint8_t x[
                         : NULL;
 }
 
-/* Whether key was revoked in a store held here (and is active in none). */
+static int s_key_cmp(const void *a, const void *b)
+{
+    return lt_pubkey_cmp(a, b);
+}
+
+/* Whether key was revoked in a store held here (and is active in none): on
+ * every link message, so by the key itself, no conversion. */
 static bool s_is_revoked(const lt_links_t *l, const lt_pubkey_t *key)
 {
-    uint8_t x[32];
-    return l->nrevoked && crypto_sign_ed25519_pk_to_curve25519(x, key->b) == 0 &&
-           bsearch(x, l->revoked, l->nrevoked, sizeof *l->revoked, s_x_cmp) != NULL;
+    return l->nrevoked &&
+           bsearch(key, l->revoked_keys, l->nrevoked, sizeof *l->revoked_keys, s_key_cmp) != NULL;
 }
 
 bool lt_links_admits(const lt_kernel_t *k, const lt_pubkey_t *key)
@@ -70,10 +75,20 @@ bool lt_links_admits(const lt_kernel_t *k, const lt_pubkey_t *key)
     return crypto_sign_ed25519_pk_to_curve25519(x, key->b) == 0 && s_admitted_x(&k->links, x);
 }
 
+/* Closes outbound link i and removes it from the table. */
+static void s_out_drop(lt_links_t *l, size_t i)
+{
+    zmq_close(l->out[i].sock);
+    zmq_close(l->out[i].monitor);
+    memmove(&l->out[i], &l->out[i + 1], (l->nout - i - 1) * sizeof l->out[0]);
+    l->nout--;
+}
+
 typedef struct {
     lt_links_peer_t *peers;
     lt_hash_t *invites;
     uint8_t (*revoked)[32];
+    lt_pubkey_t *revoked_keys;
     size_t npeers, ninvites, nrevoked;
     const char *bad;
 } s_set_t;
@@ -130,7 +145,7 @@ static bool s_revoked_cb(pb_istream_t *stream, const pb_field_t *field, void **a
     if (!pb_read(stream, ed, LT_KEY_LEN))
         return false;
     if (crypto_sign_ed25519_pk_to_curve25519(set->revoked[set->nrevoked], ed) == 0)
-        set->nrevoked++;
+        memcpy(set->revoked_keys[set->nrevoked++].b, ed, LT_KEY_LEN);
     return true;
 }
 
@@ -139,6 +154,7 @@ static void s_set_free(s_set_t *set)
     free(set->peers);
     free(set->invites);
     free(set->revoked);
+    free(set->revoked_keys);
 }
 
 lt_err_t lt_links_set_admitted(lt_kernel_t *k, const uint8_t *body, size_t len, lt_errbuf_t *eb)
@@ -147,11 +163,12 @@ lt_err_t lt_links_set_admitted(lt_kernel_t *k, const uint8_t *body, size_t len, 
     s_set_t set = {calloc(LT_LINKS_MAX_ADMITTED, sizeof *set.peers),
                    calloc(LT_LINKS_MAX_ADMITTED, sizeof *set.invites),
                    calloc(LT_LINKS_MAX_ADMITTED, sizeof *set.revoked),
+                   calloc(LT_LINKS_MAX_ADMITTED, sizeof *set.revoked_keys),
                    0,
                    0,
                    0,
                    NULL};
-    if (!set.peers || !set.invites || !set.revoked) {
+    if (!set.peers || !set.invites || !set.revoked || !set.revoked_keys) {
         s_set_free(&set);
         return lt_fail(eb, LT_ENOMEM, "out of memory");
     }
@@ -172,17 +189,20 @@ lt_err_t lt_links_set_admitted(lt_kernel_t *k, const uint8_t *body, size_t len, 
     qsort(set.peers, set.npeers, sizeof *set.peers, s_x_cmp);
     qsort(set.invites, set.ninvites, sizeof *set.invites, s_hash_cmp);
     qsort(set.revoked, set.nrevoked, sizeof *set.revoked, s_x_cmp);
+    qsort(set.revoked_keys, set.nrevoked, sizeof *set.revoked_keys, s_key_cmp);
     bool first = !l->told;
     bool changed =
         l->nadmitted != set.npeers || l->ninvites != set.ninvites || l->nrevoked != set.nrevoked;
     free(l->admitted);
     free(l->invites);
     free(l->revoked);
+    free(l->revoked_keys);
     l->admitted = set.peers;
     l->nadmitted = set.npeers;
     l->invites = set.invites;
     l->ninvites = set.ninvites;
     l->revoked = set.revoked;
+    l->revoked_keys = set.revoked_keys;
     l->nrevoked = set.nrevoked;
     l->told = true;
     /* A revoked node's link goes (DESIGN.md §7): the one this node opened
@@ -194,11 +214,7 @@ lt_err_t lt_links_set_admitted(lt_kernel_t *k, const uint8_t *body, size_t len, 
         char hex[2 * LT_KEY_LEN + 1];
         lt_hex(l->out[i].key.b, LT_KEY_LEN, hex);
         lt_log_info(&k->log, S_TAG, "link to %.16s dropped: revoked", hex);
-        zmq_close(l->out[i].sock);
-        zmq_close(l->out[i].monitor);
-        memmove(&l->out[i], &l->out[i + 1], (l->nout - i - 1) * sizeof l->out[0]);
-        l->nout--;
-        i--;
+        s_out_drop(l, i--);
     }
     if (first || changed) {
         char rev[32] = "";
@@ -273,10 +289,8 @@ out:
 void lt_links_close(lt_kernel_t *k)
 {
     lt_links_t *l = &k->links;
-    for (size_t i = 0; i < l->nout; i++) {
-        zmq_close(l->out[i].sock);
-        zmq_close(l->out[i].monitor);
-    }
+    while (l->nout)
+        s_out_drop(l, l->nout - 1);
     if (l->peer)
         zmq_close(l->peer);
     if (l->zap)
@@ -284,6 +298,7 @@ void lt_links_close(lt_kernel_t *k)
     free(l->admitted);
     free(l->invites);
     free(l->revoked);
+    free(l->revoked_keys);
     sodium_memzero(l, sizeof *l);
 }
 
@@ -441,10 +456,7 @@ static void s_out_refused(lt_kernel_t *k, size_t i)
     char hex[2 * LT_KEY_LEN + 1];
     lt_hex(o.key.b, LT_KEY_LEN, hex);
     lt_log_warn(&k->log, S_TAG, "node %.16s at %s refused the link", hex, o.addr);
-    memmove(&l->out[i], &l->out[i + 1], (l->nout - i - 1) * sizeof l->out[0]);
-    l->nout--;
-    zmq_close(o.sock);
-    zmq_close(o.monitor);
+    s_out_drop(l, i);
     for (size_t j = 0; j < o.npending; j++)
         lt_router_reply_error(k, o.pending[j].from, o.pending[j].to, o.pending[j].corr,
                               o.pending[j].type, LT_EREFUSED,
@@ -712,12 +724,8 @@ lt_err_t lt_links_connect(lt_kernel_t *k, const lt_pubkey_t *key,
     lt_links_out_t *have = s_out(l, key);
     if (have && !renew)
         return LT_OK;
-    if (have) {
-        zmq_close(have->sock);
-        zmq_close(have->monitor);
-        memmove(have, have + 1, (size_t)(l->out + l->nout - have - 1) * sizeof *have);
-        l->nout--;
-    }
+    if (have)
+        s_out_drop(l, (size_t)(have - l->out));
     if (naddrs == 0)
         return lt_fail(eb, LT_EINVAL, "no address to reach the node at");
     if (l->nout == LT_LINKS_MAX_OUT)
@@ -894,27 +902,6 @@ size_t lt_links_info(const lt_kernel_t *k, lattice_kernel_LinkInfo *out, size_t 
     return n;
 }
 
-/* One heartbeat frame on sock (rid: the peer's key, on the listener). */
-static void s_beat(void *sock, const lt_pubkey_t *rid)
-{
-    lt_frame_t f = {.cmd = LT_FRAME_HEARTBEAT};
-    lt_frame_part_t parts[LT_FRAME_MAX_PARTS];
-    size_t n = 0;
-    lt_frame_scratch_t scratch;
-    lt_errbuf_t eb;
-    if (lt_frame_encode(&f, parts, &n, &scratch, &eb) != LT_OK)
-        return;
-    if (rid && zmq_send(sock, rid->b, LT_KEY_LEN, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return;
-    if (zmq_send(sock, LT_FRAME_KERNEL_ADDR, strlen(LT_FRAME_KERNEL_ADDR),
-                 ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
-        return;
-    for (size_t i = 0; i < n; i++)
-        if (zmq_send(sock, parts[i].p, parts[i].len, ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0)) <
-            0)
-            return;
-}
-
 uint64_t lt_links_tick(lt_kernel_t *k, uint64_t now_ms)
 {
     lt_links_t *l = &k->links;
@@ -922,15 +909,18 @@ uint64_t lt_links_tick(lt_kernel_t *k, uint64_t now_ms)
         return UINT64_MAX;
     if (now_ms - l->beat_ms >= LT_LINKS_HEARTBEAT_MS) {
         l->beat_ms = now_ms;
+        /* From the kernel to the kernel there; a full pipe just skips one. */
+        lt_frame_t beat = {.cmd = LT_FRAME_HEARTBEAT, .addr = LT_FRAME_KERNEL_ADDR};
         for (size_t i = 0; i < l->nout; i++)
             if (l->out[i].up)
-                s_beat(l->out[i].sock, NULL);
-        /* To nodes heard lately on the listener (a full pipe just skips). */
+                (void)lt_links_send(k, &l->out[i].key, LT_FRAME_KERNEL_ADDR, &beat);
+        /* To nodes heard lately on the listener (lt_links_send refuses a
+         * revoked one). */
         uint64_t wall = lt_kernel_wall_ms();
         for (size_t i = 0; l->peer && i < l->nin; i++)
             if (wall - l->in[i].last_seen_ms <= 10 * LT_LINKS_HEARTBEAT_MS &&
-                !s_is_revoked(l, &l->in[i].key))
-                s_beat(l->peer, &l->in[i].key);
+                !s_out(l, &l->in[i].key))
+                (void)lt_links_send(k, &l->in[i].key, LT_FRAME_KERNEL_ADDR, &beat);
     }
     return l->beat_ms + LT_LINKS_HEARTBEAT_MS;
 }

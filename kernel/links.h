@@ -90,7 +90,10 @@ typedef struct {
     size_t nadmitted;
     lt_hash_t *invites; /* hashes of open invites' secrets, sorted */
     size_t ninvites;
-    uint8_t (*revoked)[32]; /* X25519 forms of revoked keys: never a joiner, sorted */
+    /* Keys revoked in a store held here and active in none: by X25519 form
+     * (ZAP: never a joiner) and by key (links: nothing to or from them). */
+    uint8_t (*revoked)[32];
+    lt_pubkey_t *revoked_keys;
     size_t nrevoked;
     bool told;               /* the store has sent a set since the kernel started */
     uint64_t join_window_ms; /* monotonic start of the current minute of joins */

@@ -97,28 +97,11 @@ static lt_ksvc_t *s_by_rid(lt_kernel_t *k, const uint8_t *rid, size_t len)
 /* Sends f to an address: a client's connection or a registered service.
  * Returns 0 or the errno (EHOSTUNREACH also when a service is not
  * registered). */
-/* "name@<64 hex>" -> the node key and the name; false for a local address. */
-static bool s_split_remote(const char *to, lt_pubkey_t *key, char *local, size_t cap)
-{
-    const char *at = strchr(to, '@');
-    if (!at || (size_t)(at - to) >= cap || strlen(at + 1) != 2 * LT_KEY_LEN)
-        return false;
-    for (size_t i = 0; i < LT_KEY_LEN; i++) {
-        unsigned v;
-        if (sscanf(at + 1 + 2 * i, "%2x", &v) != 1)
-            return false;
-        key->b[i] = (uint8_t)v;
-    }
-    memcpy(local, to, (size_t)(at - to));
-    local[at - to] = '\0';
-    return true;
-}
-
 static int s_send_addr(lt_kernel_t *k, const char *to, const lt_frame_t *f)
 {
     lt_pubkey_t key;
     char local[LT_ADDR_MAX];
-    if (s_split_remote(to, &key, local, sizeof local))
+    if (lt_addr_remote(to, &key, local, sizeof local))
         return lt_links_send(k, &key, local, f);
     if (lt_frame_client_addr_valid(to)) {
         uint8_t rid[LT_FRAME_CLIENT_ID_MAX];

@@ -332,6 +332,22 @@ static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body,
 
 /* ---- who may open links: the kernel's admitted set ---- */
 
+/* Whether an ingest may have changed who may link: the intention is a
+ * system op, or witnessing it released others (which may be). Keeps the
+ * admitted set's scan of every store off the ordinary ingest. */
+static bool s_may_change_peers(const uint8_t *signed_bytes, size_t len,
+                               const lt_ingest_result_t *res)
+{
+    if (res->status != LT_INGEST_WITNESSED)
+        return false;
+    if (res->witnessed > 1)
+        return true;
+    lt_signed_t s;
+    lt_uop_t u;
+    return lt_signed_parse(signed_bytes, len, &s) == LT_OK &&
+           lt_uop_decode(s.in.ops, s.in.ops_len, &u) == LT_OK && u.is_system;
+}
+
 static int s_key_cmp(const void *x, const void *y)
 {
     return memcmp(x, y, LT_KEY_LEN);
@@ -894,8 +910,6 @@ static lt_err_t s_clone_row(void *ctx, uint64_t seq, const lt_hash_t *h)
     return rc;
 }
 
-static bool s_remote_key(const char *from, lt_pubkey_t *key);
-
 /* A chunk of the witness log from r->num on, for a node that clones the
  * store: the node itself or an active peer of the store. */
 static void s_clone_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
@@ -904,7 +918,7 @@ static void s_clone_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t
     if (!st)
         return;
     lt_pubkey_t peer;
-    if (s_remote_key(o->to, &peer)) {
+    if (lt_addr_remote(o->to, &peer, NULL, 0)) {
         lattice_PeerStatus ps = lattice_PeerStatus_PEER_UNSET;
         lt_err_t prc = lt_system_get_peer(st, &peer, &ps);
         if ((prc != LT_OK && prc != LT_ENOTFOUND) || ps != lattice_PeerStatus_PEER_ACTIVE) {
@@ -1395,7 +1409,8 @@ static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
         return;
     lt_ingest_result_t res;
     lt_err_t rc = lt_store_ingest(st, r->value.p, r->value.len, &res);
-    a->admit_dirty = true; /* it may carry a system op */
+    if (rc == LT_OK && s_may_change_peers(r->value.p, r->value.len, &res))
+        a->admit_dirty = true;
     lt_buf_t b = LT_BUF_INIT;
     if (rc == LT_OK) {
         lattice_store_Ingested m = lattice_store_Ingested_init_zero;
@@ -1425,7 +1440,7 @@ static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     lt_pubkey_t k;
-    if (s_remote_key(o->to, &k)) {
+    if (lt_addr_remote(o->to, &k, NULL, 0)) {
         s_reply_error(a, o, LT_EREFUSED, "not served to other nodes");
         return;
     }
@@ -1438,6 +1453,8 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
     for (; rc == LT_OK && i < r->nviews; i++) {
         lt_ingest_result_t res;
         rc = lt_store_ingest(st, r->views[i].p, r->views[i].len, &res);
+        if (rc == LT_OK && s_may_change_peers(r->views[i].p, r->views[i].len, &res))
+            a->admit_dirty = true;
         if (rc == LT_OK && res.status == LT_INGEST_WITNESSED)
             m.witnessed += res.witnessed;
         else if (rc == LT_OK && res.status == LT_INGEST_FLOATING)
@@ -1445,7 +1462,6 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
         else if (rc == LT_OK)
             m.duplicates++;
     }
-    a->admit_dirty = true; /* system ops may have come with them */
     if (rc) {
         char why[256];
         snprintf(why, sizeof why, "intention %zu of the batch rejected: %.60s (%.100s)", i,
@@ -1528,27 +1544,6 @@ static void s_peer_revoke(s_actor_t *a, const s_origin_t *o, const lt_store_req_
     s_answer_write(a, o, r, rc, &h);
 }
 
-static int s_hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* The node key in a sender address "name@<64 hex>" (a sender on another
- * node, as the kernel wrote it); false for a local sender. */
-static bool s_remote_key(const char *from, lt_pubkey_t *key)
-{
-    const char *at = strchr(from, '@');
-    if (!at || strlen(at + 1) != 2 * LT_KEY_LEN)
-        return false;
-    for (size_t i = 0; i < LT_KEY_LEN; i++) {
-        int hi = s_hexval(at[1 + 2 * i]), lo = s_hexval(at[2 + 2 * i]);
-        if (hi < 0 || lo < 0)
-            return false;
-        key->b[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return true;
-}
-
 /* A node presents an invite's secret (DESIGN.md §7): the invite must be
  * open and unexpired and the node not revoked; it is then consumed by that
  * node's key, which becomes an active peer. The same node asking again gets
@@ -1556,7 +1551,7 @@ static bool s_remote_key(const char *from, lt_pubkey_t *key)
 static void s_peer_join(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     lt_pubkey_t joiner;
-    if (!s_remote_key(o->to, &joiner)) {
+    if (!lt_addr_remote(o->to, &joiner, NULL, 0)) {
         s_reply_error(a, o, LT_EINVAL, "a join comes from another node, over a link");
         return;
     }
@@ -1639,7 +1634,7 @@ static void s_peer_join(s_actor_t *a, const s_origin_t *o, const lt_store_req_t 
 static void s_peer_joined(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     lt_pubkey_t k;
-    if (s_remote_key(o->to, &k)) {
+    if (lt_addr_remote(o->to, &k, NULL, 0)) {
         s_reply_error(a, o, LT_EREFUSED, "not served to other nodes");
         return;
     }

@@ -591,6 +591,14 @@ Test(frame, a_client_of_another_node_is_an_address)
     cr_assert_not(lt_frame_addr_valid("client:0080000001@" NODE_KEY "0"));
     cr_assert_not(lt_frame_addr_valid("client:008@" NODE_KEY));
     cr_assert_not(lt_frame_addr_valid("client:0080000001@@" NODE_KEY));
+    cr_assert_not(lt_frame_addr_valid(
+        "client:0080000001@0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef"));
+    lt_pubkey_t node;
+    char local[LT_ADDR_MAX];
+    cr_assert(lt_addr_remote("store@" NODE_KEY, &node, local, sizeof local));
+    cr_assert_str_eq(local, "store");
+    cr_assert_eq(node.b[0], 0x01);
+    cr_assert_not(lt_addr_remote("store", &node, NULL, 0));
     cr_assert_not(lt_frame_client_addr_valid("client:0080000001@" NODE_KEY),
                   "a local client address never names a node");
 }
