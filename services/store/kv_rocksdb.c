@@ -27,7 +27,11 @@
  * names the MANIFEST that recorded the sealed number and hashes what it held
  * then, and when that MANIFEST is still there unchanged, no read-only open
  * is needed; otherwise the read-only open first leaves the write-ahead log
- * out, and replays it only if the MANIFEST alone falls short.
+ * out, and replays it only if the MANIFEST alone falls short. What the seal
+ * vouches for is the state at the last open or close: a MANIFEST cut in what
+ * it gained since (tables flushed after the open, whose log is gone) is not
+ * found by it: RocksDB drops those tables, and what remains is for the
+ * store's witness check to refuse.
  *
  * Tuning: one LRU block cache per backend shared by its families, a full bloom
  * filter, 8 MiB memtables, a 4 MiB write-ahead log (which bounds what a
