@@ -910,22 +910,31 @@ static lt_err_t s_clone_row(void *ctx, uint64_t seq, const lt_hash_t *h)
     return rc;
 }
 
+/* Whether the sender may read the store's intentions (CloneRead, Fetch):
+ * the node itself, or an active peer of the store. When not, answers
+ * LT_EREFUSED (also when the peer's state cannot be read) and returns
+ * false. */
+static bool s_local_or_active_peer(s_actor_t *a, const s_origin_t *o, lt_store_t *st)
+{
+    lt_pubkey_t peer;
+    if (!lt_addr_remote(o->to, &peer, NULL, 0))
+        return true;
+    lattice_PeerStatus ps = lattice_PeerStatus_PEER_UNSET;
+    lt_err_t rc = lt_system_get_peer(st, &peer, &ps);
+    if ((rc != LT_OK && rc != LT_ENOTFOUND) || ps != lattice_PeerStatus_PEER_ACTIVE) {
+        s_reply_error(a, o, LT_EREFUSED, "not an active peer of this store");
+        return false;
+    }
+    return true;
+}
+
 /* A chunk of the witness log from r->num on, for a node that clones the
  * store: the node itself or an active peer of the store. */
 static void s_clone_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     lt_store_t *st = s_store(a, o, &r->store, NULL);
-    if (!st)
+    if (!st || !s_local_or_active_peer(a, o, st))
         return;
-    lt_pubkey_t peer;
-    if (lt_addr_remote(o->to, &peer, NULL, 0)) {
-        lattice_PeerStatus ps = lattice_PeerStatus_PEER_UNSET;
-        lt_err_t prc = lt_system_get_peer(st, &peer, &ps);
-        if ((prc != LT_OK && prc != LT_ENOTFOUND) || ps != lattice_PeerStatus_PEER_ACTIVE) {
-            s_reply_error(a, o, LT_EREFUSED, "not an active peer of this store");
-            return;
-        }
-    }
     lt_buf_t b = LT_BUF_INIT;
     s_clone_t c = {st, &b, LT_BUF_INIT, r->num};
     lt_err_t rc = lt_store_scan_witness(st, r->num, s_clone_row, &c);
@@ -946,6 +955,146 @@ static void s_clone_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t
     else
         s_reply(a, o, LT_OK, false, &b);
     lt_buf_free(&c.one);
+    lt_buf_free(&b);
+}
+
+/* The author's HLC of a stored signed intention, from its header alone
+ * (version u8 | author | wall_ms u64 LE | counter u32 LE: intention.h):
+ * the hash is known already and the rest is not needed. LT_ECORRUPT when
+ * the bytes are too short for it or of another version. */
+static lt_err_t s_intention_hlc(const uint8_t *p, size_t len, lt_hlc_t *hlc)
+{
+    if (len < 1 + LT_KEY_LEN + 8 + 4 || p[0] != LT_INTENTION_VERSION)
+        return LT_ECORRUPT;
+    hlc->wall_ms = lt_get_u64le(p + 1 + LT_KEY_LEN);
+    hlc->counter = lt_get_u32le(p + 1 + LT_KEY_LEN + 8);
+    return LT_OK;
+}
+
+typedef struct {
+    lt_store_t *st;
+    lt_buf_t items; /* the records so far */
+    lt_buf_t one;   /* the intention being read */
+    uint64_t next;  /* the seq after the last record */
+    uint64_t bad;   /* the seq whose intention is missing or does not decode */
+} s_sync_items_t;
+
+static lt_err_t s_sync_item_row(void *ctx, uint64_t seq, const lt_hash_t *h)
+{
+    s_sync_items_t *c = ctx;
+    /* As a clone chunk: stop short of the frame. */
+    if (c->items.len && c->items.len + LT_STORE_SYNC_ITEM_LEN + S_ROW_OVERHEAD > S_REPLY_MAX)
+        return LT_EFULL;
+    lt_buf_reset(&c->one);
+    lt_hlc_t hlc;
+    lt_err_t rc = lt_store_get_intention(c->st, h, &c->one);
+    if (rc == LT_ENOTFOUND) /* witnessed, yet not held: damaged */
+        rc = LT_ECORRUPT;
+    if (rc == LT_OK)
+        rc = s_intention_hlc(c->one.data, c->one.len, &hlc);
+    if (rc == LT_ECORRUPT)
+        c->bad = seq;
+    if (rc)
+        return rc;
+    uint8_t rec[LT_STORE_SYNC_ITEM_LEN];
+    lt_put_u64le(rec, hlc.wall_ms);
+    lt_put_u32le(rec + 8, hlc.counter);
+    memcpy(rec + 12, h->b, LT_HASH_LEN);
+    rc = lt_buf_append(&c->items, rec, sizeof rec);
+    if (rc == LT_OK)
+        c->next = seq + 1;
+    return rc;
+}
+
+/* The sync service's view of the witness log from r->num on: (HLC, hash)
+ * records in witness order, as many as fit one reply (SyncItems). Local
+ * only: a peer reconciles through its own sync actor. */
+static void s_sync_items(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_pubkey_t k;
+    if (lt_addr_remote(o->to, &k, NULL, 0)) {
+        s_reply_error(a, o, LT_EREFUSED, "not served to other nodes");
+        return;
+    }
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    s_sync_items_t c = {st, LT_BUF_INIT, LT_BUF_INIT, r->num, 0};
+    lt_err_t rc = lt_store_scan_witness(st, r->num, s_sync_item_row, &c);
+    if (rc == LT_EFULL)
+        rc = LT_OK;
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK) {
+        lattice_store_SyncItems m = lattice_store_SyncItems_init_zero;
+        lt_view_t items = {c.items.data, c.items.len};
+        lt_pb_bind_write(&m.items, &items);
+        m.next_seq = c.next;
+        m.total = lt_store_witnessed_count(st);
+        rc = lt_pb_encode_static(lattice_store_SyncItems_fields, &m, &b);
+    }
+    if (c.bad) {
+        char hex[2 * LT_STORE_ID_LEN + 1], why[160];
+        lt_hex(r->store.b, LT_STORE_ID_LEN, hex);
+        snprintf(why, sizeof why,
+                 "store %s: the intention at witness seq %llu is missing or does not decode", hex,
+                 (unsigned long long)c.bad);
+        lt_log_error(a->log, S_TAG, "%s", why);
+        s_reply_error(a, o, rc, why);
+    } else if (rc) {
+        s_reply_db_error(a, o, rc);
+    } else {
+        s_reply(a, o, LT_OK, false, &b);
+    }
+    lt_buf_free(&c.items);
+    lt_buf_free(&c.one);
+    lt_buf_free(&b);
+}
+
+/* Intentions by hash, in the order asked, as many as fit one reply
+ * (Fetched): for the node itself or an active peer of the store. A hash not
+ * held is skipped; `done` tells the requester where to ask again. */
+static void s_fetch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st || !s_local_or_active_peer(a, o, st))
+        return;
+    lt_buf_t b = LT_BUF_INIT, one = LT_BUF_INIT;
+    lt_err_t rc = LT_OK;
+    size_t done = 0;
+    while (done < r->nviews) {
+        lt_hash_t h;
+        memcpy(h.b, r->views[done].p, LT_HASH_LEN); /* the decoder checked the size */
+        lt_buf_reset(&one);
+        rc = lt_store_get_intention(st, &h, &one);
+        if (rc == LT_ENOTFOUND) {
+            rc = LT_OK;
+            done++;
+            continue;
+        }
+        if (rc)
+            break;
+        /* At least one intention per reply; then stop short of the frame. */
+        if (b.len && b.len + one.len + S_ROW_OVERHEAD > S_REPLY_MAX)
+            break;
+        rc = lt_pb_append_bytes(&b, lattice_store_Fetched_intentions_tag, one.data, one.len);
+        if (rc)
+            break;
+        done++;
+    }
+    if (rc == LT_OK) {
+        lattice_store_Fetched m = lattice_store_Fetched_init_zero;
+        m.done = (uint32_t)done; /* at most LT_STORE_FETCH_MAX */
+        lt_buf_t tail = LT_BUF_INIT;
+        rc = lt_pb_encode_static(lattice_store_Fetched_fields, &m, &tail);
+        if (rc == LT_OK)
+            rc = lt_buf_append(&b, tail.data, tail.len);
+        lt_buf_free(&tail);
+    }
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    lt_buf_free(&one);
     lt_buf_free(&b);
 }
 
@@ -1245,6 +1394,12 @@ static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body,
         break;
     case lattice_store_StoreMsgType_CLONE_READ:
         s_clone_read(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_SYNC_ITEMS:
+        s_sync_items(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_FETCH:
+        s_fetch(a, o, &r);
         break;
     default: /* writes never come here; the decoder refused everything else */
         s_reply_error(a, o, LT_EINVAL, "not a read request");
@@ -1796,9 +1951,11 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
     s_origin_t o = {.corr = msg->corr, .type = msg->type};
     snprintf(o.to, sizeof o.to, "%s", msg->from);
     /* Another node may ask what DESIGN.md §7 lets peers ask, and only that:
-     * for now, to join with an invite and to clone (active peers). */
+     * for now, to join with an invite, to clone and to fetch intentions by
+     * hash (the last two: active peers). */
     if (strchr(msg->from, '@') && msg->type != lattice_store_StoreMsgType_PEER_JOIN &&
-        msg->type != lattice_store_StoreMsgType_CLONE_READ) {
+        msg->type != lattice_store_StoreMsgType_CLONE_READ &&
+        msg->type != lattice_store_StoreMsgType_FETCH) {
         s_reply_error(a, &o, LT_EREFUSED, "not served to other nodes");
         return;
     }

@@ -296,13 +296,42 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
                          "the peer key", eb);
         return rc;
     }
-    case lattice_store_StoreMsgType_CLONE_READ: {
+    case lattice_store_StoreMsgType_CLONE_READ:
+    case lattice_store_StoreMsgType_SYNC_ITEMS: {
         lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
         rc = s_decode(lattice_store_CloneRead_fields, &m, body, len, eb);
         req->num = m.from_seq;
-        if (rc == LT_OK && m.from_seq == 0)
+        /* SyncItems reads from the start when from_seq is left out (proto3
+         * cannot tell 0 from absent); a clone names where it goes on. */
+        if (rc == LT_OK && m.from_seq == 0 && type == lattice_store_StoreMsgType_SYNC_ITEMS)
+            req->num = 1;
+        else if (rc == LT_OK && m.from_seq == 0)
             rc = lt_fail(eb, LT_EINVAL, "witness sequence numbers start at 1");
         return rc ? rc : S_STORE(m, req, eb);
+    }
+    case lattice_store_StoreMsgType_FETCH: {
+        lattice_store_Fetch m = lattice_store_Fetch_init_zero;
+        lt_pb_views_t vs = {.in = in};
+        lt_pb_bind_views(&m.hashes, &vs);
+        rc = s_decode(lattice_store_Fetch_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        if (rc == LT_OK && vs.n == 0)
+            rc = lt_fail(eb, LT_EINVAL, "a fetch needs at least one hash");
+        if (rc == LT_OK && vs.n > LT_STORE_FETCH_MAX)
+            rc = lt_fail(eb, LT_EINVAL, "a fetch asks for at most %d hashes, not %zu",
+                         LT_STORE_FETCH_MAX, vs.n);
+        for (size_t i = 0; rc == LT_OK && i < vs.n; i++)
+            if (vs.v[i].len != LT_HASH_LEN)
+                rc = lt_fail(eb, LT_EINVAL, "hash %zu of the fetch must be %d bytes, not %zu",
+                             i + 1, LT_HASH_LEN, vs.v[i].len);
+        if (rc == LT_OK) {
+            req->views = vs.v; /* owned: lt_store_req_free */
+            req->nviews = vs.n;
+        } else {
+            lt_pb_views_free(&vs);
+        }
+        return rc;
     }
     case lattice_store_StoreMsgType_INGEST_BATCH: {
         lattice_store_IngestBatch m = lattice_store_IngestBatch_init_zero;

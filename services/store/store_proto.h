@@ -18,6 +18,11 @@
 
 /* ---- requests ---- */
 
+/* Fetch: the most hashes one request may ask for. */
+#define LT_STORE_FETCH_MAX 4096
+/* SyncItems: bytes of one record (wall_ms u64 LE | counter u32 LE | hash). */
+#define LT_STORE_SYNC_ITEM_LEN (8 + 4 + LT_HASH_LEN)
+
 /* A decoded request: the fields its type uses, flattened. Views point into
  * the body given to lt_store_req_decode. */
 typedef struct {
@@ -33,11 +38,13 @@ typedef struct {
     lt_view_t key;   /* KvPut/KvGet/KvDel/KvInspect: key (non-empty); KvList/KvWatch: prefix */
     lt_view_t value; /* KvPut: value; LogAppend: text; Ingest: signed intention */
     lt_kv_entry_t *entries; /* KvBatch (at least one; owned: lt_store_req_free) */
-    lt_view_t *views;       /* IngestBatch: the signed intentions (owned array) */
+    lt_view_t *views;       /* IngestBatch: the signed intentions; Fetch: the hashes, each
+                               LT_HASH_LEN bytes, 1..LT_STORE_FETCH_MAX (owned array) */
     size_t nviews;
     size_t nentries;
     uint64_t num;       /* LogRead: tail; History: limit; KvUnwatch/LogUnfollow: corr;
-                           PeerInvite: ttl_ms (0: the default); CloneRead: from_seq */
+                           PeerInvite: ttl_ms (0: the default); CloneRead: from_seq (>= 1);
+                           SyncItems: from_seq (>= 1: 0 in the body is made 1) */
     lt_hash_t hash;     /* Debug */
     lt_pubkey_t peer;   /* PeerRevoke; Joined: the inviter */
     uint8_t secret[32]; /* PeerJoin */

@@ -1402,6 +1402,374 @@ Test(store_actor, clone_reads_the_witness_log_for_active_peers_and_batches_inges
     lt_buf_free(&b);
 }
 
+/* ---- sync: SYNC_ITEMS and FETCH ---- */
+
+static s_got_t *s_sync_items(const char *from, const lt_store_id_t *sid, uint64_t from_seq)
+{
+    lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    m.from_seq = from_seq;
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_CloneRead_fields, &m, &b);
+    s_got_t *g = from ? s_call_from(from, lattice_store_StoreMsgType_SYNC_ITEMS, &b)
+                      : s_call(lattice_store_StoreMsgType_SYNC_ITEMS, &b);
+    lt_buf_free(&b);
+    return g;
+}
+
+/* A SyncItems reply: its records appended to recs, next_seq and total. */
+static size_t s_sync_records(const s_got_t *g, lt_buf_t *recs, uint64_t *next, uint64_t *total)
+{
+    cr_assert_eq(g->status, LT_OK, "%s", g->status ? s_errmsg(g) : "");
+    lattice_store_SyncItems m = lattice_store_SyncItems_init_zero;
+    lt_view_t items = {NULL, 0};
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_view_arg_t ia = {&items, &in};
+    lt_pb_bind_view(&m.items, &ia);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_SyncItems_fields, &m, g->body, g->len), LT_OK);
+    cr_assert_eq(items.len % LT_STORE_SYNC_ITEM_LEN, 0, "whole records: %zu bytes", items.len);
+    if (items.len)
+        cr_assert_eq(lt_buf_append(recs, items.p, items.len), LT_OK);
+    *next = m.next_seq;
+    *total = m.total;
+    return items.len / LT_STORE_SYNC_ITEM_LEN;
+}
+
+/* The signed intention sid holds under h, as DEBUG shows it: its HLC and
+ * witness seq. */
+static void s_debug_of(const lt_store_id_t *sid, const lt_hash_t *h, lt_hlc_t *hlc, uint64_t *seq)
+{
+    lattice_store_Debug dq = lattice_store_Debug_init_zero;
+    S_SETB(dq.store, sid->b, LT_STORE_ID_LEN);
+    S_SETB(dq.hash, h->b, LT_HASH_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_Debug_fields, &dq, &b);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_DEBUG, &b);
+    lattice_store_DebugIntention di = lattice_store_DebugIntention_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_DebugIntention_fields, &di, g->body, g->len),
+                 LT_OK);
+    cr_assert_eq(memcmp(di.hash.bytes, h->b, LT_HASH_LEN), 0);
+    hlc->wall_ms = di.wall_ms;
+    hlc->counter = di.counter;
+    *seq = di.seq;
+    lt_buf_free(&b);
+}
+
+/* An intention by `who` in sid stamped with its own (past) HLC: ingested. */
+static lt_hash_t s_ingest_stamped(const lt_store_id_t *sid, const lt_identity_t *who, lt_hlc_t hlc)
+{
+    lt_kv_entry_t e = {{(const uint8_t *)"theirs", 6}, {(const uint8_t *)"old", 3}, false};
+    lt_buf_t kvop = LT_BUF_INIT, ops = LT_BUF_INIT, signed_b = LT_BUF_INIT, b = LT_BUF_INIT;
+    cr_assert_eq(lt_kvop_encode(&e, 1, &kvop), LT_OK);
+    cr_assert_eq(lt_uop_encode_app(kvop.data, kvop.len, &ops), LT_OK);
+    lt_intention_t in = {.version = 1,
+                         .author = who->pk,
+                         .hlc = hlc,
+                         .store_id = *sid,
+                         .ops_len = (uint32_t)ops.len,
+                         .ops = ops.data};
+    lt_hash_t h;
+    cr_assert_eq(lt_intention_sign(&in, who, &signed_b, &h), LT_OK);
+    lattice_store_Ingest m = lattice_store_Ingest_init_zero;
+    lt_view_t sv = {signed_b.data, signed_b.len};
+    S_SETB(m.store, sid->b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&m.signed_bytes, &sv);
+    s_enc(lattice_store_Ingest_fields, &m, &b);
+    s_call_ok(lattice_store_StoreMsgType_INGEST, &b);
+    lt_buf_free(&kvop);
+    lt_buf_free(&ops);
+    lt_buf_free(&signed_b);
+    lt_buf_free(&b);
+    return h;
+}
+
+/* n puts of `value` under keys prefix0, prefix1, ... sent in bursts (group
+ * commits); their hashes into hs (may be NULL). Clears the replies. */
+static void s_put_many(const lt_store_id_t *sid, const char *prefix, size_t n, const char *value,
+                       lt_hash_t *hs)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    uint64_t corr[256];
+    for (size_t i = 0; i < n;) {
+        size_t burst = 0;
+        for (; burst < 256 && i + burst < n; burst++) {
+            char k[32];
+            snprintf(k, sizeof k, "%s%zu", prefix, i + burst);
+            s_put_body(&b, sid, k, value, NULL);
+            corr[burst] = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+        }
+        s_run();
+        for (size_t j = 0; j < burst; j++) {
+            s_got_t *g = s_reply_to(corr[j]);
+            cr_assert_eq(g->status, LT_OK, "put %zu: %s", i + j, lt_errname(g->status));
+            if (hs)
+                hs[i + j] = s_written(g);
+        }
+        s_clear();
+        i += burst;
+        s_env->clock += 7; /* puts of later bursts carry later HLCs */
+    }
+    lt_buf_free(&b);
+}
+
+Test(store_actor, sync_items_list_every_witnessed_intention_once_in_witness_order)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    /* Another author's intention first, stamped a day before this node's
+     * clock: a record carries the author's HLC, not the time it was
+     * witnessed. Then enough puts for more than one reply (records are 44
+     * bytes; a reply holds some 4400). */
+    lt_identity_t other;
+    lt_test_identity(&other, 61);
+    lt_hlc_t past = {s_env->clock - 86400000u, 7};
+    lt_hash_t first = s_ingest_stamped(&sid, &other, past);
+    enum { N = 4700 };
+    s_put_many(&sid, "k", N, "v", NULL);
+
+    lt_buf_t recs = LT_BUF_INIT;
+    uint64_t from = 1, next = 0, total = 0;
+    unsigned chunks = 0;
+    do {
+        size_t n = s_sync_records(s_sync_items(NULL, &sid, from), &recs, &next, &total);
+        cr_assert_gt(n, 0, "a read from %llu inside the log returns records",
+                     (unsigned long long)from);
+        cr_assert_eq(next, from + n, "next_seq follows the last record");
+        cr_assert_eq(total, N + 1);
+        from = next;
+        chunks++;
+        s_clear();
+    } while (next <= total);
+    cr_assert_gt(chunks, 1, "the log took more than one reply");
+    cr_assert_eq(recs.len, (N + 1) * LT_STORE_SYNC_ITEM_LEN, "every intention exactly once");
+
+    /* Record i is the intention DEBUG shows at witness seq i + 1, with the
+     * same hash and HLC. */
+    for (size_t i = 0; i <= N; i++) {
+        const uint8_t *r = recs.data + i * LT_STORE_SYNC_ITEM_LEN;
+        lt_hash_t h;
+        memcpy(h.b, r + 12, LT_HASH_LEN);
+        lt_hlc_t hlc;
+        uint64_t seq;
+        s_debug_of(&sid, &h, &hlc, &seq);
+        cr_assert_eq(seq, i + 1, "record %zu is witness seq %llu", i, (unsigned long long)seq);
+        cr_assert_eq(lt_get_u64le(r), hlc.wall_ms, "record %zu wall_ms", i);
+        cr_assert_eq(lt_get_u32le(r + 8), hlc.counter, "record %zu counter", i);
+        if (i % 1000 == 0)
+            s_clear();
+    }
+    s_clear();
+    cr_assert_eq(memcmp(recs.data + 12, first.b, LT_HASH_LEN), 0);
+    cr_assert_eq(lt_get_u64le(recs.data), past.wall_ms, "the author's HLC");
+    cr_assert_eq(lt_get_u32le(recs.data + 8), past.counter);
+
+    /* 0 reads from the start as 1 does; past the end: nothing. */
+    lt_buf_t again = LT_BUF_INIT;
+    size_t n = s_sync_records(s_sync_items(NULL, &sid, 0), &again, &next, &total);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(memcmp(again.data, recs.data, again.len), 0);
+    lt_buf_reset(&again);
+    cr_assert_eq(s_sync_records(s_sync_items(NULL, &sid, N + 2), &again, &next, &total), 0);
+    cr_assert_eq(next, N + 2);
+    cr_assert_eq(total, N + 1);
+    lt_buf_free(&again);
+
+    /* Not to another node, even an active peer; no such store. */
+    lt_identity_t p;
+    lt_test_identity(&p, 62);
+    s_ingest_peer(&sid, &p);
+    char pfrom[LT_ADDR_MAX];
+    s_remote(pfrom, sizeof pfrom, &p);
+    s_got_t *g = s_sync_items(pfrom, &sid, 1);
+    cr_assert_eq(g->status, LT_EREFUSED);
+    cr_assert(strstr(s_errmsg(g), "not served to other nodes"), "%s", s_errmsg(g));
+    lt_store_id_t nosuch = sid;
+    nosuch.b[0] ^= 1;
+    cr_assert_eq(s_sync_items(NULL, &nosuch, 1)->status, LT_ENOTFOUND);
+
+    /* A stored intention that does not decode is an error reply, not a
+     * crash; reads that do not reach it still work. */
+    lt_hash_t third;
+    memcpy(third.b, recs.data + 2 * LT_STORE_SYNC_ITEM_LEN + 12, LT_HASH_LEN);
+    uint8_t key[LT_STORE_ID_LEN + LT_HASH_LEN];
+    size_t klen = lt_key2(key, &sid, third.b, LT_HASH_LEN, NULL, 0);
+    lt_kv_op_t op = {.cf = LT_CF_INTENTIONS,
+                     .key = key,
+                     .klen = klen,
+                     .value = (const uint8_t *)"\x01short",
+                     .vlen = 6};
+    lt_kv_batch_t batch = {&op, 1};
+    cr_assert_eq(lt_kv_write(s_env->faulty, &batch, true), LT_OK);
+    g = s_sync_items(NULL, &sid, 1);
+    cr_assert_eq(g->status, LT_ECORRUPT, "%s", lt_errname(g->status));
+    cr_assert(strstr(s_errmsg(g), "witness seq 3"), "%s", s_errmsg(g));
+    lt_buf_reset(&recs);
+    cr_assert_gt(s_sync_records(s_sync_items(NULL, &sid, 4), &recs, &next, &total), 0);
+    lt_buf_free(&recs);
+}
+
+static s_got_t *s_fetch(const char *from, const lt_store_id_t *sid, const lt_hash_t *hs, size_t n)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_Fetch_store_tag, sid->b, LT_STORE_ID_LEN),
+                 LT_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_Fetch_hashes_tag, hs[i].b, LT_HASH_LEN),
+                     LT_OK);
+    s_got_t *g = from ? s_call_from(from, lattice_store_StoreMsgType_FETCH, &b)
+                      : s_call(lattice_store_StoreMsgType_FETCH, &b);
+    lt_buf_free(&b);
+    return g;
+}
+
+/* A Fetched reply: views of its intentions (free with lt_pb_views_free) and
+ * `done`. The views point into g's body. */
+static uint32_t s_fetched(const s_got_t *g, lt_pb_input_t *in, lt_pb_views_t *vs)
+{
+    cr_assert_eq(g->status, LT_OK, "%s", g->status ? s_errmsg(g) : "");
+    *in = lt_pb_input(g->body, g->len);
+    *vs = (lt_pb_views_t){.in = in};
+    lattice_store_Fetched m = lattice_store_Fetched_init_zero;
+    lt_pb_bind_views(&m.intentions, vs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Fetched_fields, &m, g->body, g->len), LT_OK);
+    return m.done;
+}
+
+/* Asserts that view v is the signed intention h. */
+static void s_is_intention(const lt_view_t *v, const lt_hash_t *h)
+{
+    lt_signed_t s;
+    cr_assert_eq(lt_signed_parse(v->p, v->len, &s), LT_OK);
+    cr_assert(lt_hash_eq(&s.hash, h));
+    cr_assert_eq(lt_signed_verify(&s), LT_OK);
+}
+
+Test(store_actor, fetch_returns_held_intentions_in_the_order_asked_and_skips_the_rest)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_hash_t h[5];
+    s_put_many(&sid, "k", 5, "v", h);
+    lt_hash_t absent = h[0], absent2 = h[1];
+    absent.b[0] ^= 1;
+    absent2.b[31] ^= 1;
+
+    /* Out of witness order, with hashes this node does not hold. */
+    lt_hash_t ask[6] = {h[4], absent, h[0], h[2], absent2, h[3]};
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+    s_got_t *g = s_fetch(NULL, &sid, ask, 6);
+    cr_assert_eq(s_fetched(g, &in, &vs), 6, "every hash handled, the absent ones too");
+    cr_assert_eq(vs.n, 4);
+    const lt_hash_t *want[4] = {&h[4], &h[0], &h[2], &h[3]};
+    /* The bytes are those a clone reads (witness seq i + 1 holds h[i]). */
+    lt_pb_input_t cin = lt_pb_input(NULL, 0);
+    s_got_t *cg = s_clone_read(NULL, &sid, 1);
+    cr_assert_eq(cg->status, LT_OK);
+    cin = lt_pb_input(cg->body, cg->len);
+    lt_pb_views_t cvs = {.in = &cin};
+    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
+    lt_pb_bind_views(&ch.intentions, &cvs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, cg->body, cg->len),
+                 LT_OK);
+    cr_assert_eq(cvs.n, 5);
+    for (size_t i = 0; i < vs.n; i++) {
+        s_is_intention(&vs.v[i], want[i]);
+        size_t seq0 = (size_t)(want[i] - h);
+        cr_assert_eq(vs.v[i].len, cvs.v[seq0].len);
+        cr_assert_eq(memcmp(vs.v[i].p, cvs.v[seq0].p, vs.v[i].len), 0);
+    }
+    lt_pb_views_free(&vs);
+    lt_pb_views_free(&cvs);
+    /* Nothing held: no intentions, all handled. */
+    cr_assert_eq(s_fetched(s_fetch(NULL, &sid, &absent, 1), &in, &vs), 1);
+    cr_assert_eq(vs.n, 0);
+    lt_pb_views_free(&vs);
+    s_clear();
+
+    /* Large intentions: a reply stops short, at least one each time, and
+     * asking again from `done` on completes, in order. */
+    enum { N = 60, VLEN = 100 * 1024 };
+    char *big = malloc(VLEN + 1);
+    cr_assert(big);
+    memset(big, 'x', VLEN);
+    big[VLEN] = '\0';
+    lt_hash_t bh[N];
+    s_put_many(&sid, "big", N, big, bh);
+    free(big);
+    lt_hash_t all[N + 2];
+    size_t nall = 0, next_held = 0;
+    all[nall++] = absent;
+    for (size_t i = 0; i < N; i++) {
+        all[nall++] = bh[i];
+        if (i == N / 2)
+            all[nall++] = absent2;
+    }
+    size_t at = 0, rounds = 0;
+    while (at < nall) {
+        g = s_fetch(NULL, &sid, all + at, nall - at);
+        uint32_t done = s_fetched(g, &in, &vs);
+        cr_assert_gt(done, 0);
+        cr_assert_leq(at + done, nall);
+        cr_assert_gt(vs.n, 0, "at least one intention when one is held");
+        if (rounds == 0)
+            cr_assert_lt(done, nall, "the first reply stops short");
+        for (size_t i = 0; i < vs.n; i++)
+            s_is_intention(&vs.v[i], &bh[next_held++]);
+        lt_pb_views_free(&vs);
+        at += done;
+        rounds++;
+        s_clear();
+    }
+    cr_assert_eq(next_held, N, "every intention fetched once");
+    cr_assert_gt(rounds, 1);
+
+    /* Another node: refused unless an active peer of the store. */
+    lt_identity_t p, q;
+    lt_test_identity(&p, 63);
+    lt_test_identity(&q, 64);
+    char pfrom[LT_ADDR_MAX], qfrom[LT_ADDR_MAX];
+    s_remote(pfrom, sizeof pfrom, &p);
+    s_remote(qfrom, sizeof qfrom, &q);
+    g = s_fetch(pfrom, &sid, h, 5);
+    cr_assert_eq(g->status, LT_EREFUSED);
+    cr_assert(strstr(s_errmsg(g), "not an active peer"), "%s", s_errmsg(g));
+    s_ingest_peer(&sid, &p);
+    cr_assert_eq(s_fetched(s_fetch(pfrom, &sid, h, 5), &in, &vs), 5);
+    cr_assert_eq(vs.n, 5);
+    for (size_t i = 0; i < vs.n; i++)
+        s_is_intention(&vs.v[i], &h[i]);
+    lt_pb_views_free(&vs);
+    cr_assert_eq(s_fetch(qfrom, &sid, h, 5)->status, LT_EREFUSED);
+    lt_store_id_t nosuch = sid;
+    nosuch.b[0] ^= 1;
+    cr_assert_eq(s_fetch(NULL, &nosuch, h, 1)->status, LT_ENOTFOUND);
+
+    /* Malformed: a hash of 31 bytes, no hashes, more than 4096. */
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_Fetch_store_tag, sid.b, LT_STORE_ID_LEN),
+                 LT_OK);
+    cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_Fetch_hashes_tag, h[0].b, LT_HASH_LEN),
+                 LT_OK);
+    cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_Fetch_hashes_tag, h[1].b, 31), LT_OK);
+    g = s_call(lattice_store_StoreMsgType_FETCH, &b);
+    cr_assert_eq(g->status, LT_EINVAL);
+    cr_assert(strstr(s_errmsg(g), "hash 2"), "%s", s_errmsg(g));
+    lt_buf_free(&b);
+    g = s_fetch(NULL, &sid, h, 0);
+    cr_assert_eq(g->status, LT_EINVAL);
+    cr_assert(strstr(s_errmsg(g), "at least one hash"), "%s", s_errmsg(g));
+    lt_hash_t *many = calloc(LT_STORE_FETCH_MAX + 1, sizeof *many);
+    cr_assert(many);
+    for (size_t i = 0; i <= LT_STORE_FETCH_MAX; i++)
+        many[i] = absent;
+    g = s_fetch(NULL, &sid, many, LT_STORE_FETCH_MAX + 1);
+    cr_assert_eq(g->status, LT_EINVAL);
+    cr_assert(strstr(s_errmsg(g), "at most 4096"), "%s", s_errmsg(g));
+    cr_assert_eq(s_fetched(s_fetch(NULL, &sid, many, LT_STORE_FETCH_MAX), &in, &vs),
+                 LT_STORE_FETCH_MAX, "4096 is allowed");
+    lt_pb_views_free(&vs);
+    free(many);
+}
+
 Test(store_actor, a_joined_store_is_held_empty_with_its_inviter_as_peer)
 {
     lt_identity_t inviter;

@@ -1,7 +1,8 @@
 /* Fuzz target: the store actor's request decoder (store_proto.h). The first
  * byte picks the message type (any value, known or not), the rest is the
- * body. A decoded request must only hold views inside the body, and keys the
- * decoder promises non-empty must be; nothing may crash or leak. */
+ * body. A decoded request must only hold views inside the body, and what the
+ * decoder promises (non-empty keys, Fetch's 32-byte hashes, a witness seq of
+ * at least 1) must hold; nothing may crash or leak. */
 #include "store/store_proto.h"
 
 #include <stdlib.h>
@@ -36,8 +37,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s_check_view(&r.entries[i].key, body, end);
         s_check_view(&r.entries[i].value, body, end);
     }
+    for (size_t i = 0; i < r.nviews; i++)
+        s_check_view(&r.views[i], body, end);
     if ((type == lattice_store_StoreMsgType_KV_PUT || type == lattice_store_StoreMsgType_KV_GET) &&
         r.key.len == 0)
+        abort();
+    if (type == lattice_store_StoreMsgType_FETCH) {
+        if (r.nviews == 0 || r.nviews > LT_STORE_FETCH_MAX)
+            abort();
+        for (size_t i = 0; i < r.nviews; i++)
+            if (r.views[i].len != LT_HASH_LEN)
+                abort();
+    }
+    if ((type == lattice_store_StoreMsgType_SYNC_ITEMS ||
+         type == lattice_store_StoreMsgType_CLONE_READ) &&
+        r.num == 0)
         abort();
     lt_store_req_free(&r);
     return 0;
