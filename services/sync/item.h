@@ -53,6 +53,19 @@ typedef struct {
     uint64_t w[4];
 } lt_sync_sum_t;
 
+/* The ts of an intention of HLC (wall_ms, counter), as every node computes
+ * it (schemas/sync.md): wall_ms in the high 44 bits, counter in the low 20,
+ * each capped at its field's largest value. Monotonic in the HLC, so items
+ * keep the causal order; capped fields only make ties, which the hash
+ * orders. */
+static inline uint64_t lt_sync_ts_of_hlc(uint64_t wall_ms, uint32_t counter)
+{
+    const uint64_t wall_max = (UINT64_C(1) << 44) - 1, counter_max = (UINT64_C(1) << 20) - 1;
+    uint64_t w = wall_ms < wall_max ? wall_ms : wall_max;
+    uint64_t c = counter < counter_max ? counter : counter_max;
+    return w << 20 | c;
+}
+
 /* Total order of items: by ts, then by hash bytes. */
 int lt_sync_item_cmp(const lt_sync_item_t *a, const lt_sync_item_t *b);
 /* Order of bounds by the key they stand for (len does not matter). */

@@ -1,0 +1,1149 @@
+/* The sync actor: see sync_actor.h. Everything it does is a chain of
+ * requests (to the local store, to a peer's sync actor, to a peer's store);
+ * each outstanding one is a call that names the job or session it serves,
+ * and a reply for a call no longer wanted is dropped. */
+#include "sync/sync_actor.h"
+
+#include "store/ops_codec.h"
+#include "store/store_proto.h"
+#include "sync/fpindex.h"
+#include "sync/item.h"
+#include "weaver/buf.h"
+
+#include "store.pb.h"
+#include "sync.pb.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_TAG "sync"
+/* Hashes per FETCH request (the store takes up to LT_STORE_FETCH_MAX). */
+#define S_FETCH_HASHES 1024
+/* Concurrent jobs (SYNC_NOW requests and periodic rounds). */
+#define S_MAX_JOBS 16
+/* A SYNC_ITEMS record: wall_ms u64 LE, counter u32 LE, hash. */
+#define S_ITEM_RECORD LT_STORE_SYNC_ITEM_LEN
+
+enum { S_TIMER_SWEEP = 1, S_TIMER_PERIOD = 2 };
+#define S_SWEEP_MS 1000u
+
+typedef enum {
+    C_NODE_INFO, /* store: which node this is */
+    C_STORES,    /* store: STORE_LIST, for a periodic round (job) */
+    C_PEERS,     /* store: PEER_LIST, the peers a job syncs with (job) */
+    C_AUTH,      /* store: PEER_LIST, whether a responder's peer is active (session) */
+    C_ITEMS,     /* store: SYNC_ITEMS, an index update (store index) */
+    C_RECON,     /* peer's sync: SYNC_RECON (session) */
+    C_FETCH,     /* peer's store: FETCH (session) */
+    C_INGEST,    /* store: INGEST_BATCH (session) */
+} s_call_kind_t;
+
+typedef struct {
+    uint64_t corr;
+    s_call_kind_t kind;
+    uint32_t ref; /* job or session id; 0 for the node info and index calls */
+    lt_store_id_t store;
+    uint64_t sent_ms;
+} s_call_t;
+
+/* A store's index. */
+typedef struct s_idx {
+    lt_store_id_t id;
+    lt_fpindex_t *x;
+    uint64_t next_seq; /* the next witness seq to read */
+    bool refreshing;
+    unsigned in_recon; /* sessions borrowing the index */
+    struct s_idx *next;
+} s_idx_t;
+
+typedef enum {
+    P_AUTH,   /* responder: asking the store whether the peer is active */
+    P_INDEX,  /* waiting for the index update */
+    P_RECON,  /* reconciling */
+    P_FETCH,  /* fetching what this node lacks */
+    P_INGEST, /* ingesting a fetched chunk */
+} s_phase_t;
+
+typedef struct {
+    uint32_t id; /* 0: a free slot */
+    bool initiator;
+    uint64_t sid; /* the session id on the wire */
+    lt_pubkey_t peer;
+    char peer_hex[2 * LT_KEY_LEN + 1];
+    lt_store_id_t store;
+    s_idx_t *idx; /* from P_INDEX on */
+    lt_recon_t *recon;
+    s_phase_t phase;
+    /* responder: the request to answer once the session can */
+    bool pending;
+    char pending_from[LT_ADDR_MAX];
+    uint64_t pending_corr;
+    lt_buf_t pending_msg;
+    /* fetch */
+    lt_hash_t *need;
+    size_t nneed, pos;
+    uint32_t job; /* initiator: the job to report to */
+    uint64_t received, peer_lacks, bytes;
+    uint32_t rounds;
+    uint64_t last_ms;
+} s_sess_t;
+
+typedef struct {
+    uint32_t id; /* 0: a free slot */
+    bool has_origin;
+    char from[LT_ADDR_MAX];
+    uint64_t corr;
+    unsigned waiting; /* calls and sessions still to end */
+    lattice_sync_PeerReport *reports;
+    size_t nreports;
+} s_job_t;
+
+typedef struct {
+    lt_ctx_t *ctx;
+    lt_sync_actor_config_t cfg;
+    lt_recon_config_t recon;
+    bool have_self, asking_self;
+    lt_pubkey_t self;
+    s_idx_t *idx;
+    s_call_t *calls;
+    size_t ncalls, capcalls;
+    s_sess_t sess[LT_SYNC_MAX_SESSIONS];
+    s_job_t jobs[S_MAX_JOBS];
+    uint32_t next_id;
+} s_actor_t;
+
+/* ---- small helpers ---- */
+
+static uint32_t s_new_id(s_actor_t *a)
+{
+    if (++a->next_id == 0)
+        a->next_id = 1;
+    return a->next_id;
+}
+
+static void s_reply_error(s_actor_t *a, const char *to, uint64_t corr, lt_err_t status,
+                          const char *why)
+{
+    lattice_sync_Error m = lattice_sync_Error_init_zero;
+    snprintf(m.message, sizeof m.message, "%s", why);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_msg_t r = {.kind = LT_MSG_REPLY, .corr = corr, .status = status};
+    if (lt_pb_encode_static(lattice_sync_Error_fields, &m, &b) == LT_OK) {
+        r.body = b.data;
+        r.len = b.len;
+    }
+    if (a->ctx->ops->send(a->ctx->rt, to, &r) != LT_OK)
+        lt_log_warn(a->ctx->log, S_TAG, "cannot answer %s", to);
+    lt_buf_free(&b);
+}
+
+static void s_reply(s_actor_t *a, const char *to, uint64_t corr, uint32_t type, const lt_buf_t *b)
+{
+    lt_msg_t r = {.kind = LT_MSG_REPLY,
+                  .corr = corr,
+                  .type = type,
+                  .status = LT_OK,
+                  .body = b->data,
+                  .len = b->len};
+    if (a->ctx->ops->send(a->ctx->rt, to, &r) != LT_OK)
+        lt_log_warn(a->ctx->log, S_TAG, "cannot answer %s", to);
+}
+
+/* Sends a request and records the call; false (logged) when it cannot be
+ * sent. */
+static bool s_call(s_actor_t *a, const char *to, uint32_t type, const lt_buf_t *body,
+                   s_call_kind_t kind, uint32_t ref, const lt_store_id_t *store)
+{
+    if (a->ncalls == a->capcalls) {
+        size_t cap = a->capcalls ? 2 * a->capcalls : 16;
+        s_call_t *c = realloc(a->calls, cap * sizeof *c);
+        if (!c)
+            return false;
+        a->calls = c;
+        a->capcalls = cap;
+    }
+    uint64_t corr = 0;
+    lt_err_t rc =
+        lt_ctx_request(a->ctx, to, type, body ? body->data : NULL, body ? body->len : 0, &corr);
+    if (rc) {
+        lt_log_warn(a->ctx->log, S_TAG, "cannot send to %s: %s", to, lt_strerror(rc));
+        return false;
+    }
+    s_call_t *c = &a->calls[a->ncalls++];
+    memset(c, 0, sizeof *c);
+    c->corr = corr;
+    c->kind = kind;
+    c->ref = ref;
+    if (store)
+        c->store = *store;
+    c->sent_ms = lt_ctx_now(a->ctx);
+    return true;
+}
+
+/* Takes the call a reply answers out of the table; false when none. */
+static bool s_take_call(s_actor_t *a, uint64_t corr, s_call_t *out)
+{
+    for (size_t i = 0; i < a->ncalls; i++) {
+        if (a->calls[i].corr == corr) {
+            *out = a->calls[i];
+            a->calls[i] = a->calls[--a->ncalls];
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The one-line reason of a failed reply (an Error body), or its status. */
+static void s_reason(const lt_msg_t *m, char *out, size_t cap)
+{
+    lattice_sync_Error e = lattice_sync_Error_init_zero;
+    if (m->len && lt_pb_decode_static(lattice_sync_Error_fields, &e, m->body, m->len) == LT_OK &&
+        e.message[0])
+        snprintf(out, cap, "%s", e.message);
+    else
+        snprintf(out, cap, "%s", lt_strerror(m->status));
+}
+
+static lt_err_t s_store_ref(const lt_store_id_t *id, lt_buf_t *out)
+{
+    lattice_store_StoreRef m = lattice_store_StoreRef_init_zero;
+    m.store.size = LT_STORE_ID_LEN;
+    memcpy(m.store.bytes, id->b, LT_STORE_ID_LEN);
+    return lt_pb_encode_static(lattice_store_StoreRef_fields, &m, out);
+}
+
+/* ---- indexes ---- */
+
+static s_idx_t *s_idx_get(s_actor_t *a, const lt_store_id_t *id, bool create)
+{
+    for (s_idx_t *x = a->idx; x; x = x->next)
+        if (memcmp(x->id.b, id->b, LT_STORE_ID_LEN) == 0)
+            return x;
+    if (!create)
+        return NULL;
+    s_idx_t *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->x = lt_fpindex_new();
+    if (!x->x) {
+        free(x);
+        return NULL;
+    }
+    x->id = *id;
+    x->next_seq = 1;
+    x->next = a->idx;
+    a->idx = x;
+    return x;
+}
+
+static bool s_idx_read(s_actor_t *a, s_idx_t *x)
+{
+    lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
+    m.store.size = LT_STORE_ID_LEN;
+    memcpy(m.store.bytes, x->id.b, LT_STORE_ID_LEN);
+    m.from_seq = x->next_seq;
+    lt_buf_t b = LT_BUF_INIT;
+    bool ok = lt_pb_encode_static(lattice_store_CloneRead_fields, &m, &b) == LT_OK &&
+              s_call(a, "store", lattice_store_StoreMsgType_SYNC_ITEMS, &b, C_ITEMS, 0, &x->id);
+    lt_buf_free(&b);
+    return ok;
+}
+
+/* ---- sessions ---- */
+
+static s_sess_t *s_sess_find(s_actor_t *a, uint32_t id)
+{
+    for (size_t i = 0; id && i < LT_SYNC_MAX_SESSIONS; i++)
+        if (a->sess[i].id == id)
+            return &a->sess[i];
+    return NULL;
+}
+
+static s_sess_t *s_sess_wire(s_actor_t *a, const lt_pubkey_t *peer, uint64_t sid)
+{
+    for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
+        s_sess_t *s = &a->sess[i];
+        if (s->id && !s->initiator && s->sid == sid && lt_pubkey_cmp(&s->peer, peer) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+static s_sess_t *s_sess_new(s_actor_t *a, bool initiator, const lt_pubkey_t *peer,
+                            const lt_store_id_t *store)
+{
+    for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
+        s_sess_t *s = &a->sess[i];
+        if (s->id)
+            continue;
+        memset(s, 0, sizeof *s);
+        s->id = s_new_id(a);
+        s->initiator = initiator;
+        s->peer = *peer;
+        lt_hex(peer->b, LT_KEY_LEN, s->peer_hex);
+        s->store = *store;
+        s->last_ms = lt_ctx_now(a->ctx);
+        s->pending_msg = (lt_buf_t)LT_BUF_INIT;
+        return s;
+    }
+    return NULL;
+}
+
+static void s_job_done(s_actor_t *a, s_job_t *j);
+
+static s_job_t *s_job_find(s_actor_t *a, uint32_t id)
+{
+    for (size_t i = 0; id && i < S_MAX_JOBS; i++)
+        if (a->jobs[i].id == id)
+            return &a->jobs[i];
+    return NULL;
+}
+
+/* One fewer thing the job waits for; it answers when nothing is left. */
+static void s_job_release(s_actor_t *a, uint32_t id)
+{
+    s_job_t *j = s_job_find(a, id);
+    if (j && --j->waiting == 0)
+        s_job_done(a, j);
+}
+
+static void s_job_report(s_actor_t *a, const s_sess_t *s, const char *error)
+{
+    s_job_t *j = s_job_find(a, s->job);
+    if (!j)
+        return;
+    lattice_sync_PeerReport *r = realloc(j->reports, (j->nreports + 1) * sizeof *j->reports);
+    if (!r)
+        return;
+    j->reports = r;
+    lattice_sync_PeerReport *p = &r[j->nreports++];
+    *p = (lattice_sync_PeerReport)lattice_sync_PeerReport_init_zero;
+    p->peer.size = LT_KEY_LEN;
+    memcpy(p->peer.bytes, s->peer.b, LT_KEY_LEN);
+    p->reached = s->phase >= P_FETCH;
+    snprintf(p->error, sizeof p->error, "%s", error ? error : "");
+    p->received = s->received;
+    p->peer_lacks = s->peer_lacks;
+    p->rounds = s->rounds;
+    p->bytes = s->bytes;
+}
+
+/* Ends a session: reports it to its job, answers a waiting peer with the
+ * error, and frees it. */
+static void s_sess_end(s_actor_t *a, s_sess_t *s, lt_err_t status, const char *error)
+{
+    if (error)
+        lt_log_info(a->ctx->log, S_TAG, "session with %.16s: %s", s->peer_hex, error);
+    if (s->pending)
+        s_reply_error(a, s->pending_from, s->pending_corr, status ? status : LT_EFAILED,
+                      error ? error : "the session ended");
+    if (s->phase == P_RECON && s->idx && s->idx->in_recon)
+        s->idx->in_recon--;
+    uint32_t job = s->initiator ? s->job : 0;
+    if (job)
+        s_job_report(a, s, error);
+    lt_recon_destroy(&s->recon);
+    lt_buf_free(&s->pending_msg);
+    free(s->need);
+    memset(s, 0, sizeof *s);
+    if (job)
+        s_job_release(a, job);
+}
+
+static void s_fetch_next(s_actor_t *a, s_sess_t *s);
+
+/* The reconciliation is over: fetch what this node lacks. */
+static void s_recon_done(s_actor_t *a, s_sess_t *s)
+{
+    if (s->idx->in_recon)
+        s->idx->in_recon--;
+    s->phase = P_FETCH;
+    size_t nhave = 0, nneed = 0;
+    (void)lt_recon_have(s->recon, &nhave);
+    const lt_hash_t *need = lt_recon_need(s->recon, &nneed);
+    lt_recon_stats_t st;
+    lt_recon_stats(s->recon, &st);
+    s->peer_lacks = nhave;
+    s->rounds = st.messages_sent;
+    s->bytes = st.bytes_sent + st.bytes_received;
+    if (nneed) {
+        s->need = malloc(nneed * sizeof *s->need);
+        if (!s->need) {
+            s_sess_end(a, s, LT_ENOMEM, "out of memory");
+            return;
+        }
+        memcpy(s->need, need, nneed * sizeof *need);
+        s->nneed = nneed;
+    }
+    lt_recon_destroy(&s->recon);
+    s_fetch_next(a, s);
+}
+
+/* After a session message was received and answered: go on. */
+static void s_recon_after(s_actor_t *a, s_sess_t *s)
+{
+    if (lt_recon_state(s->recon) == LT_RECON_DONE)
+        s_recon_done(a, s);
+}
+
+static bool s_send_recon(s_actor_t *a, s_sess_t *s, const lt_buf_t *msg)
+{
+    lattice_sync_Recon m = lattice_sync_Recon_init_zero;
+    m.store.size = LT_STORE_ID_LEN;
+    memcpy(m.store.bytes, s->store.b, LT_STORE_ID_LEN);
+    m.session = s->sid;
+    lt_view_t v = {msg->data, msg->len};
+    lt_pb_bind_write(&m.msg, &v);
+    lt_buf_t b = LT_BUF_INIT;
+    char to[LT_ADDR_MAX];
+    snprintf(to, sizeof to, "sync@%s", s->peer_hex);
+    bool ok = lt_pb_encode_static(lattice_sync_Recon_fields, &m, &b) == LT_OK &&
+              s_call(a, to, lattice_sync_SyncMsgType_SYNC_RECON, &b, C_RECON, s->id, NULL);
+    lt_buf_free(&b);
+    return ok;
+}
+
+/* Answers the responder's pending request with msg (maybe empty). */
+static void s_answer(s_actor_t *a, s_sess_t *s, const lt_buf_t *msg)
+{
+    lattice_sync_Recon m = lattice_sync_Recon_init_zero;
+    m.store.size = LT_STORE_ID_LEN;
+    memcpy(m.store.bytes, s->store.b, LT_STORE_ID_LEN);
+    m.session = s->sid;
+    lt_view_t v = {msg->data, msg->len};
+    lt_pb_bind_write(&m.msg, &v);
+    lt_buf_t b = LT_BUF_INIT;
+    if (lt_pb_encode_static(lattice_sync_Recon_fields, &m, &b) == LT_OK)
+        s_reply(a, s->pending_from, s->pending_corr, lattice_sync_SyncMsgType_SYNC_RECON, &b);
+    s->pending = false;
+    lt_buf_free(&b);
+}
+
+/* The responder's turn: the peer's message in pending_msg. */
+static void s_respond(s_actor_t *a, s_sess_t *s)
+{
+    lt_buf_t out = LT_BUF_INIT;
+    lt_err_t rc = lt_recon_receive(s->recon, s->pending_msg.data, s->pending_msg.len, &out);
+    if (rc) {
+        char why[200];
+        snprintf(why, sizeof why, "a malformed session message: %s", lt_recon_errmsg(s->recon));
+        lt_buf_free(&out);
+        s_sess_end(a, s, LT_EINVAL, why);
+        return;
+    }
+    s_answer(a, s, &out);
+    lt_buf_free(&out);
+    s_recon_after(a, s);
+}
+
+/* The index is up to date (or borrowed as it is): start reconciling. */
+static void s_sess_ready(s_actor_t *a, s_sess_t *s)
+{
+    lt_err_t rc = lt_recon_new(s->idx->x, &a->recon, &s->recon);
+    if (rc) {
+        s_sess_end(a, s, rc, "cannot start a session");
+        return;
+    }
+    s->phase = P_RECON;
+    s->idx->in_recon++;
+    if (!s->initiator) {
+        s_respond(a, s);
+        return;
+    }
+    lt_buf_t out = LT_BUF_INIT;
+    rc = lt_recon_initiate(s->recon, &out);
+    if (rc || !s_send_recon(a, s, &out))
+        s_sess_end(a, s, rc ? rc : LT_EUNAVAILABLE, "cannot reach the peer's sync service");
+    lt_buf_free(&out);
+}
+
+/* Brings the session's index up to date, or borrows it as it is when other
+ * sessions are using it. */
+static void s_sess_index(s_actor_t *a, s_sess_t *s)
+{
+    s_idx_t *x = s->idx = s_idx_get(a, &s->store, true);
+    s->phase = P_INDEX;
+    if (!x) {
+        s_sess_end(a, s, LT_ENOMEM, "out of memory");
+        return;
+    }
+    if (x->in_recon) {
+        s_sess_ready(a, s);
+        return;
+    }
+    if (x->refreshing)
+        return;
+    x->refreshing = true;
+    if (!s_idx_read(a, x)) {
+        x->refreshing = false;
+        s_sess_end(a, s, LT_EUNAVAILABLE, "cannot reach the store service");
+    }
+}
+
+/* The index update ended (error: why it failed, or NULL): every session
+ * waiting for it goes on. */
+static void s_idx_updated(s_actor_t *a, s_idx_t *x, const char *error)
+{
+    x->refreshing = false;
+    for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
+        s_sess_t *s = &a->sess[i];
+        if (!s->id || s->idx != x || s->phase != P_INDEX)
+            continue;
+        if (error)
+            s_sess_end(a, s, LT_EFAILED, error);
+        else
+            s_sess_ready(a, s);
+    }
+}
+
+/* ---- fetching and ingesting ---- */
+
+static void s_fetch_next(s_actor_t *a, s_sess_t *s)
+{
+    if (s->pos >= s->nneed) {
+        s_sess_end(a, s, LT_OK, NULL);
+        return;
+    }
+    size_t n = s->nneed - s->pos;
+    if (n > S_FETCH_HASHES)
+        n = S_FETCH_HASHES;
+    lattice_store_Fetch m = lattice_store_Fetch_init_zero;
+    m.store.size = LT_STORE_ID_LEN;
+    memcpy(m.store.bytes, s->store.b, LT_STORE_ID_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = lt_pb_encode_static(lattice_store_Fetch_fields, &m, &b);
+    for (size_t i = 0; rc == LT_OK && i < n; i++)
+        rc = lt_pb_append_bytes(&b, lattice_store_Fetch_hashes_tag, s->need[s->pos + i].b,
+                                LT_HASH_LEN);
+    char to[LT_ADDR_MAX];
+    snprintf(to, sizeof to, "store@%s", s->peer_hex);
+    s->phase = P_FETCH;
+    if (rc || !s_call(a, to, lattice_store_StoreMsgType_FETCH, &b, C_FETCH, s->id, NULL))
+        s_sess_end(a, s, rc ? rc : LT_EUNAVAILABLE, "cannot ask the peer's store");
+    lt_buf_free(&b);
+}
+
+typedef struct {
+    uint64_t ts;
+    lt_view_t v;
+} s_fetched_t;
+
+static int s_fetched_cmp(const void *pa, const void *pb)
+{
+    const s_fetched_t *x = pa, *y = pb;
+    return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* The ts of a signed intention from its header; 0 when it is too short (the
+ * store refuses it at ingest anyway). */
+static uint64_t s_intention_ts(const lt_view_t *v)
+{
+    if (v->len < 1 + LT_KEY_LEN + 12)
+        return 0;
+    const uint8_t *p = v->p + 1 + LT_KEY_LEN;
+    return lt_sync_ts_of_hlc(lt_get_u64le(p), lt_get_u32le(p + 8));
+}
+
+/* A FETCH reply: ingest its intentions in HLC order (so that few float). */
+static void s_fetched(s_actor_t *a, s_sess_t *s, const lt_msg_t *m)
+{
+    lt_pb_input_t in = lt_pb_input(m->body, m->len);
+    lt_pb_views_t views = {.in = &in};
+    lattice_store_Fetched f = lattice_store_Fetched_init_zero;
+    lt_pb_bind_views(&f.intentions, &views);
+    if (lt_pb_decode_static(lattice_store_Fetched_fields, &f, m->body, m->len) != LT_OK ||
+        f.done == 0 || f.done > s->nneed - s->pos) {
+        lt_pb_views_free(&views);
+        s_sess_end(a, s, LT_EINVAL, "the peer's store sent a malformed FETCH reply");
+        return;
+    }
+    s->pos += f.done;
+    if (views.n == 0) {
+        lt_pb_views_free(&views);
+        s_fetch_next(a, s);
+        return;
+    }
+    s_fetched_t *order = malloc(views.n * sizeof *order);
+    if (!order) {
+        lt_pb_views_free(&views);
+        s_sess_end(a, s, LT_ENOMEM, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < views.n; i++) {
+        order[i].v = views.v[i];
+        order[i].ts = s_intention_ts(&views.v[i]);
+    }
+    qsort(order, views.n, sizeof *order, s_fetched_cmp);
+    lattice_store_IngestBatch ib = lattice_store_IngestBatch_init_zero;
+    ib.store.size = LT_STORE_ID_LEN;
+    memcpy(ib.store.bytes, s->store.b, LT_STORE_ID_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = lt_pb_encode_static(lattice_store_IngestBatch_fields, &ib, &b);
+    for (size_t i = 0; rc == LT_OK && i < views.n; i++)
+        rc = lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, order[i].v.p,
+                                order[i].v.len);
+    free(order);
+    lt_pb_views_free(&views);
+    s->phase = P_INGEST;
+    if (rc ||
+        !s_call(a, "store", lattice_store_StoreMsgType_INGEST_BATCH, &b, C_INGEST, s->id, NULL))
+        s_sess_end(a, s, rc ? rc : LT_EUNAVAILABLE, "cannot reach the store service");
+    lt_buf_free(&b);
+}
+
+static void s_ingested(s_actor_t *a, s_sess_t *s, const lt_msg_t *m)
+{
+    lattice_store_IngestedBatch r = lattice_store_IngestedBatch_init_zero;
+    if (lt_pb_decode_static(lattice_store_IngestedBatch_fields, &r, m->body, m->len) == LT_OK)
+        s->received += (uint64_t)r.witnessed + r.floating;
+    s_fetch_next(a, s);
+}
+
+/* ---- jobs ---- */
+
+static int s_report_cmp(const void *pa, const void *pb)
+{
+    const lattice_sync_PeerReport *x = pa, *y = pb;
+    return memcmp(x->peer.bytes, y->peer.bytes, LT_KEY_LEN);
+}
+
+static void s_job_done(s_actor_t *a, s_job_t *j)
+{
+    if (j->has_origin) {
+        qsort(j->reports, j->nreports, sizeof *j->reports, s_report_cmp);
+        lt_buf_t b = LT_BUF_INIT;
+        lt_err_t rc = LT_OK;
+        for (size_t i = 0; rc == LT_OK && i < j->nreports; i++)
+            rc = lt_pb_append_field(&b, lattice_sync_SyncReport_peers_tag,
+                                    lattice_sync_PeerReport_fields, &j->reports[i]);
+        if (rc)
+            s_reply_error(a, j->from, j->corr, rc, "cannot encode the report");
+        else
+            s_reply(a, j->from, j->corr, lattice_sync_SyncMsgType_SYNC_NOW, &b);
+        lt_buf_free(&b);
+    }
+    free(j->reports);
+    memset(j, 0, sizeof *j);
+}
+
+static s_job_t *s_job_new(s_actor_t *a)
+{
+    for (size_t i = 0; i < S_MAX_JOBS; i++) {
+        s_job_t *j = &a->jobs[i];
+        if (j->id)
+            continue;
+        memset(j, 0, sizeof *j);
+        j->id = s_new_id(a);
+        return j;
+    }
+    return NULL;
+}
+
+/* Asks the store which node this is (once answered, never again). */
+static void s_ask_self(s_actor_t *a)
+{
+    if (a->have_self || a->asking_self)
+        return;
+    a->asking_self =
+        s_call(a, "store", lattice_store_StoreMsgType_NODE_INFO, NULL, C_NODE_INFO, 0, NULL);
+}
+
+/* The job syncs store `id` with its active peers: ask who they are. */
+static bool s_job_store(s_actor_t *a, s_job_t *j, const lt_store_id_t *id)
+{
+    s_ask_self(a);
+    lt_buf_t b = LT_BUF_INIT;
+    bool ok = s_store_ref(id, &b) == LT_OK &&
+              s_call(a, "store", lattice_store_StoreMsgType_PEER_LIST, &b, C_PEERS, j->id, id);
+    lt_buf_free(&b);
+    if (ok)
+        j->waiting++;
+    return ok;
+}
+
+/* Whether this node already runs a session it started with peer on store. */
+static bool s_initiated(const s_actor_t *a, const lt_pubkey_t *peer, const lt_store_id_t *store)
+{
+    for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
+        const s_sess_t *s = &a->sess[i];
+        if (s->id && s->initiator && lt_pubkey_cmp(&s->peer, peer) == 0 &&
+            memcmp(s->store.b, store->b, LT_STORE_ID_LEN) == 0)
+            return true;
+    }
+    return false;
+}
+
+typedef struct {
+    lt_pubkey_t *keys;
+    size_t n;
+    bool failed;
+} s_peers_t;
+
+/* The active peers in a PeerList reply. */
+static bool s_active_peers(const lt_msg_t *m, s_peers_t *out)
+{
+    memset(out, 0, sizeof *out);
+    lt_pb_input_t in = lt_pb_input(m->body, m->len);
+    lt_pb_views_t views = {.in = &in};
+    lattice_store_PeerList pl = lattice_store_PeerList_init_zero;
+    lt_pb_bind_views(&pl.peers, &views);
+    bool ok = lt_pb_decode_static(lattice_store_PeerList_fields, &pl, m->body, m->len) == LT_OK;
+    if (ok && views.n) {
+        out->keys = malloc(views.n * sizeof *out->keys);
+        ok = out->keys != NULL;
+    }
+    for (size_t i = 0; ok && i < views.n; i++) {
+        lattice_store_PeerItem it = lattice_store_PeerItem_init_zero;
+        ok = lt_pb_decode_static(lattice_store_PeerItem_fields, &it, views.v[i].p,
+                                 views.v[i].len) == LT_OK &&
+             it.key.size == LT_KEY_LEN;
+        if (ok && it.state == lattice_store_PeerState_PEER_STATE_ACTIVE)
+            memcpy(out->keys[out->n++].b, it.key.bytes, LT_KEY_LEN);
+    }
+    lt_pb_views_free(&views);
+    if (!ok) {
+        free(out->keys);
+        out->keys = NULL;
+        out->n = 0;
+    }
+    return ok;
+}
+
+static void s_peers_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
+{
+    s_job_t *j = s_job_find(a, c->ref);
+    if (!j)
+        return;
+    s_peers_t peers;
+    if (m->status != LT_OK || !s_active_peers(m, &peers)) {
+        char why[256];
+        s_reason(m, why, sizeof why);
+        lt_log_warn(a->ctx->log, S_TAG, "cannot list the peers of a store: %s", why);
+        s_job_release(a, j->id);
+        return;
+    }
+    for (size_t i = 0; a->have_self && i < peers.n; i++) {
+        if (lt_pubkey_cmp(&peers.keys[i], &a->self) == 0 ||
+            s_initiated(a, &peers.keys[i], &c->store))
+            continue;
+        s_sess_t *s = s_sess_new(a, true, &peers.keys[i], &c->store);
+        if (!s) {
+            lt_log_warn(a->ctx->log, S_TAG, "too many sessions: %d at once", LT_SYNC_MAX_SESSIONS);
+            break;
+        }
+        a->ctx->ops->random(a->ctx->rt, &s->sid, sizeof s->sid);
+        s->job = j->id;
+        j->waiting++;
+        s_sess_index(a, s);
+    }
+    if (!a->have_self)
+        lt_log_warn(a->ctx->log, S_TAG, "the store service did not say which node this is");
+    free(peers.keys);
+    s_job_release(a, j->id);
+}
+
+static void s_stores_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
+{
+    s_job_t *j = s_job_find(a, c->ref);
+    if (!j)
+        return;
+    lt_pb_input_t in = lt_pb_input(m->body, m->len);
+    lt_pb_views_t views = {.in = &in};
+    lattice_store_StoreList sl = lattice_store_StoreList_init_zero;
+    lt_pb_bind_views(&sl.stores, &views);
+    if (m->status == LT_OK &&
+        lt_pb_decode_static(lattice_store_StoreList_fields, &sl, m->body, m->len) == LT_OK) {
+        for (size_t i = 0; i < views.n; i++) {
+            lattice_store_StoreSummary ss = lattice_store_StoreSummary_init_zero;
+            if (lt_pb_decode_static(lattice_store_StoreSummary_fields, &ss, views.v[i].p,
+                                    views.v[i].len) != LT_OK ||
+                ss.store.size != LT_STORE_ID_LEN)
+                continue;
+            lt_store_id_t id;
+            memcpy(id.b, ss.store.bytes, LT_STORE_ID_LEN);
+            (void)s_job_store(a, j, &id);
+        }
+    }
+    lt_pb_views_free(&views);
+    s_job_release(a, j->id);
+}
+
+/* ---- requests ---- */
+
+static void s_sync_now(s_actor_t *a, const lt_msg_t *msg)
+{
+    lt_pubkey_t k;
+    if (lt_addr_remote(msg->from, &k, NULL, 0)) {
+        s_reply_error(a, msg->from, msg->corr, LT_EREFUSED, "not served to other nodes");
+        return;
+    }
+    lattice_sync_SyncNow m = lattice_sync_SyncNow_init_zero;
+    if (lt_pb_decode_static(lattice_sync_SyncNow_fields, &m, msg->body, msg->len) != LT_OK ||
+        m.store.size != LT_STORE_ID_LEN) {
+        s_reply_error(a, msg->from, msg->corr, LT_EINVAL, "SyncNow: a 16-byte store id is needed");
+        return;
+    }
+    s_job_t *j = s_job_new(a);
+    if (!j) {
+        s_reply_error(a, msg->from, msg->corr, LT_EFULL, "too many syncs running; try again");
+        return;
+    }
+    j->has_origin = true;
+    snprintf(j->from, sizeof j->from, "%s", msg->from);
+    j->corr = msg->corr;
+    lt_store_id_t id;
+    memcpy(id.b, m.store.bytes, LT_STORE_ID_LEN);
+    j->waiting = 1;
+    if (!s_job_store(a, j, &id))
+        s_reply_error(a, msg->from, msg->corr, LT_EUNAVAILABLE, "cannot reach the store service");
+    s_job_release(a, j->id);
+}
+
+/* A session message from a peer's sync actor. */
+static void s_recon_request(s_actor_t *a, const lt_msg_t *msg)
+{
+    lt_pubkey_t peer;
+    if (!lt_addr_remote(msg->from, &peer, NULL, 0)) {
+        s_reply_error(a, msg->from, msg->corr, LT_EREFUSED, "sessions come from other nodes");
+        return;
+    }
+    lt_view_t body = {NULL, 0};
+    lt_pb_input_t in = lt_pb_input(msg->body, msg->len);
+    lt_pb_view_arg_t arg = {&body, &in};
+    lattice_sync_Recon m = lattice_sync_Recon_init_zero;
+    lt_pb_bind_view(&m.msg, &arg);
+    if (lt_pb_decode_static(lattice_sync_Recon_fields, &m, msg->body, msg->len) != LT_OK ||
+        m.store.size != LT_STORE_ID_LEN || body.len == 0) {
+        s_reply_error(a, msg->from, msg->corr, LT_EINVAL,
+                      "Recon: a 16-byte store id and a message are needed");
+        return;
+    }
+    s_sess_t *s = s_sess_wire(a, &peer, m.session);
+    if (s && (s->pending || s->phase != P_RECON ||
+              memcmp(s->store.b, m.store.bytes, LT_STORE_ID_LEN) != 0)) {
+        s_reply_error(a, msg->from, msg->corr, LT_EINVAL, "a session message out of turn");
+        return;
+    }
+    if (!s) {
+        lt_store_id_t id;
+        memcpy(id.b, m.store.bytes, LT_STORE_ID_LEN);
+        s = s_sess_new(a, false, &peer, &id);
+        if (!s) {
+            s_reply_error(a, msg->from, msg->corr, LT_EFULL, "too many sessions; try later");
+            return;
+        }
+        s->sid = m.session;
+    }
+    s->last_ms = lt_ctx_now(a->ctx);
+    s->pending = true;
+    snprintf(s->pending_from, sizeof s->pending_from, "%s", msg->from);
+    s->pending_corr = msg->corr;
+    lt_buf_reset(&s->pending_msg);
+    if (lt_buf_append(&s->pending_msg, body.p, body.len) != LT_OK) {
+        s_sess_end(a, s, LT_ENOMEM, "out of memory");
+        return;
+    }
+    if (s->phase == P_RECON) {
+        s_respond(a, s);
+        return;
+    }
+    /* A new session: is the peer an active peer of the store here? */
+    s->phase = P_AUTH;
+    lt_buf_t b = LT_BUF_INIT;
+    bool ok = s_store_ref(&s->store, &b) == LT_OK &&
+              s_call(a, "store", lattice_store_StoreMsgType_PEER_LIST, &b, C_AUTH, s->id, NULL);
+    lt_buf_free(&b);
+    if (!ok)
+        s_sess_end(a, s, LT_EUNAVAILABLE, "the node's store service is not reachable");
+}
+
+static void s_auth_reply(s_actor_t *a, s_sess_t *s, const lt_msg_t *m)
+{
+    if (m->status == LT_ENOTFOUND) {
+        s_sess_end(a, s, LT_EREFUSED, "this node does not hold that store");
+        return;
+    }
+    s_peers_t peers;
+    if (m->status != LT_OK || !s_active_peers(m, &peers)) {
+        s_sess_end(a, s, LT_EUNAVAILABLE, "cannot list the store's peers");
+        return;
+    }
+    bool active = false;
+    for (size_t i = 0; i < peers.n && !active; i++)
+        active = lt_pubkey_cmp(&peers.keys[i], &s->peer) == 0;
+    free(peers.keys);
+    if (!active)
+        s_sess_end(a, s, LT_EREFUSED, "not an active peer of this store");
+    else
+        s_sess_index(a, s);
+}
+
+static void s_items_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
+{
+    s_idx_t *x = s_idx_get(a, &c->store, false);
+    if (!x)
+        return;
+    char why[256];
+    if (m->status != LT_OK) {
+        s_reason(m, why, sizeof why);
+        s_idx_updated(a, x, why);
+        return;
+    }
+    lt_view_t items = {NULL, 0};
+    lt_pb_input_t in = lt_pb_input(m->body, m->len);
+    lt_pb_view_arg_t arg = {&items, &in};
+    lattice_store_SyncItems r = lattice_store_SyncItems_init_zero;
+    lt_pb_bind_view(&r.items, &arg);
+    if (lt_pb_decode_static(lattice_store_SyncItems_fields, &r, m->body, m->len) != LT_OK ||
+        items.len % S_ITEM_RECORD != 0 || r.next_seq < x->next_seq) {
+        s_idx_updated(a, x, "the store sent a malformed SYNC_ITEMS reply");
+        return;
+    }
+    size_t n = items.len / S_ITEM_RECORD;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *p = items.p + i * S_ITEM_RECORD;
+        lt_sync_item_t it;
+        it.ts = lt_sync_ts_of_hlc(lt_get_u64le(p), lt_get_u32le(p + 8));
+        memcpy(it.hash.b, p + 12, LT_HASH_LEN);
+        lt_err_t rc = lt_fpindex_insert(x->x, &it);
+        if (rc != LT_OK && rc != LT_EEXIST) {
+            snprintf(why, sizeof why, "cannot index the store: %s", lt_strerror(rc));
+            s_idx_updated(a, x, why);
+            return;
+        }
+    }
+    x->next_seq = r.next_seq;
+    if (n && r.next_seq <= r.total) {
+        if (!s_idx_read(a, x))
+            s_idx_updated(a, x, "cannot reach the store service");
+        return;
+    }
+    s_idx_updated(a, x, NULL);
+}
+
+static void s_reply_in(s_actor_t *a, const lt_msg_t *m)
+{
+    s_call_t c;
+    if (!s_take_call(a, m->corr, &c))
+        return;
+    char why[256];
+    if (c.kind == C_NODE_INFO) {
+        a->asking_self = false;
+        lattice_store_NodeInfo ni = lattice_store_NodeInfo_init_zero;
+        if (m->status == LT_OK &&
+            lt_pb_decode_static(lattice_store_NodeInfo_fields, &ni, m->body, m->len) == LT_OK &&
+            ni.node_key.size == LT_KEY_LEN) {
+            memcpy(a->self.b, ni.node_key.bytes, LT_KEY_LEN);
+            a->have_self = true;
+        }
+        return;
+    }
+    if (c.kind == C_STORES) {
+        s_stores_reply(a, &c, m);
+        return;
+    }
+    if (c.kind == C_PEERS) {
+        s_peers_reply(a, &c, m);
+        return;
+    }
+    if (c.kind == C_ITEMS) {
+        s_items_reply(a, &c, m);
+        return;
+    }
+    s_sess_t *s = s_sess_find(a, c.ref);
+    if (!s)
+        return;
+    s->last_ms = lt_ctx_now(a->ctx);
+    if (m->status != LT_OK) {
+        s_reason(m, why, sizeof why);
+        s_sess_end(a, s, m->status, why);
+        return;
+    }
+    switch (c.kind) {
+    case C_AUTH:
+        s_auth_reply(a, s, m);
+        break;
+    case C_RECON: {
+        lt_view_t body = {NULL, 0};
+        lt_pb_input_t in = lt_pb_input(m->body, m->len);
+        lt_pb_view_arg_t arg = {&body, &in};
+        lattice_sync_Recon r = lattice_sync_Recon_init_zero;
+        lt_pb_bind_view(&r.msg, &arg);
+        if (lt_pb_decode_static(lattice_sync_Recon_fields, &r, m->body, m->len) != LT_OK) {
+            s_sess_end(a, s, LT_EINVAL, "the peer sent a malformed Recon reply");
+            break;
+        }
+        if (body.len == 0) {
+            /* Nothing to answer: our message was final. */
+            if (lt_recon_state(s->recon) == LT_RECON_DONE)
+                s_recon_done(a, s);
+            else
+                s_sess_end(a, s, LT_EINVAL, "the peer ended the session early");
+            break;
+        }
+        lt_buf_t out = LT_BUF_INIT;
+        lt_err_t rc = lt_recon_receive(s->recon, body.p, body.len, &out);
+        if (rc) {
+            snprintf(why, sizeof why, "the peer sent a malformed session message: %s",
+                     lt_recon_errmsg(s->recon));
+            s_sess_end(a, s, LT_EINVAL, why);
+        } else if (out.len && !s_send_recon(a, s, &out)) {
+            s_sess_end(a, s, LT_EUNAVAILABLE, "cannot reach the peer's sync service");
+        } else if (out.len == 0) {
+            s_recon_after(a, s);
+        }
+        lt_buf_free(&out);
+        break;
+    }
+    case C_FETCH:
+        s_fetched(a, s, m);
+        break;
+    case C_INGEST:
+        s_ingested(a, s, m);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- the actor ---- */
+
+static void s_periodic(s_actor_t *a)
+{
+    s_job_t *j = s_job_new(a);
+    if (!j)
+        return;
+    s_ask_self(a);
+    if (s_call(a, "store", lattice_store_StoreMsgType_STORE_LIST, NULL, C_STORES, j->id, NULL))
+        j->waiting = 1;
+    else
+        memset(j, 0, sizeof *j);
+}
+
+static void s_sweep(s_actor_t *a)
+{
+    uint64_t now = lt_ctx_now(a->ctx);
+    for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
+        s_sess_t *s = &a->sess[i];
+        if (s->id && now - s->last_ms > a->cfg.timeout_ms)
+            s_sess_end(a, s, LT_ETIMEDOUT, "the peer stopped answering");
+    }
+    /* Calls never answered: forget them (their sessions ended above). */
+    for (size_t i = 0; i < a->ncalls;) {
+        s_call_t *c = &a->calls[i];
+        if (now - c->sent_ms > a->cfg.timeout_ms) {
+            if (c->kind == C_ITEMS) {
+                s_idx_t *x = s_idx_get(a, &c->store, false);
+                if (x)
+                    x->refreshing = false;
+            } else if (c->kind == C_NODE_INFO) {
+                a->asking_self = false;
+            }
+            uint32_t job = c->kind == C_PEERS || c->kind == C_STORES ? c->ref : 0;
+            a->calls[i] = a->calls[--a->ncalls];
+            if (job)
+                s_job_release(a, job);
+            continue;
+        }
+        i++;
+    }
+}
+
+static lt_err_t s_start(lt_ctx_t *ctx, const void *cfg, void **self)
+{
+    s_actor_t *a = calloc(1, sizeof *a);
+    if (!a)
+        return LT_ENOMEM;
+    a->ctx = ctx;
+    if (cfg)
+        a->cfg = *(const lt_sync_actor_config_t *)cfg;
+    if (!a->cfg.period_ms)
+        a->cfg.period_ms = LT_SYNC_DEFAULT_PERIOD_MS;
+    if (!a->cfg.timeout_ms)
+        a->cfg.timeout_ms = LT_SYNC_DEFAULT_TIMEOUT_MS;
+    if (a->cfg.recon)
+        a->recon = *a->cfg.recon;
+    else
+        lt_recon_config_default(&a->recon);
+    a->cfg.recon = NULL;
+    lt_err_t rc = lt_ctx_timer(ctx, S_SWEEP_MS, S_TIMER_SWEEP);
+    if (rc == LT_OK && !a->cfg.no_periodic)
+        rc = lt_ctx_timer(ctx, a->cfg.period_ms, S_TIMER_PERIOD);
+    if (rc) {
+        free(a);
+        return rc;
+    }
+    s_ask_self(a);
+    *self = a;
+    return LT_OK;
+}
+
+static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
+{
+    s_actor_t *a = self;
+    a->ctx = ctx;
+    if (msg->kind == LT_MSG_REPLY) {
+        s_reply_in(a, msg);
+        return;
+    }
+    if (msg->kind != LT_MSG_REQUEST)
+        return;
+    switch (msg->type) {
+    case lattice_sync_SyncMsgType_SYNC_NOW:
+        s_sync_now(a, msg);
+        break;
+    case lattice_sync_SyncMsgType_SYNC_RECON:
+        s_recon_request(a, msg);
+        break;
+    default:
+        s_reply_error(a, msg->from, msg->corr, LT_EINVAL, "unknown sync request type");
+        break;
+    }
+}
+
+static void s_timer(void *self, lt_ctx_t *ctx, uint64_t token)
+{
+    s_actor_t *a = self;
+    a->ctx = ctx;
+    if (token == S_TIMER_SWEEP) {
+        s_sweep(a);
+        (void)lt_ctx_timer(ctx, S_SWEEP_MS, S_TIMER_SWEEP);
+    } else if (token == S_TIMER_PERIOD) {
+        s_periodic(a);
+        (void)lt_ctx_timer(ctx, a->cfg.period_ms, S_TIMER_PERIOD);
+    }
+}
+
+static void s_stop(void *self)
+{
+    s_actor_t *a = self;
+    for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
+        s_sess_t *s = &a->sess[i];
+        if (!s->id)
+            continue;
+        lt_recon_destroy(&s->recon);
+        lt_buf_free(&s->pending_msg);
+        free(s->need);
+    }
+    for (size_t i = 0; i < S_MAX_JOBS; i++)
+        free(a->jobs[i].reports);
+    while (a->idx) {
+        s_idx_t *x = a->idx;
+        a->idx = x->next;
+        lt_fpindex_destroy(&x->x);
+        free(x);
+    }
+    free(a->calls);
+    free(a);
+}
+
+const lt_actor_ops_t lt_sync_actor = {
+    .abi = LT_ACTOR_ABI,
+    .name = "sync",
+    .start = s_start,
+    .receive = s_receive,
+    .idle = NULL,
+    .timer = s_timer,
+    .stop = s_stop,
+};
