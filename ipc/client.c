@@ -35,6 +35,7 @@
 
 #include "kernel.pb.h"
 #include "store.pb.h"
+#include "sync.pb.h"
 
 #include <pb_encode.h>
 #include <sodium.h>
@@ -55,6 +56,7 @@
 #include <unistd.h>
 
 #define S_STORE             "store"
+#define S_SYNC              "sync"
 #define S_SOCKET_NAME       "/kernel.sock"
 #define S_REQUEST_ID_LEN    16
 #define S_EVENTS_MAX        4096
@@ -470,7 +472,7 @@ static lt_err_t s_send(lt_client_t *c, const char *addr, uint64_t corr, uint32_t
 /* ---- calls ---- */
 
 typedef struct {
-    const char *addr; /* S_STORE or LT_FRAME_KERNEL_ADDR */
+    const char *addr; /* S_STORE, S_SYNC or LT_FRAME_KERNEL_ADDR */
     uint32_t type;
     const lt_buf_t *body;
     bool retry;                        /* answered LT_EUNAVAILABLE: send again after a backoff */
@@ -480,7 +482,9 @@ typedef struct {
 
 static const char *s_who(const s_call_t *k)
 {
-    return strcmp(k->addr, LT_FRAME_KERNEL_ADDR) == 0 ? "the node" : "the store service";
+    if (strcmp(k->addr, LT_FRAME_KERNEL_ADDR) == 0)
+        return "the node";
+    return strcmp(k->addr, S_SYNC) == 0 ? "the sync service" : "the store service";
 }
 
 /* Sets the handle's message for a failed reply. */
@@ -1054,6 +1058,27 @@ lt_err_t lt_client_peer_list(lt_client_t *c, const lt_client_store_id_t *store,
     if (rc)
         return rc;
     return lt_client_decode_peer_list(c->reply.data, c->reply.len, out, n, &c->eb);
+}
+
+lt_err_t lt_client_sync(lt_client_t *c, const lt_client_store_id_t *store,
+                        lt_client_sync_peer_t **out, size_t *n)
+{
+    lt_errbuf_clear(&c->eb);
+    *out = NULL;
+    *n = 0;
+    lattice_sync_SyncNow m = lattice_sync_SyncNow_init_zero;
+    S_SET(m.store, store->b, LT_STORE_ID_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_encode(c, lattice_sync_SyncNow_fields, &m, &b);
+    /* Not resent on silence: a session with a slow peer takes a while, and
+     * a second request would start a second round. */
+    s_call_t k = {S_SYNC, lattice_sync_SyncMsgType_SYNC_NOW, &b, true, false, store};
+    if (rc == LT_OK)
+        rc = s_call(c, &k);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    return lt_client_decode_sync_report(c->reply.data, c->reply.len, out, n, &c->eb);
 }
 
 lt_err_t lt_client_peer_revoke(lt_client_t *c, const lt_client_store_id_t *store,

@@ -361,6 +361,25 @@ LT_NODISCARD lt_err_t lt_client_peer_list(lt_client_t *c, const lt_client_store_
 LT_NODISCARD lt_err_t lt_client_peer_revoke(lt_client_t *c, const lt_client_store_id_t *store,
                                             const lt_client_key_t *peer, lt_client_hash_t *hash);
 
+/* What one reconciliation with a peer did (lt_client_sync). */
+typedef struct {
+    lt_client_key_t peer;
+    bool reached;        /* the session ran to its end */
+    char error[161];     /* why not (or why fetching failed); "" otherwise */
+    uint64_t received;   /* intentions fetched from the peer and ingested here */
+    uint64_t peer_lacks; /* intentions the peer lacked (it fetches them itself) */
+    uint32_t rounds;     /* session messages this node sent */
+    uint64_t bytes;      /* session bytes both ways */
+} lt_client_sync_peer_t;
+
+/* Reconciles store with each of its active peers now (the sync service,
+ * DESIGN.md §7), each side then fetching what it lacks. *out is an array of
+ * *n reports, one per peer but this node, in key order (free with
+ * lt_client_free; NULL when the store has no other peer). A peer that
+ * cannot be reached is a report with reached false, not an error. */
+LT_NODISCARD lt_err_t lt_client_sync(lt_client_t *c, const lt_client_store_id_t *store,
+                                     lt_client_sync_peer_t **out, size_t *n);
+
 /* Joins the store of an invite (DESIGN.md §7): links to the inviting node
  * at the token's addresses, presents the secret to its store, which records
  * this node as an active peer, then holds the store here (empty until its

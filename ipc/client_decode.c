@@ -12,6 +12,7 @@
 
 #include "kernel.pb.h"
 #include "store.pb.h"
+#include "sync.pb.h"
 
 #include <pb_decode.h>
 #include <sodium.h>
@@ -699,6 +700,46 @@ lt_err_t lt_client_decode_peer_list(const uint8_t *body, size_t len, lt_client_p
         } else {
             memcpy(v[i].key.b, p.key.bytes, LT_KEY_LEN);
             v[i].state = (int)p.state;
+        }
+    }
+    if (rc == LT_OK) {
+        *out = v;
+        *n = vs.n;
+    } else {
+        free(v);
+    }
+    lt_pb_views_free(&vs);
+    return rc;
+}
+
+lt_err_t lt_client_decode_sync_report(const uint8_t *body, size_t len, lt_client_sync_peer_t **out,
+                                      size_t *n, lt_errbuf_t *eb)
+{
+    *out = NULL;
+    *n = 0;
+    lt_pb_input_t in = lt_pb_input(body, len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_sync_SyncReport m = lattice_sync_SyncReport_init_zero;
+    lt_pb_bind_views(&m.peers, &vs);
+    lt_client_sync_peer_t *v = NULL;
+    lt_err_t rc = LT_OK;
+    if (!s_decode(lattice_sync_SyncReport_fields, &m, body, len))
+        rc = s_malformed(eb, "sync", "the sync report does not decode");
+    else if (vs.n && !(v = calloc(vs.n, sizeof *v)))
+        rc = s_nomem(eb);
+    for (size_t i = 0; rc == LT_OK && i < vs.n; i++) {
+        lattice_sync_PeerReport p = lattice_sync_PeerReport_init_zero;
+        if (!s_decode(lattice_sync_PeerReport_fields, &p, vs.v[i].p, vs.v[i].len) ||
+            !S_EXACT(p.peer, LT_KEY_LEN)) {
+            rc = s_malformed(eb, "sync", "a peer of the sync report does not decode");
+        } else {
+            memcpy(v[i].peer.b, p.peer.bytes, LT_KEY_LEN);
+            v[i].reached = p.reached;
+            snprintf(v[i].error, sizeof v[i].error, "%s", p.error);
+            v[i].received = p.received;
+            v[i].peer_lacks = p.peer_lacks;
+            v[i].rounds = p.rounds;
+            v[i].bytes = p.bytes;
         }
     }
     if (rc == LT_OK) {

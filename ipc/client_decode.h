@@ -117,6 +117,12 @@ LT_NODISCARD lt_err_t lt_client_decode_peer_list(const uint8_t *body, size_t len
                                                  lt_client_peer_t **out, size_t *n,
                                                  lt_errbuf_t *eb);
 
+/* A SyncReport (the sync service's SYNC_NOW): *out is an array of *n
+ * reports (NULL when none). */
+LT_NODISCARD lt_err_t lt_client_decode_sync_report(const uint8_t *body, size_t len,
+                                                   lt_client_sync_peer_t **out, size_t *n,
+                                                   lt_errbuf_t *eb);
+
 /* A CloneChunk (CLONE_READ): views of its signed intentions into body
  * (*views: an array of *n, free() it; NULL when none), and where the next
  * read starts and how many the peer holds. next_seq must not go back. */

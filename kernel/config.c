@@ -11,7 +11,7 @@
 /* The services this build can run, in start order: a service starts after
  * the ones it depends on (sync, gossip and cas will need the store), and the
  * node stops them in the reverse order. */
-static const char *const s_known[] = {"store"};
+static const char *const s_known[] = {"store", "sync"};
 #define S_NKNOWN (sizeof s_known / sizeof s_known[0])
 
 bool lt_kconfig_known(const char *name)
@@ -24,8 +24,8 @@ bool lt_kconfig_known(const char *name)
 
 const char *lt_kconfig_known_list(void)
 {
-    /* One name for now; joined by hand when the table grows. */
-    return "store";
+    /* Joined by hand: keep it in step with s_known. */
+    return "store, sync";
 }
 
 static void s_usage(FILE *out)

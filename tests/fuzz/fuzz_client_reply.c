@@ -43,6 +43,7 @@ enum {
     S_PEER_LIST,
     S_INVITE_TOKEN,
     S_CLONE_CHUNK,
+    S_SYNC_REPORT,
     S_DECODERS
 };
 
@@ -417,6 +418,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         free(views);
+        break;
+    }
+    case S_SYNC_REPORT: {
+        lt_client_sync_peer_t *v = NULL;
+        size_t n = 0;
+        rc = lt_client_decode_sync_report(body, len, &v, &n, &eb);
+        if (rc == LT_OK) {
+            for (size_t i = 0; i < n; i++)
+                s_check_str(v[i].error, sizeof v[i].error);
+        } else if (v || n) {
+            abort();
+        }
+        lt_client_free(v);
         break;
     }
     case S_INVITE_TOKEN: {

@@ -1803,3 +1803,67 @@ Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
     s_jfree(&pa);
     s_jfree(&pb);
 }
+
+/* Two real nodes: after a join, writes made on either side reach the other
+ * by `lattice sync` (the sync services of both, over the peer link). */
+Test(cli, sync_brings_writes_made_on_either_node_to_the_other)
+{
+    static const char *const listen[] = {"--listen", "tcp://127.0.0.1:0", NULL};
+    static const char *const with_sync[] = {"store", "sync", NULL};
+    lt_node_opts_t o = {.ready = with_sync, .args = listen};
+    s_node = lt_node_start(&o);
+    lt_node_opts_t plain = {.ready = with_sync};
+    s_joiner = lt_node_start(&plain);
+    char id[33], tok[LT_CLIENT_INVITE_TOKEN_MAX], got[256], h[65];
+    s_create("shared", NULL, id);
+    s_put("shared", "before", "the join", h);
+    lt_test_run_t r;
+    S_CLI(&r, "peer", "invite", "shared");
+    s_out_line(&r, 0, tok, sizeof tok);
+    S_CLI_HOME(&r, s_joiner->home, "peer", "join", tok);
+    s_out_line(&r, 0, got, sizeof got);
+    cr_assert_str_eq(got, id);
+
+    /* A write on each side; neither has the other's. */
+    s_put("shared", "on-inviter", "one", h);
+    S_CLI_HOME(&r, s_joiner->home, "put", id, "on-joiner", "two");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+    S_CLI_HOME(&r, s_joiner->home, "get", id, "on-inviter");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+
+    /* The joiner syncs: the session runs over its link to the inviter
+     * (once the renewed link is admitted: each try is one CLI run). */
+    bool synced = false;
+    for (int i = 0; i < 200 && !synced; i++) {
+        S_CLI_HOME(&r, s_joiner->home, "sync", id);
+        synced = r.status == 0;
+        if (!synced)
+            cr_assert_eq(r.status, 3, "sync: exit %d: %s%s", r.status, r.out, r.err);
+        else
+            cr_assert(strstr(r.out, "received "), "%s", r.out);
+        lt_test_run_free(&r);
+    }
+    cr_assert(synced, "the joiner never reached the inviter");
+    S_CLI_HOME(&r, s_joiner->home, "get", id, "on-inviter");
+    s_out_line(&r, 0, got, sizeof got);
+    cr_assert_str_eq(got, "one");
+    /* The inviter, the responder, fetched what it lacked in the same round. */
+    S_CLI(&r, "get", "shared", "on-joiner");
+    s_out_line(&r, 0, got, sizeof got);
+    cr_assert_str_eq(got, "two");
+
+    /* The other way: the inviter reaches the joiner over the joiner's link. */
+    S_CLI_HOME(&r, s_joiner->home, "put", id, "later", "three");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+    s_jv_t *rep = s_cli_json("sync", "shared", NULL, NULL);
+    cr_assert(rep && rep->t == J_ARR && rep->n == 1);
+    cr_assert(s_jbool(&rep->v[0], "reached"), "%s", s_jstr(&rep->v[0], "error"));
+    cr_assert_str_eq(s_jstr(&rep->v[0], "error"), "");
+    s_jfree(&rep);
+    S_CLI(&r, "get", "shared", "later");
+    s_out_line(&r, 0, got, sizeof got);
+    cr_assert_str_eq(got, "three");
+}

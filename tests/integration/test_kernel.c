@@ -131,7 +131,8 @@ static void s_start_with_script(const char *script, const char *const *args)
 
 Test(kernel, ping_status_and_services_have_their_shapes)
 {
-    s_node = s_start_store(NULL, NULL);
+    static const char *const store_only[] = {"--services", "store", NULL};
+    s_node = s_start_store(store_only, NULL);
     cr_assert_eq(lt_node_ping(s_node, 0), LT_OK);
 
     lt_node_frame_t r;
@@ -214,7 +215,7 @@ Test(kernel, help_version_and_bad_options)
     const char *bad_service[] = {latticed, "--services", "store,bogus", NULL};
     lt_test_run(bad_service, NULL, NULL, 0, &r);
     cr_assert_eq(r.status, 2);
-    cr_assert_str_eq(r.err, "latticed: no service named 'bogus' (known: store)\n");
+    cr_assert_str_eq(r.err, "latticed: no service named 'bogus' (known: store, sync)\n");
     lt_test_run_free(&r);
 
     const char *bad_attach[] = {latticed, "--attach", "nope", NULL};
@@ -423,7 +424,7 @@ Test(kernel, addresses_are_rewritten_to_the_sender)
 
 Test(kernel, newest_ready_wins_and_unknown_heartbeats_get_disconnect)
 {
-    const char *attach[] = {"--attach", "store", NULL};
+    const char *attach[] = {"--services", "none", "--attach", "store", NULL};
     lt_node_opts_t o = {.args = attach};
     s_node = lt_node_start(&o);
 

@@ -329,3 +329,57 @@ int lt_cli_cmd_peer_join(lt_cli_t *cli, const lt_cli_call_t *call)
     }
     return LT_CLI_EXIT_OK;
 }
+
+int lt_cli_cmd_sync(lt_cli_t *cli, const lt_cli_call_t *call)
+{
+    int rc = 0;
+    lt_client_t *c = lt_cli_client(cli, &rc);
+    if (!c)
+        return rc;
+    lt_client_sync_peer_t *peers = NULL;
+    size_t n = 0, reached = 0;
+    lt_err_t err = lt_client_sync(c, &call->store, &peers, &n);
+    if (err != LT_OK)
+        return lt_cli_fail(cli, err, "sync %s", call->store_label);
+    char hex[2 * 32 + 1];
+    if (call->json) {
+        lt_json_t j;
+        lt_json_init(&j, stdout);
+        lt_json_begin_array(&j);
+        for (size_t i = 0; i < n; i++) {
+            lt_json_begin_object(&j);
+            lt_json_field_hex(&j, "peer", peers[i].peer.b, sizeof peers[i].peer.b);
+            lt_json_field_bool(&j, "reached", peers[i].reached);
+            lt_json_field_str(&j, "error", peers[i].error);
+            lt_json_key(&j, "received");
+            lt_json_u64(&j, peers[i].received);
+            lt_json_key(&j, "peer_lacks");
+            lt_json_u64(&j, peers[i].peer_lacks);
+            lt_json_key(&j, "rounds");
+            lt_json_u64(&j, peers[i].rounds);
+            lt_json_key(&j, "bytes");
+            lt_json_u64(&j, peers[i].bytes);
+            lt_json_end_object(&j);
+        }
+        lt_json_end_array(&j);
+        lt_json_end_line(&j);
+    }
+    for (size_t i = 0; i < n; i++) {
+        reached += peers[i].reached && !peers[i].error[0];
+        if (call->json)
+            continue;
+        lt_client_hex(peers[i].peer.b, sizeof peers[i].peer.b, hex);
+        if (peers[i].reached && !peers[i].error[0])
+            printf("%s  received %llu, peer lacked %llu (%u rounds, %llu bytes)\n", hex,
+                   (unsigned long long)peers[i].received, (unsigned long long)peers[i].peer_lacks,
+                   (unsigned)peers[i].rounds, (unsigned long long)peers[i].bytes);
+        else
+            printf("%s  not synced: %s\n", hex, peers[i].error);
+    }
+    if (!call->json && n == 0)
+        printf("no other peer holds this store\n");
+    lt_client_free(peers);
+    if (n > 0 && reached == 0)
+        return lt_cli_say(LT_CLI_EXIT_NODE, "sync %s: no peer could be reached", call->store_label);
+    return LT_CLI_EXIT_OK;
+}

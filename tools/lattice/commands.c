@@ -155,6 +155,21 @@ static const lt_cli_cmd_t s_commands[] = {
         .check = lt_cli_check_peer_revoke,
         .run = lt_cli_cmd_peer_revoke,
     },
+    {
+        .name = "sync",
+        .summary = "reconcile a store with its peers now",
+        .help = "Reconciles the store with each of its active peers (range-based set\n"
+                "reconciliation by the sync service); each side then fetches what it\n"
+                "lacks. Prints one line per peer: its key, how many intentions this node\n"
+                "received and how many the peer lacked, or why it could not be reached.\n"
+                "Exit 3 when no peer could be reached; a store with no other peer is\n"
+                "not an error. The node syncs every store on its own too (every 60 s,\n"
+                "lattice-sync --period).\n"
+                "--json: [{\"peer\", \"reached\", \"error\", \"received\",\n"
+                "\"peer_lacks\", \"rounds\", \"bytes\"}].",
+        .flags = LT_CLI_STORE,
+        .run = lt_cli_cmd_sync,
+    },
     /* ---- core:kvstore ---- */
     {
         .name = "put",

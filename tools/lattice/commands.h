@@ -52,6 +52,7 @@ int lt_cli_cmd_peer_invite(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_peer_revoke(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_peer_join(lt_cli_t *cli, const lt_cli_call_t *call);
+int lt_cli_cmd_sync(lt_cli_t *cli, const lt_cli_call_t *call);
 
 /* Shared by the handlers: prints {"hash": HEX} or the hex of a write's
  * intention hash. */
