@@ -765,6 +765,163 @@ lt_err_t lt_store_scan_witness(lt_store_t *st, uint64_t from, lt_witness_fn fn, 
     return rc;
 }
 
+/* ---- walks over the links ---- */
+
+/* A breadth-first walk: the queue of every hash queued so far (the walk
+ * reads it from `head` on and never drops one), and an index over it to
+ * queue each hash once: open addressing on a hash's first 8 bytes (hashes
+ * are uniform), slots holding queue positions + 1, kept at most half full. */
+typedef struct {
+    lt_hash_t *queue;
+    size_t head, n, cap;
+    uint32_t *slots;
+    size_t nslots;
+} s_walk_t;
+
+static void s_walk_free(s_walk_t *w)
+{
+    free(w->queue);
+    free(w->slots);
+    memset(w, 0, sizeof *w);
+}
+
+static size_t s_walk_slot(const s_walk_t *w, const lt_hash_t *h)
+{
+    size_t i = (size_t)lt_get_u64le(h->b) & (w->nslots - 1);
+    while (w->slots[i] && !lt_hash_eq(&w->queue[w->slots[i] - 1], h))
+        i = (i + 1) & (w->nslots - 1);
+    return i;
+}
+
+static lt_err_t s_walk_grow(s_walk_t *w)
+{
+    size_t cap = w->cap ? 2 * w->cap : 32;
+    lt_hash_t *q = realloc(w->queue, cap * sizeof *q);
+    if (!q)
+        return LT_ENOMEM;
+    w->queue = q;
+    w->cap = cap;
+    uint32_t *slots = calloc(2 * cap, sizeof *slots);
+    if (!slots)
+        return LT_ENOMEM;
+    free(w->slots);
+    w->slots = slots;
+    w->nslots = 2 * cap;
+    for (size_t k = 0; k < w->n; k++)
+        w->slots[s_walk_slot(w, &w->queue[k])] = (uint32_t)(k + 1);
+    return LT_OK;
+}
+
+/* Queues h unless it was queued before or the walk is at its bound. */
+static lt_err_t s_walk_push(s_walk_t *w, const lt_hash_t *h)
+{
+    if (w->n == LT_STORE_WALK_MAX)
+        return LT_OK;
+    if (w->n == w->cap) {
+        lt_err_t rc = s_walk_grow(w);
+        if (rc)
+            return rc;
+    }
+    size_t i = s_walk_slot(w, h);
+    if (w->slots[i])
+        return LT_OK;
+    w->queue[w->n++] = *h;
+    w->slots[i] = (uint32_t)w->n;
+    return LT_OK;
+}
+
+static lt_err_t s_walk_push_links(s_walk_t *w, const lt_intention_t *in)
+{
+    lt_err_t rc = LT_OK;
+    if (!lt_hash_is_zero(&in->store_prev))
+        rc = s_walk_push(w, &in->store_prev);
+    for (unsigned i = 0; rc == LT_OK && i < in->ndeps; i++)
+        rc = s_walk_push(w, &in->deps[i]);
+    return rc;
+}
+
+/* The signed bytes of h into bytes, parsed into *s. LT_ENOTFOUND: not held. */
+static lt_err_t s_read_signed(lt_store_t *st, const lt_hash_t *h, lt_buf_t *bytes, lt_signed_t *s)
+{
+    uint8_t key[S_KEY_MAX];
+    size_t klen = lt_key2(key, &st->id, h->b, LT_HASH_LEN, NULL, 0);
+    lt_buf_reset(bytes);
+    lt_err_t rc = lt_txn_read(st->db->txn, LT_CF_INTENTIONS, key, klen, bytes);
+    if (rc == LT_OK && lt_signed_parse(bytes->data, bytes->len, s) != LT_OK) {
+        char hex[2 * LT_HASH_LEN + 1];
+        lt_hex(h->b, LT_HASH_LEN, hex);
+        rc = lt_fail(&st->db->eb, LT_ECORRUPT, "stored intention %.16s does not parse", hex);
+    }
+    return rc;
+}
+
+lt_err_t lt_store_missing_deps(lt_store_t *st, const lt_hash_t *hs, size_t n, lt_hash_t *out,
+                               unsigned cap, unsigned *nout)
+{
+    *nout = 0;
+    if (st->nfloating == 0)
+        return LT_OK; /* nothing floats: nothing is missing */
+    s_walk_t w = {0};
+    lt_buf_t bytes = LT_BUF_INIT;
+    lt_err_t rc = LT_OK;
+    for (size_t i = 0; rc == LT_OK && i < n; i++)
+        rc = s_walk_push(&w, &hs[i]);
+    /* The hashes given are intentions to explain; every later one is a link
+     * of a floating intention: a hole when not held. */
+    size_t given = w.n;
+    for (; rc == LT_OK && w.head < w.n; w.head++) {
+        const lt_hash_t *h = &w.queue[w.head];
+        lt_signed_t s;
+        rc = s_windex(st, h, NULL, NULL, false);
+        if (rc == LT_OK)
+            continue; /* witnessed: nothing is missing below it */
+        if (rc == LT_ENOTFOUND)
+            rc = s_read_signed(st, h, &bytes, &s);
+        if (rc == LT_ENOTFOUND) {
+            rc = LT_OK;
+            if (w.head >= given && *nout < cap)
+                out[(*nout)++] = *h;
+            continue;
+        }
+        if (rc == LT_OK)
+            rc = s_walk_push_links(&w, &s.in);
+    }
+    s_walk_free(&w);
+    lt_buf_free(&bytes);
+    return rc;
+}
+
+lt_err_t lt_store_walk_ancestors(lt_store_t *st, const lt_hash_t *hs, size_t n, lt_ancestor_fn fn,
+                                 void *ctx)
+{
+    s_walk_t w = {0};
+    lt_buf_t bytes = LT_BUF_INIT;
+    lt_err_t rc = LT_OK;
+    for (size_t i = 0; rc == LT_OK && i < n; i++)
+        rc = s_walk_push(&w, &hs[i]);
+    for (; rc == LT_OK && w.head < w.n; w.head++) {
+        const lt_hash_t *h = &w.queue[w.head];
+        uint64_t seq = 0;
+        lt_signed_t s;
+        rc = s_read_signed(st, h, &bytes, &s);
+        if (rc == LT_ENOTFOUND) {
+            rc = LT_OK;
+            continue;
+        }
+        if (rc == LT_OK)
+            rc = s_windex(st, h, &seq, NULL, false);
+        if (rc == LT_ENOTFOUND)
+            rc = LT_OK; /* floating */
+        if (rc == LT_OK)
+            rc = fn(ctx, h, seq, bytes.data, bytes.len);
+        if (rc == LT_OK)
+            rc = s_walk_push_links(&w, &s.in);
+    }
+    s_walk_free(&w);
+    lt_buf_free(&bytes);
+    return rc;
+}
+
 /* ---- commit, verification, catch-up ---- */
 
 lt_err_t lt_store_sign_tail(lt_store_t *st)

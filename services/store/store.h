@@ -207,6 +207,36 @@ LT_NODISCARD lt_err_t lt_store_forks(lt_store_t *st, lt_fork_fn fn, void *ctx, u
 typedef lt_err_t (*lt_witness_fn)(void *ctx, uint64_t seq, const lt_hash_t *h);
 LT_NODISCARD lt_err_t lt_store_scan_witness(lt_store_t *st, uint64_t from, lt_witness_fn fn,
                                             void *ctx);
+
+/* ---- walks over the links (store_prev and deps) ----
+ * Both walks go breadth-first from the hashes given and look each hash up
+ * once, at most LT_STORE_WALK_MAX of them (the hashes given included): a
+ * request from outside cannot make the store walk its whole history. They
+ * see the pending transaction. */
+#define LT_STORE_WALK_MAX 4096
+
+/* The holes that keep intentions floating: for every one of hs[0..n) this
+ * store holds and has not witnessed, the links it does not hold; a link it
+ * holds but has not witnessed (floating too) is followed to what that one
+ * misses in turn. Each hole once, in the order found, the first `cap` of
+ * them into out; their number into *nout. A hash of hs that is witnessed
+ * or not held adds nothing. LT_ECORRUPT when a held intention does not
+ * parse. */
+LT_NODISCARD lt_err_t lt_store_missing_deps(lt_store_t *st, const lt_hash_t *hs, size_t n,
+                                            lt_hash_t *out, unsigned cap, unsigned *nout);
+
+/* Called for each intention an ancestor walk finds held: its hash, its
+ * witness seq (0: floating) and its signed bytes (as lt_store_get_intention
+ * gives them; valid during the call). LT_OK goes on; anything else stops
+ * the walk, which returns it. */
+typedef lt_err_t (*lt_ancestor_fn)(void *ctx, const lt_hash_t *h, uint64_t seq,
+                                   const uint8_t *bytes, size_t len);
+/* Walks from hs[0..n) to their ancestors: fn gets each intention held, the
+ * ones of hs first, in the order found (nearest first, each once); one not
+ * held is passed over, and what lies beyond it is not reached. */
+LT_NODISCARD lt_err_t lt_store_walk_ancestors(lt_store_t *st, const lt_hash_t *hs, size_t n,
+                                              lt_ancestor_fn fn, void *ctx);
+
 /* Verifies the witness chain: from the last verified point (full=false) or
  * from the start (full=true). A break is LT_ECORRUPT naming the sequence
  * number, also in bad_seq when not NULL. */

@@ -32,6 +32,11 @@
 #define S_LOG_TYPE        "core:logstore"
 #define S_WATCH_KV        1
 #define S_WATCH_LOG       2
+/* Witness watches (every intention witnessed, in every store) held at once:
+ * each costs a read of every intention a commit witnessed, so few. */
+#define S_MAX_WITNESS_WATCHES 8
+/* One (store id, hash) pair a witness watch is told about after the commit. */
+#define S_WITNESSED_LEN (LT_STORE_ID_LEN + LT_HASH_LEN)
 /* The kernel's address, and the most keys and invites one AdmitSet lists
  * (kernel/links.h: LT_LINKS_MAX_ADMITTED). */
 #define LT_ADMIT_KERNEL "kernel"
@@ -76,6 +81,13 @@ typedef struct {
     bool dead;
 } s_watch_t;
 
+/* A witness watch: who gets WITNESSED events, with which corr. */
+typedef struct {
+    char to[LT_ADDR_MAX];
+    uint64_t corr;
+    bool dead;
+} s_wwatch_t;
+
 struct s_actor {
     lt_db_t *db;
     lt_ctx_t *ctx; /* of the handler running now (events are sent from inside it) */
@@ -89,7 +101,15 @@ struct s_actor {
     bool flushing;
     s_watch_t **watches;
     size_t nwatches;
-    s_owed_t *resend; /* replies waiting for the transport, oldest first */
+    /* Witness watches, and the one db subscription they share while there
+     * are any: it gathers the commit's witnessed intentions in `witnessed`
+     * (S_WITNESSED_LEN per intention, in witness order), told after it. */
+    s_wwatch_t wwatches[S_MAX_WITNESS_WATCHES];
+    size_t nwwatches;
+    unsigned wsub;
+    lt_buf_t witnessed;
+    size_t witnessed_lost; /* intentions not gathered (out of memory) */
+    s_owed_t *resend;      /* replies waiting for the transport, oldest first */
     size_t nresend, capresend;
     bool resend_armed;
     /* Peers or invites may have changed since the kernel was last told
@@ -326,6 +346,178 @@ static void s_reap_watches(s_actor_t *a)
     a->nwatches = k;
 }
 
+/* ---- witness watches ---- */
+
+/* The db's subscription: keeps what the commit witnessed until s_flush tells
+ * the watchers (after the commit, from the actor, where it can read). */
+static void s_on_witnessed(void *ctx, const lt_event_t *ev)
+{
+    s_actor_t *a = ctx;
+    if (lt_buf_append(&a->witnessed, ev->store.b, LT_STORE_ID_LEN) != LT_OK ||
+        lt_buf_append(&a->witnessed, ev->hash.b, LT_HASH_LEN) != LT_OK) {
+        a->witnessed.len -= a->witnessed.len % S_WITNESSED_LEN;
+        a->witnessed_lost++;
+    }
+}
+
+/* Sends one Witnessed event to every live witness watch; one that cannot
+ * take it loses its watch (as a KV watch does). */
+static void s_witness_send(s_actor_t *a, const lt_buf_t *body)
+{
+    for (size_t i = 0; i < a->nwwatches; i++) {
+        s_wwatch_t *w = &a->wwatches[i];
+        if (w->dead)
+            continue;
+        lt_msg_t m = {.kind = LT_MSG_EVENT,
+                      .corr = w->corr,
+                      .type = lattice_store_StoreMsgType_WITNESSED,
+                      .status = LT_OK,
+                      .body = body->data,
+                      .len = body->len};
+        lt_err_t rc = a->ctx->ops->send(a->ctx->rt, w->to, &m);
+        if (rc) {
+            lt_log_warn(a->log, S_TAG,
+                        "witness watch %llu of %s cancelled: an event could not be sent (%s)",
+                        (unsigned long long)w->corr, w->to, lt_strerror(rc));
+            w->dead = true;
+        }
+    }
+}
+
+/* Drops the cancelled witness watches; the last one gone ends the db
+ * subscription (events are then not even copied). */
+static void s_reap_wwatches(s_actor_t *a)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < a->nwwatches; i++)
+        if (!a->wwatches[i].dead)
+            a->wwatches[k++] = a->wwatches[i];
+    a->nwwatches = k;
+    if (k == 0 && a->wsub) {
+        lt_db_unsubscribe(a->db, a->wsub);
+        a->wsub = 0;
+    }
+}
+
+/* Tells the witness watches about the intentions of store `id` among the
+ * gathered ones, from index i on, marking them told: their signed bytes in
+ * witness order, in as many events as the reply size needs. */
+static lt_err_t s_witness_tell_store(s_actor_t *a, const lt_store_id_t *id, size_t i, bool *told,
+                                     lt_buf_t *body, lt_buf_t *one)
+{
+    const uint8_t *v = a->witnessed.data;
+    size_t n = a->witnessed.len / S_WITNESSED_LEN;
+    lt_store_t *st = lt_db_store(a->db, id);
+    lt_buf_reset(body);
+    lt_err_t rc =
+        lt_pb_append_bytes(body, lattice_store_Witnessed_store_tag, id->b, LT_STORE_ID_LEN);
+    size_t head = body->len;
+    for (size_t j = i; j < n; j++) {
+        const uint8_t *e = v + j * S_WITNESSED_LEN;
+        if (told[j] || memcmp(e, id->b, LT_STORE_ID_LEN) != 0)
+            continue;
+        told[j] = true;
+        if (rc || !st)
+            continue; /* a store removed since: nobody can read it */
+        lt_hash_t h;
+        memcpy(h.b, e + LT_STORE_ID_LEN, LT_HASH_LEN);
+        lt_buf_reset(one);
+        rc = lt_store_get_intention(st, &h, one);
+        if (rc == LT_OK && body->len > head &&
+            body->len + one->len + S_ROW_OVERHEAD > S_REPLY_MAX) {
+            s_witness_send(a, body);
+            body->len = head;
+        }
+        if (rc == LT_OK)
+            rc = lt_pb_append_bytes(body, lattice_store_Witnessed_intentions_tag, one->data,
+                                    one->len);
+    }
+    if (body->len > head)
+        s_witness_send(a, body);
+    return rc;
+}
+
+/* Tells the witness watches what the commit just made durable: one event
+ * (or several, in order) per store, in the order the stores were first
+ * touched. */
+static void s_witness_deliver(s_actor_t *a)
+{
+    size_t n = a->witnessed.len / S_WITNESSED_LEN;
+    bool *told = n ? calloc(n, sizeof *told) : NULL;
+    if (a->witnessed_lost || (n && !told))
+        lt_log_error(a->log, S_TAG, "out of memory: witnessed intentions not told to %zu watches",
+                     a->nwwatches);
+    lt_buf_t body = LT_BUF_INIT, one = LT_BUF_INIT;
+    for (size_t i = 0; told && i < n; i++) {
+        if (told[i])
+            continue;
+        lt_store_id_t id;
+        memcpy(id.b, a->witnessed.data + i * S_WITNESSED_LEN, LT_STORE_ID_LEN);
+        lt_err_t rc = s_witness_tell_store(a, &id, i, told, &body, &one);
+        if (rc) {
+            char hex[2 * LT_STORE_ID_LEN + 1];
+            lt_hex(id.b, LT_STORE_ID_LEN, hex);
+            lt_log_error(a->log, S_TAG, "store %s: witnessed intentions not all told: %s", hex,
+                         lt_strerror(rc));
+        }
+    }
+    free(told);
+    lt_buf_free(&body);
+    lt_buf_free(&one);
+    lt_buf_reset(&a->witnessed);
+    a->witnessed_lost = 0;
+    s_reap_wwatches(a);
+}
+
+static void s_witness_watch(s_actor_t *a, const s_origin_t *o)
+{
+    lt_pubkey_t k;
+    if (lt_addr_remote(o->to, &k, NULL, 0)) {
+        s_reply_error(a, o, LT_EREFUSED, "not served to other nodes");
+        return;
+    }
+    for (size_t i = 0; i < a->nwwatches; i++)
+        if (a->wwatches[i].corr == o->corr && strcmp(a->wwatches[i].to, o->to) == 0) {
+            s_reply_error(a, o, LT_EEXIST, "a watch with this corr exists already");
+            return;
+        }
+    if (a->nwwatches == S_MAX_WITNESS_WATCHES) {
+        char why[128];
+        snprintf(why, sizeof why, "this node serves at most %d witness watches; cancel one first",
+                 S_MAX_WITNESS_WATCHES);
+        s_reply_error(a, o, LT_EFULL, why);
+        return;
+    }
+    if (!a->wsub) {
+        lt_sub_filter_t f = {.any_store = true, .kinds = 1u << LT_EV_WITNESSED};
+        lt_err_t rc = lt_db_subscribe(a->db, &f, s_on_witnessed, a, &a->wsub);
+        if (rc) {
+            a->wsub = 0;
+            s_reply_error(a, o, rc, "subscribing failed");
+            return;
+        }
+    }
+    s_wwatch_t *w = &a->wwatches[a->nwwatches++];
+    memset(w, 0, sizeof *w);
+    memcpy(w->to, o->to, sizeof w->to);
+    w->corr = o->corr;
+    s_reply(a, o, LT_OK, false, NULL);
+}
+
+static void s_witness_unwatch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    for (size_t i = 0; i < a->nwwatches; i++) {
+        s_wwatch_t *w = &a->wwatches[i];
+        if (w->corr == r->num && strcmp(w->to, o->to) == 0) {
+            w->dead = true;
+            s_reap_wwatches(a);
+            s_reply(a, o, LT_OK, false, NULL);
+            return;
+        }
+    }
+    s_reply_error(a, o, LT_ENOTFOUND, "no such watch (watches are cancelled by their own client)");
+}
+
 /* ---- the commit ---- */
 
 static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body, size_t len);
@@ -458,6 +650,7 @@ static void s_flush(s_actor_t *a)
         if (rc)
             snprintf(why, sizeof why, "%s", lt_db_errmsg(a->db));
     }
+    s_witness_deliver(a);
     s_reap_watches(a);
     a->nwrites = 0;
     /* The kernel learns of new peers and invites before anyone hears that
@@ -910,9 +1103,9 @@ static lt_err_t s_clone_row(void *ctx, uint64_t seq, const lt_hash_t *h)
     return rc;
 }
 
-/* Whether the sender may read the store's intentions (CloneRead, Fetch):
- * the node itself, or an active peer of the store. When not, answers
- * LT_EREFUSED (also when the peer's state cannot be read) and returns
+/* Whether the sender may read the store's intentions (CloneRead, Fetch,
+ * ChainRead): the node itself, or an active peer of the store. When not,
+ * answers LT_EREFUSED (also when the peer's state cannot be read) and returns
  * false. */
 static bool s_local_or_active_peer(s_actor_t *a, const s_origin_t *o, lt_store_t *st)
 {
@@ -1095,6 +1288,102 @@ static void s_fetch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
     else
         s_reply(a, o, LT_OK, false, &b);
     lt_buf_free(&one);
+    lt_buf_free(&b);
+}
+
+/* One intention a chain read found: where its bytes are kept, its witness
+ * seq (0: floating) and when the walk found it. */
+typedef struct {
+    size_t off, len;
+    uint64_t seq;
+    size_t found;
+} s_chain_item_t;
+
+typedef struct {
+    s_chain_item_t *v;
+    size_t n, cap;
+    lt_buf_t bytes; /* the intentions found, back to back */
+    uint64_t max;   /* 0: as many as fit */
+} s_chain_t;
+
+static lt_err_t s_chain_row(void *ctx, const lt_hash_t *h, uint64_t seq, const uint8_t *p,
+                            size_t len)
+{
+    (void)h;
+    s_chain_t *c = ctx;
+    /* Enough: `max` of them, or more than one reply holds (the order below
+     * decides which of them go). */
+    if ((c->max && c->n >= c->max) || c->bytes.len > S_REPLY_MAX)
+        return LT_EFULL;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        s_chain_item_t *v = realloc(c->v, cap * sizeof *v);
+        if (!v)
+            return LT_ENOMEM;
+        c->v = v;
+        c->cap = cap;
+    }
+    c->v[c->n] = (s_chain_item_t){c->bytes.len, len, seq, c->n};
+    lt_err_t rc = lt_buf_append(&c->bytes, p, len);
+    if (rc == LT_OK)
+        c->n++;
+    return rc;
+}
+
+/* Nearest first, and every intention before its own ancestors: the
+ * floating ones as found (no witnessed intention descends from one), then
+ * the witnessed ones newest first (a witnessed intention's links were
+ * witnessed before it). */
+static int s_chain_cmp(const void *x, const void *y)
+{
+    const s_chain_item_t *p = x, *q = y;
+    if ((p->seq == 0) != (q->seq == 0))
+        return p->seq == 0 ? -1 : 1;
+    if (p->seq != q->seq)
+        return p->seq > q->seq ? -1 : 1;
+    return p->found < q->found ? -1 : p->found > q->found;
+}
+
+/* Intentions named and their ancestors, nearest first, in one CloneChunk
+ * (next_seq 0): for the node itself or an active peer of the store, to
+ * fill a gap in one round trip. */
+static void s_chain_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st || !s_local_or_active_peer(a, o, st))
+        return;
+    lt_hash_t named[LT_STORE_CHAIN_READ_MAX];
+    for (size_t i = 0; i < r->nviews; i++)
+        memcpy(named[i].b, r->views[i].p, LT_HASH_LEN); /* the decoder checked the sizes */
+    s_chain_t c = {NULL, 0, 0, LT_BUF_INIT, r->num};
+    lt_err_t rc = lt_store_walk_ancestors(st, named, r->nviews, s_chain_row, &c);
+    if (rc == LT_EFULL)
+        rc = LT_OK;
+    lt_buf_t b = LT_BUF_INIT;
+    if (rc == LT_OK && c.n)
+        qsort(c.v, c.n, sizeof *c.v, s_chain_cmp);
+    for (size_t i = 0; rc == LT_OK && i < c.n; i++) {
+        /* At least one intention per reply; then stop short of the frame. */
+        if (b.len && b.len + c.v[i].len + S_ROW_OVERHEAD > S_REPLY_MAX)
+            break;
+        rc = lt_pb_append_bytes(&b, lattice_store_CloneChunk_intentions_tag,
+                                c.bytes.data + c.v[i].off, c.v[i].len);
+    }
+    if (rc == LT_OK) {
+        lattice_store_CloneChunk m = lattice_store_CloneChunk_init_zero;
+        m.total = lt_store_witnessed_count(st);
+        lt_buf_t tail = LT_BUF_INIT;
+        rc = lt_pb_encode_static(lattice_store_CloneChunk_fields, &m, &tail);
+        if (rc == LT_OK)
+            rc = lt_buf_append(&b, tail.data, tail.len);
+        lt_buf_free(&tail);
+    }
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, &b);
+    free(c.v);
+    lt_buf_free(&c.bytes);
     lt_buf_free(&b);
 }
 
@@ -1401,6 +1690,15 @@ static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body,
     case lattice_store_StoreMsgType_FETCH:
         s_fetch(a, o, &r);
         break;
+    case lattice_store_StoreMsgType_CHAIN_READ:
+        s_chain_read(a, o, &r);
+        break;
+    case lattice_store_StoreMsgType_WITNESS_WATCH:
+        s_witness_watch(a, o);
+        break;
+    case lattice_store_StoreMsgType_WITNESS_UNWATCH:
+        s_witness_unwatch(a, o, &r);
+        break;
     default: /* writes never come here; the decoder refused everything else */
         s_reply_error(a, o, LT_EINVAL, "not a read request");
     }
@@ -1591,6 +1889,25 @@ static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
     lt_buf_free(&b);
 }
 
+/* IngestedBatch.missing: what the batch's floating intentions wait for and
+ * this node does not hold. Advisory: a failure to work it out leaves it
+ * empty, with one log line; the batch stands. */
+static void s_batch_missing(s_actor_t *a, lt_store_t *st, const lt_hash_t *waiting, size_t n,
+                            lattice_store_IngestedBatch *m)
+{
+    lt_hash_t missing[LT_STORE_MISSING_MAX];
+    unsigned nmissing = 0;
+    lt_err_t rc = lt_store_missing_deps(st, waiting, n, missing, LT_STORE_MISSING_MAX, &nmissing);
+    if (rc) {
+        lt_log_warn(a->log, S_TAG, "what a batch's floating intentions miss is unknown: %s (%s)",
+                    lt_strerror(rc), lt_db_errmsg(a->db));
+        nmissing = 0;
+    }
+    m->missing_count = (pb_size_t)nmissing;
+    for (unsigned i = 0; i < nmissing; i++)
+        S_SET(m->missing[i], missing[i].b, LT_HASH_LEN);
+}
+
 /* Many intentions, in order, one commit (a clone's chunk): all or none. */
 static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
@@ -1603,6 +1920,14 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
     if (!st)
         return;
     lattice_store_IngestedBatch m = lattice_store_IngestedBatch_init_zero;
+    /* The intentions not witnessed on arrival (floating, or held already):
+     * those still floating after the batch say what they miss. */
+    lt_hash_t *waiting = malloc(r->nviews * sizeof *waiting);
+    size_t nwaiting = 0;
+    if (!waiting) {
+        s_reply_error(a, o, LT_ENOMEM, "out of memory");
+        return;
+    }
     lt_err_t rc = LT_OK;
     size_t i = 0;
     for (; rc == LT_OK && i < r->nviews; i++) {
@@ -1610,6 +1935,8 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
         rc = lt_store_ingest(st, r->views[i].p, r->views[i].len, &res);
         if (rc == LT_OK && s_may_change_peers(r->views[i].p, r->views[i].len, &res))
             a->admit_dirty = true;
+        if (rc == LT_OK && res.status != LT_INGEST_WITNESSED)
+            waiting[nwaiting++] = res.hash;
         if (rc == LT_OK && res.status == LT_INGEST_WITNESSED)
             m.witnessed += res.witnessed;
         else if (rc == LT_OK && res.status == LT_INGEST_FLOATING)
@@ -1617,6 +1944,9 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
         else if (rc == LT_OK)
             m.duplicates++;
     }
+    if (rc == LT_OK)
+        s_batch_missing(a, st, waiting, nwaiting, &m);
+    free(waiting);
     if (rc) {
         char why[256];
         snprintf(why, sizeof why, "intention %zu of the batch rejected: %.60s (%.100s)", i,
@@ -1951,11 +2281,13 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
     s_origin_t o = {.corr = msg->corr, .type = msg->type};
     snprintf(o.to, sizeof o.to, "%s", msg->from);
     /* Another node may ask what DESIGN.md §7 lets peers ask, and only that:
-     * for now, to join with an invite, to clone and to fetch intentions by
-     * hash (the last two: active peers). */
+     * for now, to join with an invite, to clone, to fetch intentions by hash
+     * and to read a chain back from an intention (the last three: active
+     * peers). */
     if (strchr(msg->from, '@') && msg->type != lattice_store_StoreMsgType_PEER_JOIN &&
         msg->type != lattice_store_StoreMsgType_CLONE_READ &&
-        msg->type != lattice_store_StoreMsgType_FETCH) {
+        msg->type != lattice_store_StoreMsgType_FETCH &&
+        msg->type != lattice_store_StoreMsgType_CHAIN_READ) {
         s_reply_error(a, &o, LT_EREFUSED, "not served to other nodes");
         return;
     }
@@ -2020,6 +2352,7 @@ static void s_stop(void *self)
     for (size_t i = 0; i < a->nwatches; i++)
         free(a->watches[i]);
     free(a->watches);
+    lt_buf_free(&a->witnessed);
     lt_db_close(&a->db);
     free(a);
 }

@@ -22,7 +22,10 @@
  * Watch and follow. Events go to the `from` of the watch request as
  * LT_MSG_EVENT with its corr, after the commit that made them durable. A
  * watcher that cannot be reached (its queue full, its address gone) loses its
- * watch, with one log line; removing a store ends its watches.
+ * watch, with one log line; removing a store ends its watches. A witness
+ * watch (WITNESS_WATCH, local only, a few per node) is for every store: after
+ * each commit, one WITNESSED event per store touched, with the signed
+ * intentions the commit witnessed there, in witness order.
  *
  * Portable: the backend and the node key come in through the config; the
  * process main opens RocksDB. */

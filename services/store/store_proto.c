@@ -118,6 +118,29 @@ static lt_err_t s_need_key(const lt_view_t *key, lt_errbuf_t *eb)
     return key->len ? LT_OK : lt_fail(eb, LT_EINVAL, "the key is missing or empty");
 }
 
+/* The hashes of a Fetch or ChainRead (rc: the decode so far): 1..max of
+ * them, each LT_HASH_LEN bytes; on success req owns the views, else they are
+ * freed. */
+static lt_err_t s_take_hashes(lt_err_t rc, lt_pb_views_t *vs, size_t max, const char *what,
+                              lt_store_req_t *req, lt_errbuf_t *eb)
+{
+    if (rc == LT_OK && vs->n == 0)
+        rc = lt_fail(eb, LT_EINVAL, "a %s needs at least one hash", what);
+    if (rc == LT_OK && vs->n > max)
+        rc = lt_fail(eb, LT_EINVAL, "a %s asks for at most %zu hashes, not %zu", what, max, vs->n);
+    for (size_t i = 0; rc == LT_OK && i < vs->n; i++)
+        if (vs->v[i].len != LT_HASH_LEN)
+            rc = lt_fail(eb, LT_EINVAL, "hash %zu of the %s must be %d bytes, not %zu", i + 1, what,
+                         LT_HASH_LEN, vs->v[i].len);
+    if (rc == LT_OK) {
+        req->views = vs->v; /* owned: lt_store_req_free */
+        req->nviews = vs->n;
+    } else {
+        lt_pb_views_free(vs);
+    }
+    return rc;
+}
+
 static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_store_req_t *req,
                              const lt_pb_input_t *in, lt_errbuf_t *eb)
 {
@@ -126,6 +149,7 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
     switch (type) {
     case lattice_store_StoreMsgType_STORE_LIST:
     case lattice_store_StoreMsgType_NODE_INFO:
+    case lattice_store_StoreMsgType_WITNESS_WATCH:
         return len == 0 ? LT_OK : lt_fail(eb, LT_EINVAL, "this request takes no body");
     case lattice_store_StoreMsgType_STORE_CREATE: {
         lattice_store_StoreCreate m = lattice_store_StoreCreate_init_zero;
@@ -219,7 +243,8 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
         return rc;
     }
     case lattice_store_StoreMsgType_KV_UNWATCH:
-    case lattice_store_StoreMsgType_LOG_UNFOLLOW: {
+    case lattice_store_StoreMsgType_LOG_UNFOLLOW:
+    case lattice_store_StoreMsgType_WITNESS_UNWATCH: {
         lattice_store_Unwatch m = lattice_store_Unwatch_init_zero;
         rc = s_decode(lattice_store_Unwatch_fields, &m, body, len, eb);
         req->num = m.corr;
@@ -316,22 +341,17 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
         rc = s_decode(lattice_store_Fetch_fields, &m, body, len, eb);
         if (rc == LT_OK)
             rc = S_STORE(m, req, eb);
-        if (rc == LT_OK && vs.n == 0)
-            rc = lt_fail(eb, LT_EINVAL, "a fetch needs at least one hash");
-        if (rc == LT_OK && vs.n > LT_STORE_FETCH_MAX)
-            rc = lt_fail(eb, LT_EINVAL, "a fetch asks for at most %d hashes, not %zu",
-                         LT_STORE_FETCH_MAX, vs.n);
-        for (size_t i = 0; rc == LT_OK && i < vs.n; i++)
-            if (vs.v[i].len != LT_HASH_LEN)
-                rc = lt_fail(eb, LT_EINVAL, "hash %zu of the fetch must be %d bytes, not %zu",
-                             i + 1, LT_HASH_LEN, vs.v[i].len);
-        if (rc == LT_OK) {
-            req->views = vs.v; /* owned: lt_store_req_free */
-            req->nviews = vs.n;
-        } else {
-            lt_pb_views_free(&vs);
-        }
-        return rc;
+        return s_take_hashes(rc, &vs, LT_STORE_FETCH_MAX, "fetch", req, eb);
+    }
+    case lattice_store_StoreMsgType_CHAIN_READ: {
+        lattice_store_ChainRead m = lattice_store_ChainRead_init_zero;
+        lt_pb_views_t vs = {.in = in};
+        lt_pb_bind_views(&m.hashes, &vs);
+        rc = s_decode(lattice_store_ChainRead_fields, &m, body, len, eb);
+        if (rc == LT_OK)
+            rc = S_STORE(m, req, eb);
+        req->num = m.max;
+        return s_take_hashes(rc, &vs, LT_STORE_CHAIN_READ_MAX, "chain read", req, eb);
     }
     case lattice_store_StoreMsgType_INGEST_BATCH: {
         lattice_store_IngestBatch m = lattice_store_IngestBatch_init_zero;

@@ -20,6 +20,10 @@
 
 /* Fetch: the most hashes one request may ask for. */
 #define LT_STORE_FETCH_MAX 4096
+/* ChainRead: the most hashes one request may name. */
+#define LT_STORE_CHAIN_READ_MAX 64
+/* IngestedBatch: the most missing hashes one reply names. */
+#define LT_STORE_MISSING_MAX 64
 /* SyncItems: bytes of one record (wall_ms u64 LE | counter u32 LE | hash). */
 #define LT_STORE_SYNC_ITEM_LEN (8 + 4 + LT_HASH_LEN)
 
@@ -38,11 +42,13 @@ typedef struct {
     lt_view_t key;   /* KvPut/KvGet/KvDel/KvInspect: key (non-empty); KvList/KvWatch: prefix */
     lt_view_t value; /* KvPut: value; LogAppend: text; Ingest: signed intention */
     lt_kv_entry_t *entries; /* KvBatch (at least one; owned: lt_store_req_free) */
-    lt_view_t *views;       /* IngestBatch: the signed intentions; Fetch: the hashes, each
-                               LT_HASH_LEN bytes, 1..LT_STORE_FETCH_MAX (owned array) */
+    lt_view_t *views;       /* IngestBatch: the signed intentions; Fetch, ChainRead: the
+                               hashes, each LT_HASH_LEN bytes, 1..LT_STORE_FETCH_MAX (Fetch)
+                               or 1..LT_STORE_CHAIN_READ_MAX (ChainRead) (owned array) */
     size_t nviews;
     size_t nentries;
-    uint64_t num;       /* LogRead: tail; History: limit; KvUnwatch/LogUnfollow: corr;
+    uint64_t num;       /* LogRead: tail; History: limit; the Unwatch of KvUnwatch,
+                           LogUnfollow, WitnessUnwatch: corr; ChainRead: max (0: no limit);
                            PeerInvite: ttl_ms (0: the default); CloneRead: from_seq (>= 1);
                            SyncItems: from_seq (>= 1: 0 in the body is made 1) */
     lt_hash_t hash;     /* Debug */

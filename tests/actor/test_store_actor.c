@@ -42,6 +42,7 @@ typedef struct {
     uint64_t next_corr;
     int refused_events; /* events to S_GONE */
     int full_left;      /* sends to S_CLIENT refused with LT_EFULL before one passes */
+    uint8_t node;       /* the node key's test identity seed (0: 1) */
 } s_env_t;
 
 static s_env_t *s_env;
@@ -94,16 +95,18 @@ static void s_start_actor(s_env_t *e, lt_kv_t *inner, size_t max_group)
 {
     lt_store_actor_config_t cfg = {.max_group = max_group};
     cr_assert_eq(lt_kv_faulty_wrap(inner, &cfg.kv), LT_OK);
-    lt_test_identity(&cfg.identity, 1);
+    lt_test_identity(&cfg.identity, e->node ? e->node : 1);
     e->faulty = cfg.kv;
     lt_err_t rc = lt_coop_add(e->rt, &lt_store_actor, &cfg);
     cr_assert_eq(rc, LT_OK, "start: %s", lt_errname(rc));
 }
 
-static void s_setup_with(lt_kv_t *inner, size_t max_group)
+/* A node whose key is test identity `node`, on `inner`. */
+static void s_setup_node_with(lt_kv_t *inner, size_t max_group, uint8_t node)
 {
     s_env = calloc(1, sizeof *s_env);
     cr_assert(s_env);
+    s_env->node = node;
     s_env->clock = 1700000000000ull;
     s_env->seed = 42;
     s_env->next_corr = 1;
@@ -117,6 +120,11 @@ static void s_setup_with(lt_kv_t *inner, size_t max_group)
                            .external_ctx = s_env};
     cr_assert_eq(lt_coop_new(&cc, &s_env->rt), LT_OK);
     s_start_actor(s_env, inner, max_group);
+}
+
+static void s_setup_with(lt_kv_t *inner, size_t max_group)
+{
+    s_setup_node_with(inner, max_group, 1);
 }
 
 static void s_setup(void)
@@ -1768,6 +1776,597 @@ Test(store_actor, fetch_returns_held_intentions_in_the_order_asked_and_skips_the
                  LT_STORE_FETCH_MAX, "4096 is allowed");
     lt_pb_views_free(&vs);
     free(many);
+}
+
+/* ---- gossip: WITNESS_WATCH, IngestedBatch.missing, CHAIN_READ ---- */
+
+/* A put of k=v by `who` in sid, signed here with the links given: its
+ * signed bytes into out, its hash returned. */
+static lt_hash_t s_sign_put(const lt_identity_t *who, const lt_store_id_t *sid, uint64_t wall,
+                            const lt_hash_t *prev, const lt_hash_t *deps, unsigned ndeps,
+                            const char *k, const char *v, lt_buf_t *out)
+{
+    lt_kv_entry_t e = {{(const uint8_t *)k, strlen(k)}, {(const uint8_t *)v, strlen(v)}, false};
+    lt_buf_t kvop = LT_BUF_INIT, ops = LT_BUF_INIT;
+    cr_assert_eq(lt_kvop_encode(&e, 1, &kvop), LT_OK);
+    cr_assert_eq(lt_uop_encode_app(kvop.data, kvop.len, &ops), LT_OK);
+    lt_intention_t in = {.version = LT_INTENTION_VERSION,
+                         .author = who->pk,
+                         .hlc = {wall, 0},
+                         .store_id = *sid,
+                         .ops_len = (uint32_t)ops.len,
+                         .ops = ops.data};
+    if (prev)
+        in.store_prev = *prev;
+    for (unsigned i = 0; i < ndeps; i++)
+        in.deps[i] = deps[i];
+    in.ndeps = (uint8_t)ndeps;
+    lt_deps_normalize(in.deps, &in.ndeps);
+    lt_hash_t h;
+    lt_buf_reset(out);
+    cr_assert_eq(lt_intention_sign(&in, who, out, &h), LT_OK);
+    lt_buf_free(&kvop);
+    lt_buf_free(&ops);
+    return h;
+}
+
+/* INGEST_BATCH of the signed intentions its[0..n) into sid: the reply. */
+static lattice_store_IngestedBatch s_ingest_batch(const lt_store_id_t *sid,
+                                                  const lt_buf_t *const *its, size_t n)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(
+        lt_pb_append_bytes(&b, lattice_store_IngestBatch_store_tag, sid->b, LT_STORE_ID_LEN),
+        LT_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, its[i]->data,
+                                        its[i]->len),
+                     LT_OK);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_INGEST_BATCH, &b);
+    lattice_store_IngestedBatch r = lattice_store_IngestedBatch_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_IngestedBatch_fields, &r, g->body, g->len),
+                 LT_OK);
+    for (pb_size_t i = 0; i < r.missing_count; i++)
+        cr_assert_eq(r.missing[i].size, LT_HASH_LEN);
+    lt_buf_free(&b);
+    return r;
+}
+
+static bool s_missing_has(const lattice_store_IngestedBatch *r, const lt_hash_t *h)
+{
+    for (pb_size_t i = 0; i < r->missing_count; i++)
+        if (memcmp(r->missing[i].bytes, h->b, LT_HASH_LEN) == 0)
+            return true;
+    return false;
+}
+
+/* The bytes this node serves for h (FETCH: what lt_store_get_intention
+ * gives) into out. */
+static void s_served(const lt_store_id_t *sid, const lt_hash_t *h, lt_buf_t *out)
+{
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+    cr_assert_eq(s_fetched(s_fetch(NULL, sid, h, 1), &in, &vs), 1);
+    cr_assert_eq(vs.n, 1);
+    lt_buf_reset(out);
+    cr_assert_eq(lt_buf_append(out, vs.v[0].p, vs.v[0].len), LT_OK);
+    lt_pb_views_free(&vs);
+}
+
+/* The WITNESSED events of watch `corr` received so far, in order. */
+static size_t s_witnessed_events(uint64_t corr, s_got_t **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s_env->ngot; i++) {
+        s_got_t *g = &s_env->got[i];
+        if (g->kind != LT_MSG_EVENT)
+            continue;
+        cr_assert_eq(g->type, lattice_store_StoreMsgType_WITNESSED);
+        cr_assert_eq(g->corr, corr);
+        cr_assert_lt(n, max);
+        out[n++] = g;
+    }
+    return n;
+}
+
+/* A Witnessed event: its store into sid, views of its intentions into vs
+ * (free with lt_pb_views_free; they point into g's body). */
+static void s_witnessed(const s_got_t *g, lt_store_id_t *sid, lt_pb_input_t *in, lt_pb_views_t *vs)
+{
+    cr_assert_leq(g->len, LT_FRAME_MAX_BODY);
+    *in = lt_pb_input(g->body, g->len);
+    *vs = (lt_pb_views_t){.in = in};
+    lattice_store_Witnessed m = lattice_store_Witnessed_init_zero;
+    lt_pb_bind_views(&m.intentions, vs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_Witnessed_fields, &m, g->body, g->len), LT_OK);
+    cr_assert_eq(m.store.size, LT_STORE_ID_LEN);
+    memcpy(sid->b, m.store.bytes, LT_STORE_ID_LEN);
+    cr_assert_gt(vs->n, 0, "an event tells at least one intention");
+}
+
+/* Asserts that event g tells store sid's intentions hs[0..n), in order, in
+ * exactly the bytes the store serves for them. */
+static void s_expect_witnessed(const s_got_t *g, const lt_store_id_t *sid, const lt_hash_t *hs,
+                               size_t n)
+{
+    lt_store_id_t got;
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+    s_witnessed(g, &got, &in, &vs);
+    cr_assert(lt_store_id_eq(&got, sid), "the event names another store");
+    cr_assert_eq(vs.n, n, "%zu intentions told, %zu expected", vs.n, n);
+    lt_buf_t want = LT_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        s_is_intention(&vs.v[i], &hs[i]);
+        s_served(sid, &hs[i], &want);
+        cr_assert_eq(vs.v[i].len, want.len);
+        cr_assert_eq(memcmp(vs.v[i].p, want.data, want.len), 0, "intention %zu: other bytes", i);
+    }
+    lt_buf_free(&want);
+    lt_pb_views_free(&vs);
+}
+
+static s_got_t *s_witness_watch(void)
+{
+    return s_call_ok(lattice_store_StoreMsgType_WITNESS_WATCH, NULL);
+}
+
+Test(store_actor, a_witness_watch_gets_what_each_commit_witnessed_per_store_after_it)
+{
+    lt_store_id_t kv = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_store_id_t lg = s_create(lattice_store_StoreType_STORE_TYPE_LOG, NULL, NULL);
+    uint64_t watch = s_witness_watch()->corr;
+    s_clear();
+
+    /* Local writes of both kinds, one burst: one commit, one event per
+     * store (in the order first touched), sent after the commit. */
+    long before = lt_kv_faulty_writes(s_env->faulty);
+    lt_buf_t b = LT_BUF_INIT;
+    s_put_body(&b, &kv, "a", "1", NULL);
+    uint64_t c1 = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    lattice_store_LogAppend la = lattice_store_LogAppend_init_zero;
+    lt_view_t text = {(const uint8_t *)"hello", 5};
+    S_SETB(la.store, lg.b, LT_STORE_ID_LEN);
+    lt_pb_bind_write(&la.text, &text);
+    s_enc(lattice_store_LogAppend_fields, &la, &b);
+    uint64_t c2 = s_inject(lattice_store_StoreMsgType_LOG_APPEND, &b);
+    s_put_body(&b, &kv, "b", "2", NULL);
+    uint64_t c3 = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    s_run();
+    lt_hash_t kvh[2] = {s_written(s_reply_to(c1)), s_written(s_reply_to(c3))};
+    lt_hash_t logh = s_written(s_reply_to(c2));
+    s_got_t *ev[8];
+    cr_assert_eq(s_witnessed_events(watch, ev, 8), 2);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(ev[i]->commits, before + 1, "an event before its commit");
+    s_got_t first = *ev[0], second = *ev[1];
+    s_expect_witnessed(&first, &kv, kvh, 2);
+    s_expect_witnessed(&second, &lg, &logh, 1);
+    s_clear();
+
+    /* Another author's chain, the child first: it floats and nothing is
+     * told; its parent's batch tells both, in witness order. */
+    lt_identity_t other;
+    lt_test_identity(&other, 71);
+    lt_buf_t p1 = LT_BUF_INIT, p2 = LT_BUF_INIT;
+    lt_hash_t ph[2];
+    ph[0] = s_sign_put(&other, &kv, s_env->clock, NULL, NULL, 0, "o", "1", &p1);
+    ph[1] = s_sign_put(&other, &kv, s_env->clock + 1, &ph[0], NULL, 0, "o", "2", &p2);
+    const lt_buf_t *child[1] = {&p2}, *parent[1] = {&p1};
+    lattice_store_IngestedBatch r = s_ingest_batch(&kv, child, 1);
+    cr_assert_eq(r.floating, 1);
+    cr_assert_eq(s_witnessed_events(watch, ev, 8), 0, "a floating intention was told");
+    s_clear();
+    before = lt_kv_faulty_writes(s_env->faulty);
+    r = s_ingest_batch(&kv, parent, 1);
+    cr_assert_eq(r.witnessed, 2);
+    cr_assert_eq(s_witnessed_events(watch, ev, 8), 1);
+    cr_assert_eq(ev[0]->commits, before + 1);
+    first = *ev[0];
+    s_expect_witnessed(&first, &kv, ph, 2);
+    s_clear();
+
+    /* System ops: an ingested one and a local one. */
+    lt_identity_t peer;
+    lt_test_identity(&peer, 72);
+    s_ingest_peer(&kv, &peer);
+    cr_assert_eq(s_witnessed_events(watch, ev, 8), 1);
+    lt_store_id_t got;
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+    s_witnessed(ev[0], &got, &in, &vs);
+    cr_assert(lt_store_id_eq(&got, &kv));
+    cr_assert_eq(vs.n, 1);
+    lt_pb_views_free(&vs);
+    s_clear();
+    uint8_t secret[32];
+    s_invite_secret(&kv, 0, secret);
+    cr_assert_eq(s_witnessed_events(watch, ev, 8), 1, "a local system op was not told");
+    s_clear();
+
+    /* Unwatched: nothing more; a second unwatch finds nothing. */
+    lattice_store_Unwatch u = {.corr = watch};
+    s_enc(lattice_store_Unwatch_fields, &u, &b);
+    s_call_ok(lattice_store_StoreMsgType_WITNESS_UNWATCH, &b);
+    s_put(&kv, "c", "3");
+    cr_assert_eq(s_witnessed_events(watch, ev, 8), 0);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_WITNESS_UNWATCH, &b)->status, LT_ENOTFOUND);
+    lt_buf_free(&p1);
+    lt_buf_free(&p2);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, a_commit_too_large_for_one_witnessed_event_is_told_in_several)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    uint64_t watch = s_witness_watch()->corr;
+    s_clear();
+    enum { N = 6, VLEN = 60 * 1024 };
+    char *big = malloc(VLEN + 1);
+    cr_assert(big);
+    memset(big, 'w', VLEN);
+    big[VLEN] = '\0';
+    lt_hash_t h[N];
+    uint64_t corr[N];
+    lt_buf_t b = LT_BUF_INIT;
+    for (int i = 0; i < N; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "big%d", i);
+        s_put_body(&b, &sid, k, big, NULL);
+        corr[i] = s_inject(lattice_store_StoreMsgType_KV_PUT, &b);
+    }
+    long before = lt_kv_faulty_writes(s_env->faulty);
+    s_run(); /* one burst: one commit */
+    for (int i = 0; i < N; i++)
+        h[i] = s_written(s_reply_to(corr[i]));
+    lt_buf_free(&b);
+    free(big);
+    s_got_t *ev[8];
+    size_t nev = s_witnessed_events(watch, ev, 8);
+    cr_assert_gt(nev, 1, "one event of %d intentions of 60 KiB", N);
+    size_t at = 0;
+    for (size_t i = 0; i < nev; i++) {
+        lt_store_id_t got;
+        lt_pb_input_t in;
+        lt_pb_views_t vs;
+        s_witnessed(ev[i], &got, &in, &vs);
+        cr_assert(lt_store_id_eq(&got, &sid));
+        cr_assert_eq(ev[i]->commits, before + 1);
+        for (size_t k = 0; k < vs.n; k++)
+            s_is_intention(&vs.v[k], &h[at++]);
+        lt_pb_views_free(&vs);
+    }
+    cr_assert_eq(at, N, "every intention told once, in witness order");
+}
+
+Test(store_actor, a_witness_watch_is_local_bounded_and_lost_when_its_watcher_is_gone)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    /* Not for other nodes, even active peers. */
+    lt_identity_t p;
+    lt_test_identity(&p, 73);
+    s_ingest_peer(&sid, &p);
+    char pfrom[LT_ADDR_MAX];
+    s_remote(pfrom, sizeof pfrom, &p);
+    s_got_t *g = s_call_from(pfrom, lattice_store_StoreMsgType_WITNESS_WATCH, NULL);
+    cr_assert_eq(g->status, LT_EREFUSED);
+    cr_assert(strstr(s_errmsg(g), "not served to other nodes"), "%s", s_errmsg(g));
+    /* No body. */
+    lt_buf_t b = LT_BUF_INIT;
+    s_ref_body(&b, &sid);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_WITNESS_WATCH, &b)->status, LT_EINVAL);
+
+    /* A watcher that is gone loses its watch at the first event. */
+    lt_msg_t m = {
+        .kind = LT_MSG_REQUEST, .corr = 999, .type = lattice_store_StoreMsgType_WITNESS_WATCH};
+    cr_assert_eq(lt_coop_inject(s_env->rt, "store", &m, S_GONE), LT_OK);
+    s_run();
+    s_put(&sid, "a", "1");
+    cr_assert_eq(s_env->refused_events, 1);
+    s_put(&sid, "b", "2");
+    cr_assert_eq(s_env->refused_events, 1, "the watch was not cancelled");
+
+    /* Its place is free again: 8 watches, not 9. */
+    uint64_t corr[8];
+    for (int i = 0; i < 8; i++)
+        corr[i] = s_witness_watch()->corr;
+    g = s_call(lattice_store_StoreMsgType_WITNESS_WATCH, NULL);
+    cr_assert_eq(g->status, LT_EFULL);
+    cr_assert(strstr(s_errmsg(g), "at most 8 witness watches"), "%s", s_errmsg(g));
+    s_clear();
+    s_put(&sid, "c", "3");
+    size_t events = 0;
+    for (size_t i = 0; i < s_env->ngot; i++)
+        events += s_env->got[i].kind == LT_MSG_EVENT;
+    cr_assert_eq(events, 8, "one event per watch");
+    lattice_store_Unwatch u = {.corr = corr[3]};
+    s_enc(lattice_store_Unwatch_fields, &u, &b);
+    s_call_ok(lattice_store_StoreMsgType_WITNESS_UNWATCH, &b);
+    s_witness_watch();
+    lt_buf_free(&b);
+}
+
+Test(store_actor, an_ingest_batch_names_what_its_floating_intentions_miss)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_identity_t a, d;
+    lt_test_identity(&a, 81);
+    lt_test_identity(&d, 82);
+    /* a1 <- a2 <- a3 by a, a3 also citing d1 (by d). */
+    lt_buf_t a1 = LT_BUF_INIT, a2 = LT_BUF_INIT, a3 = LT_BUF_INIT, d1 = LT_BUF_INIT;
+    uint64_t t = s_env->clock;
+    lt_hash_t ha1 = s_sign_put(&a, &sid, t, NULL, NULL, 0, "a", "1", &a1);
+    lt_hash_t ha2 = s_sign_put(&a, &sid, t + 1, &ha1, NULL, 0, "a", "2", &a2);
+    lt_hash_t hd1 = s_sign_put(&d, &sid, t, NULL, NULL, 0, "d", "1", &d1);
+    lt_hash_t ha3 = s_sign_put(&a, &sid, t + 2, &ha2, &hd1, 1, "a", "3", &a3);
+
+    /* a3 alone: both of its links are missing. */
+    const lt_buf_t *b3[1] = {&a3};
+    lattice_store_IngestedBatch r = s_ingest_batch(&sid, b3, 1);
+    cr_assert_eq(r.floating, 1);
+    cr_assert_eq(r.missing_count, 2);
+    cr_assert(s_missing_has(&r, &ha2) && s_missing_has(&r, &hd1));
+    /* a2 arrives and floats in turn: this batch misses a1. */
+    const lt_buf_t *b2[1] = {&a2};
+    r = s_ingest_batch(&sid, b2, 1);
+    cr_assert_eq(r.floating, 1);
+    cr_assert_eq(r.missing_count, 1);
+    cr_assert(s_missing_has(&r, &ha1));
+    /* a3 again (held, still floating): what keeps it, through a2. */
+    r = s_ingest_batch(&sid, b3, 1);
+    cr_assert_eq(r.duplicates, 1);
+    cr_assert_eq(r.missing_count, 2);
+    cr_assert(s_missing_has(&r, &ha1) && s_missing_has(&r, &hd1));
+    /* The parents arrive: everything is witnessed, nothing is missing. */
+    const lt_buf_t *parents[2] = {&a1, &d1};
+    r = s_ingest_batch(&sid, parents, 2);
+    cr_assert_eq(r.witnessed, 4);
+    cr_assert_eq(r.missing_count, 0);
+    (void)ha3;
+
+    /* 70 intentions each citing a different absent one: 64 named, each
+     * once. */
+    enum { M = 70 };
+    lt_buf_t many[M];
+    const lt_buf_t *pm[M];
+    for (int i = 0; i < M; i++) {
+        lt_identity_t w;
+        lt_test_identity(&w, (uint8_t)(100 + i));
+        lt_hash_t absent;
+        memset(absent.b, i + 1, LT_HASH_LEN);
+        many[i] = (lt_buf_t)LT_BUF_INIT;
+        s_sign_put(&w, &sid, t, NULL, &absent, 1, "m", "x", &many[i]);
+        pm[i] = &many[i];
+    }
+    r = s_ingest_batch(&sid, pm, M);
+    cr_assert_eq(r.floating, M);
+    cr_assert_eq(r.missing_count, LT_STORE_MISSING_MAX);
+    for (pb_size_t i = 0; i < r.missing_count; i++)
+        for (pb_size_t k = 0; k < i; k++)
+            cr_assert_neq(memcmp(r.missing[i].bytes, r.missing[k].bytes, LT_HASH_LEN), 0);
+    for (int i = 0; i < M; i++)
+        lt_buf_free(&many[i]);
+    lt_buf_free(&a1);
+    lt_buf_free(&a2);
+    lt_buf_free(&a3);
+    lt_buf_free(&d1);
+}
+
+static s_got_t *s_chain_read(const char *from, const lt_store_id_t *sid, const lt_hash_t *hs,
+                             size_t n, uint32_t max)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_ChainRead_store_tag, sid->b, LT_STORE_ID_LEN),
+                 LT_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(
+            lt_pb_append_bytes(&b, lattice_store_ChainRead_hashes_tag, hs[i].b, LT_HASH_LEN),
+            LT_OK);
+    lattice_store_ChainRead tail = lattice_store_ChainRead_init_zero;
+    tail.max = max;
+    lt_buf_t t = LT_BUF_INIT;
+    s_enc(lattice_store_ChainRead_fields, &tail, &t);
+    cr_assert_eq(lt_buf_append(&b, t.data, t.len), LT_OK);
+    s_got_t *g = from ? s_call_from(from, lattice_store_StoreMsgType_CHAIN_READ, &b)
+                      : s_call(lattice_store_StoreMsgType_CHAIN_READ, &b);
+    lt_buf_free(&t);
+    lt_buf_free(&b);
+    return g;
+}
+
+/* A CloneChunk reply: views of its intentions into vs (free with
+ * lt_pb_views_free), the chunk's fields returned. */
+static lattice_store_CloneChunk s_chunk(const s_got_t *g, lt_pb_input_t *in, lt_pb_views_t *vs)
+{
+    cr_assert_eq(g->status, LT_OK, "%s", g->status ? s_errmsg(g) : "");
+    cr_assert_leq(g->len, LT_FRAME_MAX_BODY);
+    *in = lt_pb_input(g->body, g->len);
+    *vs = (lt_pb_views_t){.in = in};
+    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
+    lt_pb_bind_views(&ch.intentions, vs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, g->body, g->len), LT_OK);
+    return ch;
+}
+
+Test(store_actor, a_chain_read_returns_an_intention_and_its_ancestors_nearest_first)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    enum { N = 20 };
+    lt_hash_t h[N];
+    s_put_many(&sid, "k", N, "v", h);
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+
+    /* The newest: the whole chain back, newest first. */
+    lattice_store_CloneChunk ch = s_chunk(s_chain_read(NULL, &sid, &h[N - 1], 1, 0), &in, &vs);
+    cr_assert_eq(vs.n, N);
+    cr_assert_eq(ch.next_seq, 0);
+    cr_assert_eq(ch.total, N);
+    for (size_t i = 0; i < N; i++)
+        s_is_intention(&vs.v[i], &h[N - 1 - i]);
+    lt_pb_views_free(&vs);
+    /* max cuts it. */
+    s_chunk(s_chain_read(NULL, &sid, &h[N - 1], 1, 5), &in, &vs);
+    cr_assert_eq(vs.n, 5);
+    for (size_t i = 0; i < 5; i++)
+        s_is_intention(&vs.v[i], &h[N - 1 - i]);
+    lt_pb_views_free(&vs);
+    /* Two named, one an ancestor of the other, one not held: each once. */
+    lt_hash_t absent = h[0];
+    absent.b[0] ^= 1;
+    lt_hash_t ask[3] = {h[4], absent, h[9]};
+    s_chunk(s_chain_read(NULL, &sid, ask, 3, 0), &in, &vs);
+    cr_assert_eq(vs.n, 10);
+    for (size_t i = 0; i < 10; i++)
+        s_is_intention(&vs.v[i], &h[9 - i]);
+    lt_pb_views_free(&vs);
+    /* Nothing held: an empty chunk. */
+    ch = s_chunk(s_chain_read(NULL, &sid, &absent, 1, 0), &in, &vs);
+    cr_assert_eq(vs.n, 0);
+    cr_assert_eq(ch.total, N);
+    lt_pb_views_free(&vs);
+    s_clear();
+
+    /* Another node: refused unless an active peer of the store. */
+    lt_identity_t p, q;
+    lt_test_identity(&p, 91);
+    lt_test_identity(&q, 92);
+    char pfrom[LT_ADDR_MAX], qfrom[LT_ADDR_MAX];
+    s_remote(pfrom, sizeof pfrom, &p);
+    s_remote(qfrom, sizeof qfrom, &q);
+    s_got_t *g = s_chain_read(pfrom, &sid, &h[N - 1], 1, 0);
+    cr_assert_eq(g->status, LT_EREFUSED);
+    cr_assert(strstr(s_errmsg(g), "not an active peer"), "%s", s_errmsg(g));
+    s_ingest_peer(&sid, &p);
+    s_chunk(s_chain_read(pfrom, &sid, &h[N - 1], 1, 3), &in, &vs);
+    cr_assert_eq(vs.n, 3);
+    lt_pb_views_free(&vs);
+    cr_assert_eq(s_chain_read(qfrom, &sid, &h[N - 1], 1, 0)->status, LT_EREFUSED);
+    lt_store_id_t nosuch = sid;
+    nosuch.b[0] ^= 1;
+    cr_assert_eq(s_chain_read(NULL, &nosuch, h, 1, 0)->status, LT_ENOTFOUND);
+
+    /* Malformed: no hash, 65 hashes, a hash of 31 bytes. */
+    g = s_chain_read(NULL, &sid, h, 0, 0);
+    cr_assert_eq(g->status, LT_EINVAL);
+    cr_assert(strstr(s_errmsg(g), "at least one hash"), "%s", s_errmsg(g));
+    lt_hash_t many[LT_STORE_CHAIN_READ_MAX + 1];
+    for (size_t i = 0; i <= LT_STORE_CHAIN_READ_MAX; i++)
+        many[i] = h[i % N];
+    g = s_chain_read(NULL, &sid, many, LT_STORE_CHAIN_READ_MAX + 1, 0);
+    cr_assert_eq(g->status, LT_EINVAL);
+    cr_assert(strstr(s_errmsg(g), "at most 64"), "%s", s_errmsg(g));
+    s_chunk(s_chain_read(NULL, &sid, many, LT_STORE_CHAIN_READ_MAX, 0), &in, &vs);
+    cr_assert_eq(vs.n, N, "64 hashes are allowed, each intention sent once");
+    lt_pb_views_free(&vs);
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_ChainRead_store_tag, sid.b, LT_STORE_ID_LEN),
+                 LT_OK);
+    cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_ChainRead_hashes_tag, h[0].b, 31), LT_OK);
+    g = s_call(lattice_store_StoreMsgType_CHAIN_READ, &b);
+    cr_assert_eq(g->status, LT_EINVAL);
+    cr_assert(strstr(s_errmsg(g), "hash 1"), "%s", s_errmsg(g));
+    lt_buf_free(&b);
+}
+
+Test(store_actor, a_chain_read_stops_short_of_the_message_size)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    enum { N = 6, VLEN = 60 * 1024 };
+    char *big = malloc(VLEN + 1);
+    cr_assert(big);
+    memset(big, 'c', VLEN);
+    big[VLEN] = '\0';
+    lt_hash_t h[N];
+    s_put_many(&sid, "big", N, big, h);
+    free(big);
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+    s_chunk(s_chain_read(NULL, &sid, &h[N - 1], 1, 0), &in, &vs);
+    cr_assert(vs.n >= 1 && vs.n < N, "%zu intentions of 60 KiB in one reply", vs.n);
+    for (size_t i = 0; i < vs.n; i++)
+        s_is_intention(&vs.v[i], &h[N - 1 - i]);
+    lt_pb_views_free(&vs);
+}
+
+Test(store_actor, a_chain_read_ingested_in_reverse_fills_a_gap_on_another_node)
+{
+    /* Node A (key 1) writes a chain of N; a node that holds its first five
+     * gets the newest pushed (it floats), asks A for what it misses, and
+     * ingests A's reply ancestors first. */
+    enum { N = 20, HELD = 5 };
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_hash_t h[N];
+    s_put_many(&sid, "k", N, "v", h);
+    lt_buf_t all[N];
+    for (size_t i = 0; i < N; i++) {
+        all[i] = (lt_buf_t)LT_BUF_INIT;
+        s_served(&sid, &h[i], &all[i]);
+    }
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+    s_chunk(s_chain_read(NULL, &sid, &h[N - 2], 1, 0), &in, &vs);
+    cr_assert_eq(vs.n, N - 1);
+    lt_buf_t reply[N - 1];
+    for (size_t i = 0; i < vs.n; i++) {
+        reply[i] = (lt_buf_t)LT_BUF_INIT;
+        cr_assert_eq(lt_buf_append(&reply[i], vs.v[i].p, vs.v[i].len), LT_OK);
+    }
+    lt_pb_views_free(&vs);
+    s_teardown();
+
+    lt_kv_t *mem;
+    cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &mem), LT_OK);
+    s_setup_node_with(mem, 0, 2);
+    lt_identity_t a;
+    lt_test_identity(&a, 1);
+    lattice_store_Joined j = lattice_store_Joined_init_zero;
+    S_SETB(j.store, sid.b, LT_STORE_ID_LEN);
+    j.type = lattice_store_StoreType_STORE_TYPE_KV;
+    S_SETB(j.inviter, a.pk.b, LT_KEY_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    s_enc(lattice_store_Joined_fields, &j, &b);
+    s_call_ok(lattice_store_StoreMsgType_PEER_JOINED, &b);
+    lattice_store_StoreInfo si = lattice_store_StoreInfo_init_zero;
+    s_ref_body(&b, &sid);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    uint64_t base = si.witnessed; /* the inviter recorded as a peer */
+    const lt_buf_t *its[N];
+    for (size_t i = 0; i < HELD; i++)
+        its[i] = &all[i];
+    cr_assert_eq(s_ingest_batch(&sid, its, HELD).witnessed, HELD);
+    its[0] = &all[N - 1];
+    lattice_store_IngestedBatch r = s_ingest_batch(&sid, its, 1);
+    cr_assert_eq(r.floating, 1);
+    cr_assert_eq(r.missing_count, 1);
+    cr_assert(s_missing_has(&r, &h[N - 2]), "the pushed intention's parent is not missing");
+
+    /* The reply reversed: what is held is a duplicate, the rest is
+     * witnessed in order, and the cascade takes the pushed one. */
+    for (size_t i = 0; i < N - 1; i++)
+        its[i] = &reply[N - 2 - i];
+    r = s_ingest_batch(&sid, its, N - 1);
+    cr_assert_eq(r.duplicates, HELD);
+    cr_assert_eq(r.witnessed, N - HELD);
+    cr_assert_eq(r.floating, 0);
+    cr_assert_eq(r.missing_count, 0);
+    g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    cr_assert_eq(si.witnessed, base + N);
+    cr_assert_eq(si.floating, 0);
+    for (size_t i = 0; i < N; i++) {
+        lt_hlc_t hlc;
+        uint64_t seq;
+        s_debug_of(&sid, &h[i], &hlc, &seq);
+        cr_assert_eq(seq, base + i + 1, "intention %zu witnessed at %llu", i,
+                     (unsigned long long)seq);
+    }
+    for (size_t i = 0; i < N; i++)
+        lt_buf_free(&all[i]);
+    for (size_t i = 0; i < N - 1; i++)
+        lt_buf_free(&reply[i]);
+    lt_buf_free(&b);
 }
 
 Test(store_actor, a_joined_store_is_held_empty_with_its_inviter_as_peer)

@@ -1,8 +1,9 @@
 /* Fuzz target: the store actor's request decoder (store_proto.h). The first
  * byte picks the message type (any value, known or not), the rest is the
  * body. A decoded request must only hold views inside the body, and what the
- * decoder promises (non-empty keys, Fetch's 32-byte hashes, a witness seq of
- * at least 1) must hold; nothing may crash or leak. */
+ * decoder promises (non-empty keys, the 32-byte hashes of Fetch and
+ * ChainRead and their bounds, a witness seq of at least 1, no body for
+ * WitnessWatch) must hold; nothing may crash or leak. */
 #include "store/store_proto.h"
 
 #include <stdlib.h>
@@ -42,13 +43,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((type == lattice_store_StoreMsgType_KV_PUT || type == lattice_store_StoreMsgType_KV_GET) &&
         r.key.len == 0)
         abort();
-    if (type == lattice_store_StoreMsgType_FETCH) {
-        if (r.nviews == 0 || r.nviews > LT_STORE_FETCH_MAX)
+    if (type == lattice_store_StoreMsgType_FETCH || type == lattice_store_StoreMsgType_CHAIN_READ) {
+        size_t max =
+            type == lattice_store_StoreMsgType_FETCH ? LT_STORE_FETCH_MAX : LT_STORE_CHAIN_READ_MAX;
+        if (r.nviews == 0 || r.nviews > max || !r.has_store)
             abort();
         for (size_t i = 0; i < r.nviews; i++)
             if (r.views[i].len != LT_HASH_LEN)
                 abort();
     }
+    if (type == lattice_store_StoreMsgType_WITNESS_WATCH && size != 1)
+        abort(); /* takes no body */
     if ((type == lattice_store_StoreMsgType_SYNC_ITEMS ||
          type == lattice_store_StoreMsgType_CLONE_READ) &&
         r.num == 0)

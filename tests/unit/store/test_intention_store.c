@@ -507,6 +507,143 @@ Test(intention_store, every_missing_link_is_reported)
     lt_buf_free(&y.bytes);
 }
 
+/* Whether h is among v[0..n). */
+static bool s_has_hash(const lt_hash_t *v, unsigned n, const lt_hash_t *h)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (lt_hash_eq(&v[i], h))
+            return true;
+    return false;
+}
+
+Test(intention_store, missing_deps_name_the_holes_below_what_floats_each_once)
+{
+    s_node_t *n = &s_nodes[0];
+    s_node_open(n, 1, LT_TEST_MEM, S_T0);
+    lt_identity_t a, b;
+    lt_test_identity(&a, 30);
+    lt_test_identity(&b, 31);
+    /* a1 <- a2 <- a3 (a's chain), a3 also citing d (by b); a1 and d are
+     * not here yet. */
+    s_int_t a1 = s_sign_put(&a, S_T0, NULL, NULL, 0, "x", "1");
+    s_int_t a2 = s_sign_put(&a, S_T0 + 1, &a1.hash, NULL, 0, "x", "2");
+    s_int_t d = s_sign_put(&b, S_T0, NULL, NULL, 0, "y", "1");
+    s_int_t a3 = s_sign_put(&a, S_T0 + 2, &a2.hash, &d.hash, 1, "x", "3");
+    lt_hash_t out[8];
+    unsigned nout = 99;
+    /* Nothing floats: nothing is missing, whatever is asked. */
+    cr_assert_eq(lt_store_missing_deps(n->st, &a3.hash, 1, out, 8, &nout), LT_OK);
+    cr_assert_eq(nout, 0);
+
+    s_ingest(n, &a3, LT_INGEST_FLOATING);
+    s_ingest(n, &a2, LT_INGEST_FLOATING);
+    /* a3 waits for a2, which is held: what a2 misses (a1) and d. */
+    cr_assert_eq(lt_store_missing_deps(n->st, &a3.hash, 1, out, 8, &nout), LT_OK);
+    cr_assert_eq(nout, 2, "%u holes", nout);
+    cr_assert(s_has_hash(out, nout, &a1.hash) && s_has_hash(out, nout, &d.hash));
+    cr_assert_not(s_has_hash(out, nout, &a2.hash), "a held link is not a hole");
+    /* Both floating ones asked: the same holes, each once; the pending
+     * transaction is seen, and so is the committed state. */
+    lt_hash_t both[3] = {a2.hash, a3.hash, a2.hash};
+    cr_assert_eq(lt_store_missing_deps(n->st, both, 3, out, 8, &nout), LT_OK);
+    cr_assert_eq(nout, 2);
+    s_commit(n);
+    cr_assert_eq(lt_store_missing_deps(n->st, &a2.hash, 1, out, 8, &nout), LT_OK);
+    cr_assert_eq(nout, 1, "a2 misses a1 only");
+    cr_assert(lt_hash_eq(&out[0], &a1.hash));
+    /* cap bounds what is written. */
+    cr_assert_eq(lt_store_missing_deps(n->st, &a3.hash, 1, out, 1, &nout), LT_OK);
+    cr_assert_eq(nout, 1);
+    /* A hash not held adds nothing: it is what is asked, not a link. */
+    cr_assert_eq(lt_store_missing_deps(n->st, &a1.hash, 1, out, 8, &nout), LT_OK);
+    cr_assert_eq(nout, 0);
+
+    /* a1 arrives: a2 is witnessed, a3 still waits for d. */
+    s_ingest(n, &a1, LT_INGEST_WITNESSED);
+    cr_assert_eq(lt_store_missing_deps(n->st, both, 3, out, 8, &nout), LT_OK);
+    cr_assert_eq(nout, 1);
+    cr_assert(lt_hash_eq(&out[0], &d.hash));
+    s_ingest(n, &d, LT_INGEST_WITNESSED);
+    cr_assert_eq(lt_store_missing_deps(n->st, both, 3, out, 8, &nout), LT_OK);
+    cr_assert_eq(nout, 0, "everything is witnessed");
+    s_commit(n);
+    cr_assert_eq(s_floating(n), 0);
+    lt_buf_free(&a1.bytes);
+    lt_buf_free(&a2.bytes);
+    lt_buf_free(&a3.bytes);
+    lt_buf_free(&d.bytes);
+}
+
+typedef struct {
+    lt_hash_t h[16];
+    uint64_t seq[16];
+    unsigned n, stop_after;
+} s_found_t;
+
+static lt_err_t s_found_fn(void *ctx, const lt_hash_t *h, uint64_t seq, const uint8_t *bytes,
+                           size_t len)
+{
+    s_found_t *f = ctx;
+    lt_signed_t s;
+    cr_assert_eq(lt_signed_parse(bytes, len, &s), LT_OK);
+    cr_assert(lt_hash_eq(&s.hash, h), "the bytes are not the intention's");
+    cr_assert_lt(f->n, 16);
+    f->h[f->n] = *h;
+    f->seq[f->n++] = seq;
+    return f->stop_after && f->n == f->stop_after ? LT_EFULL : LT_OK;
+}
+
+Test(intention_store, an_ancestor_walk_finds_each_held_ancestor_once_nearest_first)
+{
+    s_node_t *n = &s_nodes[0];
+    s_node_open(n, 1, LT_TEST_MEM, S_T0);
+    lt_identity_t a, b;
+    lt_test_identity(&a, 30);
+    lt_test_identity(&b, 31);
+    /* a1 <- a2 <- a3 <- a4, a4 citing d, d citing a1; a floating a6 on an
+     * absent a5. */
+    s_int_t a1 = s_sign_put(&a, S_T0, NULL, NULL, 0, "x", "1");
+    s_int_t a2 = s_sign_put(&a, S_T0 + 1, &a1.hash, NULL, 0, "x", "2");
+    s_int_t a3 = s_sign_put(&a, S_T0 + 2, &a2.hash, NULL, 0, "x", "3");
+    s_int_t d = s_sign_put(&b, S_T0, NULL, &a1.hash, 1, "y", "1");
+    s_int_t a4 = s_sign_put(&a, S_T0 + 3, &a3.hash, &d.hash, 1, "x", "4");
+    s_int_t a5 = s_sign_put(&a, S_T0 + 4, &a4.hash, NULL, 0, "x", "5");
+    s_int_t a6 = s_sign_put(&a, S_T0 + 5, &a5.hash, NULL, 0, "x", "6");
+    const s_int_t *all[] = {&a1, &a2, &a3, &d, &a4};
+    for (size_t i = 0; i < 5; i++)
+        s_ingest(n, all[i], LT_INGEST_WITNESSED);
+    s_ingest(n, &a6, LT_INGEST_FLOATING);
+    s_commit(n);
+
+    s_found_t f = {.n = 0};
+    cr_assert_eq(lt_store_walk_ancestors(n->st, &a4.hash, 1, s_found_fn, &f), LT_OK);
+    /* Breadth-first, store_prev before deps: a4; a3, d; a2, a1 (d's dep,
+     * found before a2's store_prev); each once. */
+    cr_assert_eq(f.n, 5);
+    const lt_hash_t *want[5] = {&a4.hash, &a3.hash, &d.hash, &a2.hash, &a1.hash};
+    for (unsigned i = 0; i < 5; i++)
+        cr_assert(lt_hash_eq(&f.h[i], want[i]), "intention %u out of order", i);
+    cr_assert_eq(f.seq[0], 5, "a4 was witnessed fifth");
+    cr_assert_eq(f.seq[4], 1);
+
+    /* A floating start: seq 0; the walk stops at the hole (a5). Both
+     * starts, one given twice: each once, the starts first. */
+    lt_hash_t starts[3] = {a6.hash, a2.hash, a6.hash};
+    f = (s_found_t){.n = 0};
+    cr_assert_eq(lt_store_walk_ancestors(n->st, starts, 3, s_found_fn, &f), LT_OK);
+    cr_assert_eq(f.n, 3);
+    cr_assert(lt_hash_eq(&f.h[0], &a6.hash) && f.seq[0] == 0);
+    cr_assert(lt_hash_eq(&f.h[1], &a2.hash) && lt_hash_eq(&f.h[2], &a1.hash));
+
+    /* The callback stops it. */
+    f = (s_found_t){.stop_after = 2};
+    cr_assert_eq(lt_store_walk_ancestors(n->st, &a4.hash, 1, s_found_fn, &f), LT_EFULL);
+    cr_assert_eq(f.n, 2);
+    s_int_t *mine[] = {&a1, &a2, &a3, &d, &a4, &a5, &a6};
+    for (size_t i = 0; i < 7; i++)
+        lt_buf_free(&mine[i]->bytes);
+}
+
 /* ---- tips and forks ---- */
 
 static unsigned s_tips(s_node_t *n, const lt_pubkey_t *author, lt_hash_t *tips)
