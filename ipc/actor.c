@@ -30,6 +30,38 @@ lt_err_t lt_ctx_reply(lt_ctx_t *ctx, const lt_msg_t *req, lt_err_t status, uint3
     return ctx->ops->send(ctx->rt, req->from, &m);
 }
 
+lt_err_t lt_ctx_reply_to(lt_ctx_t *ctx, const char *to, uint64_t corr, lt_err_t status,
+                         uint32_t type, const void *body, size_t len)
+{
+    lt_msg_t m = {.kind = LT_MSG_REPLY,
+                  .corr = corr,
+                  .type = type,
+                  .status = status,
+                  .body = body,
+                  .len = len};
+    return ctx->ops->send(ctx->rt, to, &m);
+}
+
+lt_err_t lt_ctx_reply_error(lt_ctx_t *ctx, const char *to, uint64_t corr, lt_err_t status,
+                            const char *why)
+{
+    /* Field 1, wire type 2 (0x0a), a one- or two-byte length, the text. */
+    uint8_t body[3 + LT_ERROR_MSG_MAX];
+    size_t n = why ? strnlen(why, LT_ERROR_MSG_MAX) : 0, len = 0;
+    if (n) {
+        body[len++] = 0x0a;
+        if (n < 0x80) {
+            body[len++] = (uint8_t)n;
+        } else {
+            body[len++] = (uint8_t)(0x80 | (n & 0x7f));
+            body[len++] = (uint8_t)(n >> 7);
+        }
+        memcpy(body + len, why, n);
+        len += n;
+    }
+    return lt_ctx_reply_to(ctx, to, corr, status, 0, body, len);
+}
+
 lt_err_t lt_ctx_event(lt_ctx_t *ctx, const char *to, uint32_t type, const void *body, size_t len)
 {
     lt_msg_t m = {.kind = LT_MSG_EVENT, .type = type, .status = LT_OK, .body = body, .len = len};

@@ -100,6 +100,15 @@ LT_NODISCARD lt_err_t lt_ctx_reply(lt_ctx_t *ctx, const lt_msg_t *req, lt_err_t 
                                    uint32_t type, const void *body, size_t len);
 LT_NODISCARD lt_err_t lt_ctx_event(lt_ctx_t *ctx, const char *to, uint32_t type, const void *body,
                                    size_t len);
+/* A reply to a request answered later: its `from` and `corr` were kept. */
+LT_NODISCARD lt_err_t lt_ctx_reply_to(lt_ctx_t *ctx, const char *to, uint64_t corr, lt_err_t status,
+                                      uint32_t type, const void *body, size_t len);
+/* A failed reply whose body is the Error message every service protocol
+ * shares (`message Error { string message = 1; }`), holding why (cut at
+ * LT_ERROR_MSG_MAX bytes). */
+#define LT_ERROR_MSG_MAX 255
+LT_NODISCARD lt_err_t lt_ctx_reply_error(lt_ctx_t *ctx, const char *to, uint64_t corr,
+                                         lt_err_t status, const char *why);
 static inline uint64_t lt_ctx_now(const lt_ctx_t *ctx)
 {
     return ctx->ops->now(ctx->rt);
