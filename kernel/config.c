@@ -11,7 +11,7 @@
 /* The services this build can run, in start order: a service starts after
  * the ones it depends on (sync, gossip and cas will need the store), and the
  * node stops them in the reverse order. */
-static const char *const s_known[] = {"store", "sync"};
+static const char *const s_known[] = {"store", "sync", "gossip"};
 #define S_NKNOWN (sizeof s_known / sizeof s_known[0])
 
 bool lt_kconfig_known(const char *name)
@@ -25,7 +25,7 @@ bool lt_kconfig_known(const char *name)
 const char *lt_kconfig_known_list(void)
 {
     /* Joined by hand: keep it in step with s_known. */
-    return "store, sync";
+    return "store, sync, gossip";
 }
 
 static void s_usage(FILE *out)

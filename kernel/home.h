@@ -10,7 +10,8 @@
  *   <home>/latticed.log         kernel and service log lines, appended
  *   <home>/kernel.sock          the ROUTER's ipc endpoint (router.c)
  *   <home>/identity.key         the node key (weaver/identity.h)
- *   <home>/services/<name>.pid  the pid of each service the kernel spawned */
+ *   <home>/services/<name>.pid  the pid of each service the kernel spawned
+ *   <home>/links                the peers to link to again at start (links_file.h) */
 #ifndef LT_KERNEL_HOME_H
 #define LT_KERNEL_HOME_H
 

@@ -8,6 +8,7 @@
 #include "kernel.pb.h"
 
 #include <pb_decode.h>
+#include <pb_encode.h>
 #include <sodium.h>
 #include <zmq.h>
 
@@ -33,6 +34,18 @@
 /* Log at most one refusal line per interval (and a few dropped messages). */
 #define S_REFUSE_LOG_MS    1000
 #define S_DROP_LINES_PER_S 10
+/* A recorded peer's link that the far side refused is opened again after
+ * this, doubled at each refusal in a row up to the maximum: a node that has
+ * just started refuses every key until its store has said who may link. */
+#define S_RETRY_FIRST_MS 1000
+#define S_RETRY_MAX_MS   (300 * 1000)
+/* An inbound link counts as connected while heard within this. */
+#define S_IN_ALIVE_MS 10000
+
+_Static_assert(LT_LINKS_FILE_MAX_PEERS == LT_LINKS_MAX_OUT,
+               "<home>/links holds one line per outbound link");
+
+static lt_links_out_t *s_out(lt_links_t *l, const lt_pubkey_t *key);
 
 bool lt_links_active(const lt_kernel_t *k)
 {
@@ -78,10 +91,115 @@ bool lt_links_admits(const lt_kernel_t *k, const lt_pubkey_t *key)
 /* Closes outbound link i and removes it from the table. */
 static void s_out_drop(lt_links_t *l, size_t i)
 {
-    zmq_close(l->out[i].sock);
-    zmq_close(l->out[i].monitor);
+    if (l->out[i].sock)
+        zmq_close(l->out[i].sock);
+    if (l->out[i].monitor)
+        zmq_close(l->out[i].monitor);
     memmove(&l->out[i], &l->out[i + 1], (l->nout - i - 1) * sizeof l->out[0]);
     l->nout--;
+}
+
+/* ---- <home>/links ---- */
+
+static void s_kept_path(const lt_kernel_t *k, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", k->home->dir, LT_LINKS_FILE_NAME);
+}
+
+/* Writes the recorded peers to <home>/links; a failure is a warning (the
+ * links stay open, they are just not opened again after a restart). */
+static void s_kept_save(lt_kernel_t *k)
+{
+    if (!k->home)
+        return;
+    char path[LT_KCONFIG_PATH_MAX + 16];
+    s_kept_path(k, path, sizeof path);
+    lt_errbuf_t eb = {{0}};
+    if (lt_links_file_write(path, &k->links.kept, &eb) != LT_OK)
+        lt_log_warn(&k->log, S_TAG, "%s; peer links will not be opened again after a restart",
+                    eb.msg);
+}
+
+/* Records key at addrs (those a link may be opened to) in <home>/links. */
+static void s_keep(lt_kernel_t *k, const lt_pubkey_t *key, const char (*addrs)[LT_KCONFIG_ADDR_MAX],
+                   size_t naddrs)
+{
+    char ok[LT_LINKS_FILE_MAX_ADDRS][LT_KCONFIG_ADDR_MAX];
+    size_t n = 0;
+    for (size_t i = 0; i < naddrs && n < LT_LINKS_FILE_MAX_ADDRS; i++) {
+        const char *why = NULL;
+        if (lt_kconfig_listen_ok(addrs[i], &why))
+            snprintf(ok[n++], sizeof ok[0], "%s", addrs[i]);
+    }
+    const lt_links_file_peer_t *have = lt_links_file_find(&k->links.kept, key);
+    if (have && have->naddrs == n) {
+        bool same = true;
+        for (size_t i = 0; i < n && same; i++)
+            same = strcmp(have->addrs[i], ok[i]) == 0;
+        if (same)
+            return; /* nothing new to write */
+    }
+    lt_err_t rc = lt_links_file_put(&k->links.kept, key, (const char(*)[LT_KCONFIG_ADDR_MAX])ok, n);
+    if (rc != LT_OK) {
+        char hex[2 * LT_KEY_LEN + 1];
+        lt_hex(key->b, LT_KEY_LEN, hex);
+        lt_log_warn(&k->log, S_TAG, "cannot record the link to %.16s: %s", hex,
+                    rc == LT_EFULL ? "too many peers recorded" : "no address to record");
+        return;
+    }
+    s_kept_save(k);
+}
+
+/* ---- link-up events ---- */
+
+/* Tells LT_LINKS_UP_SERVICE, when it is registered, that the link to key
+ * is up (KERNEL_LINK_UP). Nothing is queued: a service that registers
+ * later hears of the links up then (lt_links_announce). */
+static void s_link_up(lt_kernel_t *k, const lt_pubkey_t *key)
+{
+    lattice_kernel_LinkUp m = lattice_kernel_LinkUp_init_zero;
+    m.key.size = LT_KEY_LEN;
+    memcpy(m.key.bytes, key->b, LT_KEY_LEN);
+    uint8_t body[lattice_kernel_LinkUp_size];
+    pb_ostream_t os = pb_ostream_from_buffer(body, sizeof body);
+    if (!pb_encode(&os, lattice_kernel_LinkUp_fields, &m))
+        return; /* cannot happen: a fixed-size message */
+    int rc = lt_router_event(k, LT_LINKS_UP_SERVICE, lattice_kernel_KernelMsgType_KERNEL_LINK_UP,
+                             body, os.bytes_written);
+    char hex[2 * LT_KEY_LEN + 1];
+    lt_hex(key->b, LT_KEY_LEN, hex);
+    if (rc == 0)
+        lt_log_debug(&k->log, S_TAG, "told %s: link to %.16s up", LT_LINKS_UP_SERVICE, hex);
+    else if (rc != EHOSTUNREACH)
+        lt_log_warn(&k->log, S_TAG, "cannot tell %s the link to %.16s is up: %s",
+                    LT_LINKS_UP_SERVICE, hex, zmq_strerror(rc));
+}
+
+/* ZAP admitted key as a peer: a new connection (or a reconnection) whose
+ * first message says the link is up. */
+static void s_fresh_add(lt_links_t *l, const lt_pubkey_t *key)
+{
+    for (size_t i = 0; i < l->nfresh; i++)
+        if (lt_pubkey_cmp(&l->fresh[i], key) == 0)
+            return;
+    if (l->nfresh == LT_LINKS_MAX_IN) {
+        memmove(&l->fresh[0], &l->fresh[1], (LT_LINKS_MAX_IN - 1) * sizeof l->fresh[0]);
+        l->nfresh--;
+    }
+    l->fresh[l->nfresh++] = *key;
+}
+
+/* Whether key was admitted by ZAP and not heard from since; forgets it. */
+static bool s_fresh_take(lt_links_t *l, const lt_pubkey_t *key)
+{
+    for (size_t i = 0; i < l->nfresh; i++) {
+        if (lt_pubkey_cmp(&l->fresh[i], key) == 0) {
+            memmove(&l->fresh[i], &l->fresh[i + 1], (l->nfresh - i - 1) * sizeof l->fresh[0]);
+            l->nfresh--;
+            return true;
+        }
+    }
+    return false;
 }
 
 typedef struct {
@@ -216,6 +334,21 @@ lt_err_t lt_links_set_admitted(lt_kernel_t *k, const uint8_t *body, size_t len, 
         lt_log_info(&k->log, S_TAG, "link to %.16s dropped: revoked", hex);
         s_out_drop(l, i--);
     }
+    /* ... and it is not opened again at the next start. */
+    bool forgot = false;
+    for (size_t i = 0; i < l->kept.npeers; i++) {
+        if (!s_is_revoked(l, &l->kept.peers[i].key))
+            continue;
+        char hex[2 * LT_KEY_LEN + 1];
+        lt_hex(l->kept.peers[i].key.b, LT_KEY_LEN, hex);
+        lt_log_info(&k->log, S_TAG, "forgetting the link to %.16s: revoked", hex);
+        lt_pubkey_t gone = l->kept.peers[i].key;
+        (void)lt_links_file_remove(&l->kept, &gone);
+        i--;
+        forgot = true;
+    }
+    if (forgot)
+        s_kept_save(k);
     if (first || changed) {
         char rev[32] = "";
         if (l->nrevoked)
@@ -386,6 +519,7 @@ static void s_zap_one(lt_kernel_t *k, zmq_msg_t *parts, size_t n, bool over)
         if (p) {
             ok = true;
             key = p->key;
+            s_fresh_add(l, &key);
         } else {
             why = s_join_check(k, x);
             ok = join = why == NULL;
@@ -448,29 +582,53 @@ static void s_pending_done(lt_links_out_t *o, const char *from, uint64_t corr)
 
 /* The far side refused the link (its ZAP said no): what waits for that node
  * is answered LT_EREFUSED, and the link is closed (a later request for it,
- * after a new invite say, opens a new one). */
-static void s_out_refused(lt_kernel_t *k, size_t i)
+ * after a new invite say, opens a new one). A recorded peer's link is
+ * opened again after a backoff instead: the far side may have just started
+ * and not know its peers yet. True when link i left the table. */
+static bool s_out_refused(lt_kernel_t *k, size_t i)
 {
     lt_links_t *l = &k->links;
-    lt_links_out_t o = l->out[i];
+    lt_links_out_t *o = &l->out[i];
+    lt_links_pending_t pending[LT_LINKS_PENDING];
+    size_t npending = o->npending;
+    memcpy(pending, o->pending, npending * sizeof pending[0]);
     char hex[2 * LT_KEY_LEN + 1];
-    lt_hex(o.key.b, LT_KEY_LEN, hex);
-    lt_log_warn(&k->log, S_TAG, "node %.16s at %s refused the link", hex, o.addr);
-    s_out_drop(l, i);
-    for (size_t j = 0; j < o.npending; j++)
-        lt_router_reply_error(k, o.pending[j].from, o.pending[j].to, o.pending[j].corr,
-                              o.pending[j].type, LT_EREFUSED,
+    lt_hex(o->key.b, LT_KEY_LEN, hex);
+    bool retry = o->peer && lt_links_file_find(&l->kept, &o->key);
+    if (retry) {
+        uint64_t wait = S_RETRY_FIRST_MS;
+        for (uint32_t j = 0; j < o->refusals && wait < S_RETRY_MAX_MS; j++)
+            wait *= 2;
+        if (wait > S_RETRY_MAX_MS)
+            wait = S_RETRY_MAX_MS;
+        o->refusals++;
+        lt_log_warn(&k->log, S_TAG, "node %.16s at %s refused the link; trying again in %llu s",
+                    hex, o->addr, (unsigned long long)(wait / 1000));
+        zmq_close(o->sock);
+        zmq_close(o->monitor);
+        o->sock = o->monitor = NULL;
+        o->up = false;
+        o->npending = 0;
+        o->retry_ms = lt_kernel_mono_ms() + wait;
+    } else {
+        lt_log_warn(&k->log, S_TAG, "node %.16s at %s refused the link", hex, o->addr);
+        s_out_drop(l, i);
+    }
+    for (size_t j = 0; j < npending; j++)
+        lt_router_reply_error(k, pending[j].from, pending[j].to, pending[j].corr, pending[j].type,
+                              LT_EREFUSED,
                               "node %.16s refused this node's link: it is no peer of a store "
                               "there, and no invite there is open for it (a used or expired "
                               "token, or a revoked node)",
                               hex);
+    return !retry;
 }
 
 /* Reads the monitor of outbound link i; true when the link was closed. */
 static bool s_out_events(lt_kernel_t *k, size_t i)
 {
     lt_links_out_t *o = &k->links.out[i];
-    for (;;) {
+    while (o->monitor) {
         zmq_msg_t m;
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, o->monitor, ZMQ_DONTWAIT) < 0) {
@@ -493,9 +651,16 @@ static bool s_out_events(lt_kernel_t *k, size_t i)
         if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && !o->up) {
             o->up = true;
             o->up_ms = lt_kernel_wall_ms();
+            o->refusals = 0;
             char hex[2 * LT_KEY_LEN + 1];
             lt_hex(o->key.b, LT_KEY_LEN, hex);
             lt_log_info(&k->log, S_TAG, "linked to %.16s at %s", hex, o->addr);
+            /* A sign of life at once, so the far side sees the link up
+             * without waiting for the next round of heartbeats. */
+            lt_frame_t beat = {.cmd = LT_FRAME_HEARTBEAT, .addr = LT_FRAME_KERNEL_ADDR};
+            (void)lt_links_send(k, &o->key, LT_FRAME_KERNEL_ADDR, &beat);
+            if (o->peer)
+                s_link_up(k, &o->key);
         } else if (ev == ZMQ_EVENT_DISCONNECTED && o->up) {
             o->up = false; /* libzmq reconnects; the next handshake says when */
             char hex[2 * LT_KEY_LEN + 1];
@@ -503,10 +668,10 @@ static bool s_out_events(lt_kernel_t *k, size_t i)
             lt_log_info(&k->log, S_TAG, "link to %.16s lost; reconnecting", hex);
         } else if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
                    ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
-            s_out_refused(k, i);
-            return true;
+            return s_out_refused(k, i);
         }
     }
+    return false;
 }
 
 static lt_links_in_t *s_in(lt_links_t *l, const lt_pubkey_t *key, bool add)
@@ -662,6 +827,7 @@ static bool s_link_in(lt_kernel_t *k, void *sock, const lt_pubkey_t *out_key)
         why = "a node revoked since it linked";
     char hex[2 * LT_KEY_LEN + 1];
     lt_hex(key.b, LT_KEY_LEN, hex);
+    bool up = false;
     if (out_key || at == 1) {
         size_t bytes = 0;
         for (size_t i = at; i < n; i++)
@@ -673,11 +839,19 @@ static bool s_link_in(lt_kernel_t *k, void *sock, const lt_pubkey_t *out_key)
             o->bytes_in += bytes;
             o->last_seen_ms = now;
         } else if (e) {
+            /* An admitted peer's link is up when it is first heard after
+             * ZAP let it (re)connect, or after a silence long enough for
+             * node status to call it not connected. */
+            bool quiet = e->last_seen_ms == 0 || now - e->last_seen_ms > S_IN_ALIVE_MS;
+            bool fresh = !join && s_fresh_take(&k->links, &key);
+            up = !why && !join && (fresh || quiet);
             e->bytes_in += bytes;
             e->last_seen_ms = now;
             e->joining = join;
         }
     }
+    if (up)
+        s_link_up(k, &key);
     if (why) {
         s_refuse(k, why, hex);
     } else if (beat) {
@@ -706,32 +880,23 @@ size_t lt_links_pollitems(lt_kernel_t *k, void *itemsp, size_t cap)
     if (l->peer && n < cap)
         items[n++] = (zmq_pollitem_t){.socket = l->peer, .events = ZMQ_POLLIN};
     for (size_t i = 0; i < l->nout && n + 1 < cap; i++) {
+        if (!l->out[i].sock)
+            continue; /* waiting to open again (lt_links_tick) */
         items[n++] = (zmq_pollitem_t){.socket = l->out[i].sock, .events = ZMQ_POLLIN};
         items[n++] = (zmq_pollitem_t){.socket = l->out[i].monitor, .events = ZMQ_POLLIN};
     }
     return n;
 }
 
-lt_err_t lt_links_connect(lt_kernel_t *k, const lt_pubkey_t *key,
-                          const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs, bool renew,
-                          lt_errbuf_t *eb)
+/* Opens the sockets of outbound link o (a DEALER, CURVE client, and the
+ * PAIR on its monitor) to addrs; o->addr becomes the first address taken. */
+static lt_err_t s_out_sockets(lt_kernel_t *k, lt_links_out_t *o,
+                              const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs,
+                              lt_errbuf_t *eb)
 {
     lt_links_t *l = &k->links;
-    if (!l->keyed)
-        return lt_fail(eb, LT_EUNAVAILABLE, "the node has no link keys");
-    if (lt_pubkey_cmp(key, &l->self) == 0)
-        return lt_fail(eb, LT_EINVAL, "that is this node itself");
-    lt_links_out_t *have = s_out(l, key);
-    if (have && !renew)
-        return LT_OK;
-    if (have)
-        s_out_drop(l, (size_t)(have - l->out));
-    if (naddrs == 0)
-        return lt_fail(eb, LT_EINVAL, "no address to reach the node at");
-    if (l->nout == LT_LINKS_MAX_OUT)
-        return lt_fail(eb, LT_EFULL, "this node holds %d outbound links already", LT_LINKS_MAX_OUT);
     uint8_t server[32];
-    if (crypto_sign_ed25519_pk_to_curve25519(server, key->b) != 0)
+    if (crypto_sign_ed25519_pk_to_curve25519(server, o->key.b) != 0)
         return lt_fail(eb, LT_EINVAL, "that key is not a node key");
     void *d = zmq_socket(k->zctx, ZMQ_DEALER);
     if (!d)
@@ -770,27 +935,118 @@ lt_err_t lt_links_connect(lt_kernel_t *k, const lt_pubkey_t *key,
             lt_log_warn(&k->log, S_TAG, "not linking to %s: %s", addrs[i], why);
             continue;
         }
-        if (zmq_connect(d, addrs[i]) == 0)
-            ok++;
-        else
+        if (zmq_connect(d, addrs[i]) != 0) {
             lt_log_warn(&k->log, S_TAG, "cannot link to %s: %s", addrs[i], zmq_strerror(errno));
+            continue;
+        }
+        if (ok++ == 0)
+            snprintf(o->addr, sizeof o->addr, "%s", addrs[i]);
     }
     if (ok == 0) {
         zmq_close(d);
         zmq_close(mon);
         return lt_fail(eb, LT_EINVAL, "none of the node's addresses can be linked to");
     }
-    lt_links_out_t *o = &l->out[l->nout++];
-    memset(o, 0, sizeof *o);
-    o->key = *key;
     o->sock = d;
     o->monitor = mon;
     o->since_ms = lt_kernel_wall_ms();
-    snprintf(o->addr, sizeof o->addr, "%s", addrs[0]);
+    return LT_OK;
+}
+
+/* lt_links_connect without recording the link in <home>/links. */
+static lt_err_t s_connect(lt_kernel_t *k, const lt_pubkey_t *key,
+                          const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs, bool renew,
+                          lt_errbuf_t *eb)
+{
+    lt_links_t *l = &k->links;
+    if (!l->keyed)
+        return lt_fail(eb, LT_EUNAVAILABLE, "the node has no link keys");
+    if (lt_pubkey_cmp(key, &l->self) == 0)
+        return lt_fail(eb, LT_EINVAL, "that is this node itself");
+    lt_links_out_t *have = s_out(l, key);
+    if (have && !renew)
+        return LT_OK;
+    if (have)
+        s_out_drop(l, (size_t)(have - l->out));
+    if (naddrs == 0)
+        return lt_fail(eb, LT_EINVAL, "no address to reach the node at");
+    if (l->nout == LT_LINKS_MAX_OUT)
+        return lt_fail(eb, LT_EFULL, "this node holds %d outbound links already", LT_LINKS_MAX_OUT);
+    lt_links_out_t *o = &l->out[l->nout];
+    memset(o, 0, sizeof *o);
+    o->key = *key;
+    o->peer = renew;
+    lt_err_t rc = s_out_sockets(k, o, addrs, naddrs, eb);
+    if (rc)
+        return rc;
+    l->nout++;
     char hex[2 * LT_KEY_LEN + 1];
     lt_hex(key->b, LT_KEY_LEN, hex);
     lt_log_info(&k->log, S_TAG, "linking to %.16s at %s", hex, o->addr);
     return LT_OK;
+}
+
+lt_err_t lt_links_connect(lt_kernel_t *k, const lt_pubkey_t *key,
+                          const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs, bool renew,
+                          lt_errbuf_t *eb)
+{
+    lt_err_t rc = s_connect(k, key, addrs, naddrs, renew, eb);
+    /* A peer's link (the join link is opened without renew) is opened again
+     * when the kernel starts: the far side may have no way to dial us. */
+    if (rc == LT_OK && renew)
+        s_keep(k, key, addrs, naddrs);
+    return rc;
+}
+
+void lt_links_restore(lt_kernel_t *k)
+{
+    lt_links_t *l = &k->links;
+    char path[LT_KCONFIG_PATH_MAX + 16];
+    s_kept_path(k, path, sizeof path);
+    lt_errbuf_t eb = {{0}};
+    lt_err_t rc = lt_links_file_read(path, &l->kept, &eb);
+    if (rc == LT_ENOTFOUND)
+        return;
+    if (rc != LT_OK) {
+        lt_log_warn(&k->log, S_TAG, "%s; not re-linking to any peer", eb.msg);
+        return;
+    }
+    if (l->kept.skipped)
+        lt_log_warn(&k->log, S_TAG, "%s: skipped %zu line%s (%s)", path, l->kept.skipped,
+                    l->kept.skipped == 1 ? "" : "s", l->kept.skip_why);
+    lt_log_info(&k->log, S_TAG, "re-linking to %zu peer%s", l->kept.npeers,
+                l->kept.npeers == 1 ? "" : "s");
+    for (size_t i = 0; i < l->kept.npeers; i++) {
+        const lt_links_file_peer_t *p = &l->kept.peers[i];
+        if (s_connect(k, &p->key, (const char(*)[LT_KCONFIG_ADDR_MAX])p->addrs, p->naddrs, true,
+                      &eb) == LT_OK)
+            continue;
+        /* Forgotten until it is linked to again (the file keeps it until
+         * the next change rewrites it). */
+        char hex[2 * LT_KEY_LEN + 1];
+        lt_hex(p->key.b, LT_KEY_LEN, hex);
+        lt_log_warn(&k->log, S_TAG, "not re-linking to %.16s: %s", hex, eb.msg);
+        lt_pubkey_t gone = p->key;
+        (void)lt_links_file_remove(&l->kept, &gone);
+        i--;
+    }
+}
+
+void lt_links_announce(lt_kernel_t *k)
+{
+    lt_links_t *l = &k->links;
+    for (size_t i = 0; i < l->nout; i++)
+        if (l->out[i].up && l->out[i].peer)
+            s_link_up(k, &l->out[i].key);
+    uint64_t now = lt_kernel_wall_ms();
+    for (size_t i = 0; l->peer && i < l->nin; i++) {
+        const lt_links_in_t *e = &l->in[i];
+        const lt_links_out_t *o = s_out(l, &e->key);
+        if (e->joining || now - e->last_seen_ms > S_IN_ALIVE_MS || s_is_revoked(l, &e->key) ||
+            (o && o->up && o->peer))
+            continue; /* not up, not a peer's, or told above */
+        s_link_up(k, &e->key);
+    }
 }
 
 int lt_links_send(lt_kernel_t *k, const lt_pubkey_t *key, const char *dst_local,
@@ -800,6 +1056,8 @@ int lt_links_send(lt_kernel_t *k, const lt_pubkey_t *key, const char *dst_local,
     if (s_is_revoked(l, key))
         return EPERM;
     lt_links_out_t *o = s_out(l, key);
+    if (o && !o->sock)
+        o = NULL; /* waiting to open again: the peer's own link, if any */
     void *sock = o ? o->sock : l->peer;
     if (!sock)
         return EHOSTUNREACH;
@@ -892,7 +1150,7 @@ size_t lt_links_info(const lt_kernel_t *k, lattice_kernel_LinkInfo *out, size_t 
         *li = (lattice_kernel_LinkInfo)lattice_kernel_LinkInfo_init_zero;
         li->key.size = LT_KEY_LEN;
         memcpy(li->key.bytes, e->key.b, LT_KEY_LEN);
-        li->connected = now - e->last_seen_ms <= 10000;
+        li->connected = now - e->last_seen_ms <= S_IN_ALIVE_MS;
         li->joining = e->joining;
         li->since_ms = e->first_ms;
         li->last_seen_ms = e->last_seen_ms;
@@ -902,11 +1160,42 @@ size_t lt_links_info(const lt_kernel_t *k, lattice_kernel_LinkInfo *out, size_t 
     return n;
 }
 
+/* Opens again the link of a recorded peer that refused it (s_out_refused),
+ * at the addresses recorded for it. */
+static void s_out_retry(lt_kernel_t *k, lt_links_out_t *o, uint64_t now_ms)
+{
+    lt_links_t *l = &k->links;
+    char hex[2 * LT_KEY_LEN + 1];
+    lt_hex(o->key.b, LT_KEY_LEN, hex);
+    const lt_links_file_peer_t *p = lt_links_file_find(&l->kept, &o->key);
+    char one[1][LT_KCONFIG_ADDR_MAX];
+    snprintf(one[0], sizeof one[0], "%s", o->addr);
+    lt_errbuf_t eb = {{0}};
+    lt_err_t rc =
+        p ? s_out_sockets(k, o, (const char(*)[LT_KCONFIG_ADDR_MAX])p->addrs, p->naddrs, &eb)
+          : s_out_sockets(k, o, (const char(*)[LT_KCONFIG_ADDR_MAX])one, 1, &eb);
+    if (rc == LT_OK) {
+        lt_log_info(&k->log, S_TAG, "linking to %.16s at %s again", hex, o->addr);
+        return;
+    }
+    o->retry_ms = now_ms + S_RETRY_MAX_MS;
+    lt_log_warn(&k->log, S_TAG, "cannot link to %.16s again: %s; trying again in %d s", hex, eb.msg,
+                S_RETRY_MAX_MS / 1000);
+}
+
 uint64_t lt_links_tick(lt_kernel_t *k, uint64_t now_ms)
 {
     lt_links_t *l = &k->links;
     if (!lt_links_active(k))
         return UINT64_MAX;
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < l->nout; i++) {
+        lt_links_out_t *o = &l->out[i];
+        if (!o->sock && now_ms >= o->retry_ms)
+            s_out_retry(k, o, now_ms);
+        if (!o->sock && o->retry_ms < next)
+            next = o->retry_ms;
+    }
     if (now_ms - l->beat_ms >= LT_LINKS_HEARTBEAT_MS) {
         l->beat_ms = now_ms;
         /* From the kernel to the kernel there; a full pipe just skips one. */
@@ -922,5 +1211,6 @@ uint64_t lt_links_tick(lt_kernel_t *k, uint64_t now_ms)
                 !s_out(l, &l->in[i].key))
                 (void)lt_links_send(k, &l->in[i].key, LT_FRAME_KERNEL_ADDR, &beat);
     }
-    return l->beat_ms + LT_LINKS_HEARTBEAT_MS;
+    uint64_t beat_next = l->beat_ms + LT_LINKS_HEARTBEAT_MS;
+    return beat_next < next ? beat_next : next;
 }

@@ -12,12 +12,20 @@
  * the key, so the joiner presents the invite in its first message and
  * nothing else is taken from that link. The store sends the sets
  * (KERNEL_ADMIT) when it registers and after each change; until then every
- * key is refused. Refusals are logged at most once a second. */
+ * key is refused. Refusals are logged at most once a second.
+ *
+ * Outbound links (KERNEL_LINK): a link opened as an admitted peer's (renew)
+ * is recorded in <home>/links (links_file.h) and opened again when the
+ * kernel starts (lt_links_restore), since the far side may have no way to
+ * dial this node; a revoked peer is forgotten. Each time a link to a peer
+ * comes up, the local service LT_LINKS_UP_SERVICE is told (KERNEL_LINK_UP)
+ * when it is registered. */
 #ifndef LT_KERNEL_LINKS_H
 #define LT_KERNEL_LINKS_H
 
 #include "ipc/frame.h"
 #include "kernel/config.h"
+#include "kernel/links_file.h"
 #include "weaver/errors.h"
 #include "weaver/identity.h"
 #include "weaver/types.h"
@@ -29,6 +37,9 @@
 #define LT_LINKS_MAX_ADMITTED 4096
 /* The one service whose KERNEL_ADMIT the kernel takes. */
 #define LT_LINKS_ADMIT_SERVICE "store"
+/* The one service the kernel tells when a link to a peer comes up
+ * (KERNEL_LINK_UP events). */
+#define LT_LINKS_UP_SERVICE "sync"
 /* Join admissions (an unknown key presenting an invite) per minute. */
 #define LT_LINKS_JOINS_PER_MIN 10
 
@@ -54,14 +65,19 @@ typedef struct {
     char to[LT_ADDR_MAX]; /* the destination, name@node */
 } lt_links_pending_t;
 
-/* A link this node opened to another (a DEALER, CURVE client). */
+/* A link this node opened to another (a DEALER, CURVE client). A recorded
+ * peer's link that the far side refused waits with no socket (sock and
+ * monitor NULL) until retry_ms, then opens again. */
 typedef struct {
     lt_pubkey_t key;
     void *sock;
     void *monitor;     /* PAIR on the socket's monitor: handshake outcomes */
     uint64_t since_ms; /* wall ms it was opened */
     char addr[LT_KCONFIG_ADDR_MAX];
-    bool up; /* a handshake succeeded */
+    bool peer;         /* opened as an admitted peer's (renew), not to join */
+    bool up;           /* a handshake succeeded */
+    uint64_t retry_ms; /* no socket: monotonic time to open it again */
+    uint32_t refusals; /* refused in a row: the retry backoff step */
     uint64_t up_ms, last_seen_ms, bytes_in, bytes_out;
     lt_links_pending_t pending[LT_LINKS_PENDING];
     size_t npending;
@@ -115,6 +131,13 @@ typedef struct {
     unsigned monitor_seq;              /* names the monitors' inproc endpoints */
     lt_links_in_t in[LT_LINKS_MAX_IN]; /* least recently heard replaced first */
     size_t nin;
+    /* Admitted peers ZAP let connect (a new connection or a reconnection)
+     * and not heard from since: the first message on such a connection
+     * tells LT_LINKS_UP_SERVICE. Oldest dropped first when full. */
+    lt_pubkey_t fresh[LT_LINKS_MAX_IN];
+    size_t nfresh;
+    /* The peers recorded in <home>/links (the links to open at start). */
+    lt_links_file_t kept;
     uint64_t beat_ms; /* monotonic time of the last heartbeat round */
 } lt_links_t;
 
@@ -143,10 +166,23 @@ size_t lt_links_pollitems(struct lt_kernel *k, void *items, size_t cap);
 struct _lattice_kernel_LinkInfo;
 size_t lt_links_info(const struct lt_kernel *k, struct _lattice_kernel_LinkInfo *out, size_t cap);
 /* Opens (or keeps) an outbound link to node key at the given addresses;
- * renew: close the one there is first (what waited on it is dropped). */
+ * renew: close the one there is first (what waited on it is dropped). A
+ * link opened with renew is a peer's: it is recorded in <home>/links (its
+ * addresses replace those recorded for the key; a failure to write is a
+ * warning, the link stays open), and its coming up is told to
+ * LT_LINKS_UP_SERVICE. Without renew it is the one-shot join link: neither. */
 LT_NODISCARD lt_err_t lt_links_connect(struct lt_kernel *k, const lt_pubkey_t *key,
                                        const char (*addrs)[LT_KCONFIG_ADDR_MAX], size_t naddrs,
                                        bool renew, lt_errbuf_t *eb);
+/* Opens a link, as KERNEL_LINK with renew does, to every peer recorded in
+ * <home>/links, and logs "re-linking to N peers". Call after lt_links_open.
+ * A file that cannot be read or is not a links file is one warning and is
+ * ignored (the next recorded link replaces it); skipped lines and peers
+ * that cannot be linked to are warnings too. Never fails the start. */
+void lt_links_restore(struct lt_kernel *k);
+/* Tells LT_LINKS_UP_SERVICE (KERNEL_LINK_UP) of every link to a peer that is
+ * up now: called when that service registers. */
+void lt_links_announce(struct lt_kernel *k);
 /* Sends f (f->addr: the local sender) to dst_local on node key, over the
  * link to it. 0, or an errno (EHOSTUNREACH: no link to that node). */
 int lt_links_send(struct lt_kernel *k, const lt_pubkey_t *key, const char *dst_local,
@@ -156,7 +192,8 @@ bool lt_links_admits(const struct lt_kernel *k, const lt_pubkey_t *key);
 /* Replaces the admitted set with a kernel.proto AdmitSet body (from the
  * store). LT_EINVAL (eb says why) for a body that does not decode, a key or
  * hash of the wrong size, or more than LT_LINKS_MAX_ADMITTED of either; the
- * set is then unchanged. */
+ * set is then unchanged. The links to and from a revoked key are closed
+ * and it leaves <home>/links. */
 LT_NODISCARD lt_err_t lt_links_set_admitted(struct lt_kernel *k, const uint8_t *body, size_t len,
                                             lt_errbuf_t *eb);
 

@@ -222,6 +222,9 @@ int main(int argc, char **argv)
         lt_log_error(&k.log, S_TAG, "%s", eb.msg);
         goto out;
     }
+    /* The peers this node linked to before it stopped: the far side may
+     * have no way to dial it. */
+    lt_links_restore(&k);
     status = s_run(&k, sfd);
     if (status == 0)
         lt_log_info(&k.log, S_TAG, "stopped");

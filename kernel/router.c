@@ -116,6 +116,16 @@ static int s_send_addr(lt_kernel_t *k, const char *to, const lt_frame_t *f)
     return s_send_svc(k, s, f);
 }
 
+int lt_router_event(lt_kernel_t *k, const char *to, uint32_t type, const uint8_t *body, size_t len)
+{
+    lt_ksvc_t *s = lt_kernel_service(k, to);
+    if (!s || !s->registered)
+        return EHOSTUNREACH;
+    lt_frame_t f = {.cmd = LT_FRAME_EVENT, .type = type, .body = body, .len = len};
+    snprintf(f.addr, sizeof f.addr, "%s", LT_FRAME_KERNEL_ADDR);
+    return s_send_svc(k, s, &f);
+}
+
 void lt_router_reply(lt_kernel_t *k, const char *to, const char *from, uint64_t corr, uint32_t type,
                      lt_err_t status, const uint8_t *body, size_t len)
 {
@@ -311,6 +321,11 @@ static void s_on_ready(lt_kernel_t *k, const uint8_t *rid, size_t rid_len, const
         if (s_send_svc(k, s, &ev) != 0)
             lt_log_warn(&k->log, s->name, "cannot ask it who may open peer links");
     }
+    /* The sync service hears of each link to a peer as it comes up: the
+     * ones up already, now (a new sync process, or links opened before it
+     * registered). */
+    if (lt_links_active(k) && strcmp(s->name, LT_LINKS_UP_SERVICE) == 0)
+        lt_links_announce(k);
 }
 
 /* ---- delivery ---- */

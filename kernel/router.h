@@ -49,6 +49,11 @@ void lt_router_flush_queue(lt_kernel_t *k, lt_ksvc_t *s, lt_err_t status, const 
  * the router routes its own (links.c has checked what links may carry). */
 void lt_router_from_link(lt_kernel_t *k, const char *from, const lt_frame_t *f);
 
+/* Sends an EVENT from "kernel" (corr 0) to the local service `to` if it is
+ * registered; nothing is queued. 0, or the errno: EHOSTUNREACH when `to` is
+ * not registered, EAGAIN when its pipe is full. */
+int lt_router_event(lt_kernel_t *k, const char *to, uint32_t type, const uint8_t *body, size_t len);
+
 /* Sends a REPLY to `to` (a client or service address) carrying `from` (the
  * address the request was sent to), with a body. Dropped with a debug line
  * when `to` is gone. */

@@ -1,12 +1,9 @@
-/* lattice-sync: the sync service as a process (DESIGN.md §2, §7). It runs
- * the sync actor (sync_actor.h) in the process runtime (ipc/process.h),
- * which registers it with the kernel; the actor reaches the node's store and
- * its peers through the kernel only. This file parses the command line. */
-#include "ipc/process.h"
-#include "store/store.h"
+/* lattice-sync: the sync service as a process (DESIGN.md §2, §7): the sync
+ * actor (sync_actor.h) in the process runtime; it reaches the node's store
+ * and its peers through the kernel only. */
+#include "ipc/service_main.h"
 #include "sync/sync_actor.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,66 +32,35 @@ static const char s_usage[] =
     "or after 60 s without a kernel. Exit status: 0 stopped, 1 failed (worth a\n"
     "restart), 2 bad arguments.\n";
 
-static int s_usage_error(const char *fmt, ...) LT_PRINTF(1, 2);
-static int s_usage_error(const char *fmt, ...)
+static int s_option(void *cfg, int argc, char **argv, int *i, char *err, size_t cap)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("lattice-sync: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\n\n%s", s_usage);
-    return LT_PROCESS_EXIT_USAGE;
+    lt_sync_actor_config_t *c = cfg;
+    if (strcmp(argv[*i], "--period") != 0)
+        return 0;
+    if (*i + 1 == argc) {
+        snprintf(err, cap, "--period needs a number of seconds");
+        return -1;
+    }
+    const char *v = argv[++*i];
+    char *end;
+    unsigned long sec = strtoul(v, &end, 10);
+    if (!*v || *end || v[0] == '-' || sec > 86400) {
+        snprintf(err, cap, "--period: '%s' is not a number of seconds (0..86400)", v);
+        return -1;
+    }
+    c->no_periodic = sec == 0;
+    c->period_ms = (uint32_t)(sec * 1000);
+    return 1;
 }
 
 int main(int argc, char **argv)
 {
-    const char *home = NULL;
     lt_sync_actor_config_t cfg = {.period_ms = 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(s_usage, stdout);
-            return LT_PROCESS_EXIT_OK;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("lattice-sync %s\n", LT_VERSION);
-            return LT_PROCESS_EXIT_OK;
-        } else if (strcmp(a, "--home") == 0) {
-            if (i + 1 == argc)
-                return s_usage_error("%s needs a directory", a);
-            home = argv[++i];
-        } else if (strncmp(a, "--home=", 7) == 0) {
-            home = a + 7;
-        } else if (strcmp(a, "--period") == 0) {
-            if (i + 1 == argc)
-                return s_usage_error("%s needs a number of seconds", a);
-            char *end;
-            const char *v = argv[++i];
-            unsigned long sec = strtoul(v, &end, 10);
-            if (!*v || *end || v[0] == '-' || sec > 86400)
-                return s_usage_error("--period: '%s' is not a number of seconds (0..86400)", v);
-            cfg.no_periodic = sec == 0;
-            cfg.period_ms = (uint32_t)(sec * 1000);
-        } else if (a[0] == '-') {
-            return s_usage_error("unknown option '%s'", a);
-        } else {
-            return s_usage_error("unexpected argument '%s'", a);
-        }
-    }
-    char def[4096];
-    if (!home) {
-        if (lt_home_default(def, sizeof def) != LT_OK) {
-            fputs("lattice-sync: no home: pass --home DIR or set LATTICE_HOME\n", stderr);
-            return LT_PROCESS_EXIT_USAGE;
-        }
-        home = def;
-    }
-    if (!*home)
-        return s_usage_error("--home needs a directory");
-    lt_process_log_t log;
-    lt_process_log_open(&log, home, LT_LOG_INFO);
-    lt_process_opts_t opts = {.home = home, .log = &log.logger, .proto = S_SYNC_PROTO};
-    int code = lt_process_run(&lt_sync_actor, &cfg, &opts);
-    lt_process_log_close(&log);
-    return code;
+    lt_service_main_t m = {.name = "sync",
+                           .usage = s_usage,
+                           .ops = &lt_sync_actor,
+                           .cfg = &cfg,
+                           .proto = S_SYNC_PROTO,
+                           .option = s_option};
+    return lt_service_main(argc, argv, &m);
 }

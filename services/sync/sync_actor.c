@@ -8,8 +8,10 @@
 #include "store/store_proto.h"
 #include "sync/fpindex.h"
 #include "sync/item.h"
+#include "sync/peerlist.h"
 #include "weaver/buf.h"
 
+#include "kernel.pb.h"
 #include "store.pb.h"
 #include "sync.pb.h"
 
@@ -95,6 +97,8 @@ typedef struct {
     char from[LT_ADDR_MAX];
     uint64_t corr;
     unsigned waiting; /* calls and sessions still to end */
+    bool only_one;    /* sync with `only` alone (a link came up) */
+    lt_pubkey_t only;
     lattice_sync_PeerReport *reports;
     size_t nreports;
 } s_job_t;
@@ -125,28 +129,13 @@ static uint32_t s_new_id(s_actor_t *a)
 static void s_reply_error(s_actor_t *a, const char *to, uint64_t corr, lt_err_t status,
                           const char *why)
 {
-    lattice_sync_Error m = lattice_sync_Error_init_zero;
-    snprintf(m.message, sizeof m.message, "%s", why);
-    lt_buf_t b = LT_BUF_INIT;
-    lt_msg_t r = {.kind = LT_MSG_REPLY, .corr = corr, .status = status};
-    if (lt_pb_encode_static(lattice_sync_Error_fields, &m, &b) == LT_OK) {
-        r.body = b.data;
-        r.len = b.len;
-    }
-    if (a->ctx->ops->send(a->ctx->rt, to, &r) != LT_OK)
+    if (lt_ctx_reply_error(a->ctx, to, corr, status, why) != LT_OK)
         lt_log_warn(a->ctx->log, S_TAG, "cannot answer %s", to);
-    lt_buf_free(&b);
 }
 
 static void s_reply(s_actor_t *a, const char *to, uint64_t corr, uint32_t type, const lt_buf_t *b)
 {
-    lt_msg_t r = {.kind = LT_MSG_REPLY,
-                  .corr = corr,
-                  .type = type,
-                  .status = LT_OK,
-                  .body = b->data,
-                  .len = b->len};
-    if (a->ctx->ops->send(a->ctx->rt, to, &r) != LT_OK)
+    if (lt_ctx_reply_to(a->ctx, to, corr, LT_OK, type, b->data, b->len) != LT_OK)
         lt_log_warn(a->ctx->log, S_TAG, "cannot answer %s", to);
 }
 
@@ -677,37 +666,12 @@ static bool s_initiated(const s_actor_t *a, const lt_pubkey_t *peer, const lt_st
 typedef struct {
     lt_pubkey_t *keys;
     size_t n;
-    bool failed;
 } s_peers_t;
 
 /* The active peers in a PeerList reply. */
 static bool s_active_peers(const lt_msg_t *m, s_peers_t *out)
 {
-    memset(out, 0, sizeof *out);
-    lt_pb_input_t in = lt_pb_input(m->body, m->len);
-    lt_pb_views_t views = {.in = &in};
-    lattice_store_PeerList pl = lattice_store_PeerList_init_zero;
-    lt_pb_bind_views(&pl.peers, &views);
-    bool ok = lt_pb_decode_static(lattice_store_PeerList_fields, &pl, m->body, m->len) == LT_OK;
-    if (ok && views.n) {
-        out->keys = malloc(views.n * sizeof *out->keys);
-        ok = out->keys != NULL;
-    }
-    for (size_t i = 0; ok && i < views.n; i++) {
-        lattice_store_PeerItem it = lattice_store_PeerItem_init_zero;
-        ok = lt_pb_decode_static(lattice_store_PeerItem_fields, &it, views.v[i].p,
-                                 views.v[i].len) == LT_OK &&
-             it.key.size == LT_KEY_LEN;
-        if (ok && it.state == lattice_store_PeerState_PEER_STATE_ACTIVE)
-            memcpy(out->keys[out->n++].b, it.key.bytes, LT_KEY_LEN);
-    }
-    lt_pb_views_free(&views);
-    if (!ok) {
-        free(out->keys);
-        out->keys = NULL;
-        out->n = 0;
-    }
-    return ok;
+    return lt_peerlist_active(m->body, m->len, &out->keys, &out->n) == LT_OK;
 }
 
 static void s_peers_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
@@ -725,6 +689,7 @@ static void s_peers_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
     }
     for (size_t i = 0; a->have_self && i < peers.n; i++) {
         if (lt_pubkey_cmp(&peers.keys[i], &a->self) == 0 ||
+            (j->only_one && lt_pubkey_cmp(&peers.keys[i], &j->only) != 0) ||
             s_initiated(a, &peers.keys[i], &c->store))
             continue;
         s_sess_t *s = s_sess_new(a, true, &peers.keys[i], &c->store);
@@ -771,6 +736,8 @@ static void s_stores_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
 
 /* ---- requests ---- */
 
+static s_job_t *s_round(s_actor_t *a, const lt_pubkey_t *only);
+
 static void s_sync_now(s_actor_t *a, const lt_msg_t *msg)
 {
     lt_pubkey_t k;
@@ -780,8 +747,20 @@ static void s_sync_now(s_actor_t *a, const lt_msg_t *msg)
     }
     lattice_sync_SyncNow m = lattice_sync_SyncNow_init_zero;
     if (lt_pb_decode_static(lattice_sync_SyncNow_fields, &m, msg->body, msg->len) != LT_OK ||
-        m.store.size != LT_STORE_ID_LEN) {
-        s_reply_error(a, msg->from, msg->corr, LT_EINVAL, "SyncNow: a 16-byte store id is needed");
+        (m.store.size != 0 && m.store.size != LT_STORE_ID_LEN)) {
+        s_reply_error(a, msg->from, msg->corr, LT_EINVAL,
+                      "SyncNow: the store id is 16 bytes (or none: every store)");
+        return;
+    }
+    if (m.store.size == 0) {
+        s_job_t *all = s_round(a, NULL);
+        if (!all) {
+            s_reply_error(a, msg->from, msg->corr, LT_EFULL, "too many syncs running; try again");
+            return;
+        }
+        all->has_origin = true;
+        snprintf(all->from, sizeof all->from, "%s", msg->from);
+        all->corr = msg->corr;
         return;
     }
     s_job_t *j = s_job_new(a);
@@ -1009,16 +988,23 @@ static void s_reply_in(s_actor_t *a, const lt_msg_t *m)
 
 /* ---- the actor ---- */
 
-static void s_periodic(s_actor_t *a)
+/* Every store with its peers (or with `only`, when not NULL). */
+static s_job_t *s_round(s_actor_t *a, const lt_pubkey_t *only)
 {
     s_job_t *j = s_job_new(a);
     if (!j)
-        return;
+        return NULL;
+    if (only) {
+        j->only_one = true;
+        j->only = *only;
+    }
     s_ask_self(a);
-    if (s_call(a, "store", lattice_store_StoreMsgType_STORE_LIST, NULL, C_STORES, j->id, NULL))
+    if (s_call(a, "store", lattice_store_StoreMsgType_STORE_LIST, NULL, C_STORES, j->id, NULL)) {
         j->waiting = 1;
-    else
-        memset(j, 0, sizeof *j);
+        return j;
+    }
+    memset(j, 0, sizeof *j);
+    return NULL;
 }
 
 static void s_sweep(s_actor_t *a)
@@ -1087,6 +1073,18 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
         s_reply_in(a, msg);
         return;
     }
+    if (msg->kind == LT_MSG_EVENT && msg->type == lattice_kernel_KernelMsgType_KERNEL_LINK_UP &&
+        strcmp(msg->from, "kernel") == 0) {
+        /* A link to a peer came up: what happened while it was down. */
+        lattice_kernel_LinkUp m = lattice_kernel_LinkUp_init_zero;
+        if (lt_pb_decode_static(lattice_kernel_LinkUp_fields, &m, msg->body, msg->len) == LT_OK &&
+            m.key.size == LT_KEY_LEN) {
+            lt_pubkey_t k;
+            memcpy(k.b, m.key.bytes, LT_KEY_LEN);
+            (void)s_round(a, &k);
+        }
+        return;
+    }
     if (msg->kind != LT_MSG_REQUEST)
         return;
     switch (msg->type) {
@@ -1110,7 +1108,7 @@ static void s_timer(void *self, lt_ctx_t *ctx, uint64_t token)
         s_sweep(a);
         (void)lt_ctx_timer(ctx, S_SWEEP_MS, S_TIMER_SWEEP);
     } else if (token == S_TIMER_PERIOD) {
-        s_periodic(a);
+        (void)s_round(a, NULL);
         (void)lt_ctx_timer(ctx, a->cfg.period_ms, S_TIMER_PERIOD);
     }
 }

@@ -5,8 +5,9 @@
  * protocol is schemas/sync.proto.
  *
  * When. On request (SYNC_NOW, `lattice sync STORE`), every `period_ms` for
- * every store, and as a responder whenever a peer's sync actor starts a
- * session.
+ * every store, with a peer whose link just came up (the kernel's
+ * KERNEL_LINK_UP event), and as a responder whenever a peer's sync actor
+ * starts a session.
  *
  * What it keeps. One fingerprint index (fpindex.h) per store, built from the
  * store's witness log (the store request SYNC_ITEMS) and brought up to date

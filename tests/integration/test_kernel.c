@@ -40,6 +40,7 @@
 /* What a test started, for the cleanup after it (pass or fail). */
 static lt_node_t *s_node;
 static lt_node_t *s_node2;
+static lt_node_t *s_node3;
 static pid_t s_hand;
 static char *s_libexec;
 static char *s_open_dir;
@@ -53,6 +54,7 @@ static void s_fini(void)
         kill(s_hand, SIGKILL);
         waitpid(s_hand, NULL, 0);
     }
+    lt_node_destroy(&s_node3);
     lt_node_destroy(&s_node2);
     lt_node_destroy(&s_node);
     lt_test_rmtree(&s_libexec);
@@ -215,7 +217,7 @@ Test(kernel, help_version_and_bad_options)
     const char *bad_service[] = {latticed, "--services", "store,bogus", NULL};
     lt_test_run(bad_service, NULL, NULL, 0, &r);
     cr_assert_eq(r.status, 2);
-    cr_assert_str_eq(r.err, "latticed: no service named 'bogus' (known: store, sync)\n");
+    cr_assert_str_eq(r.err, "latticed: no service named 'bogus' (known: store, sync, gossip)\n");
     lt_test_run_free(&r);
 
     const char *bad_attach[] = {latticed, "--attach", "nope", NULL};
@@ -1465,5 +1467,307 @@ Test(kernel, links_admit_active_peers_and_joins_with_an_open_invite)
     cr_assert_eq(s_call(s_node, "kernel", lattice_kernel_KernelMsgType_KERNEL_ADMIT, NULL, 0, &r),
                  LT_EINVAL);
     lt_node_frame_clear(&r);
+    cr_assert_eq(lt_node_stop(s_node), 0);
+}
+
+/* ---- links kept across restarts, and the link-up event ---- */
+
+/* Creates a store on n; its id into sid. */
+static void s_store_create(lt_node_t *n, uint8_t sid[16])
+{
+    lt_node_frame_t r;
+    lattice_store_StoreCreate sc = lattice_store_StoreCreate_init_zero;
+    s_store_ok(n, lattice_store_StoreMsgType_STORE_CREATE, lattice_store_StoreCreate_fields, &sc,
+               &r);
+    lattice_store_StoreCreated created = lattice_store_StoreCreated_init_zero;
+    pb_istream_t is = pb_istream_from_buffer(r.body, r.len);
+    cr_assert(pb_decode(&is, lattice_store_StoreCreated_fields, &created));
+    lt_node_frame_clear(&r);
+    memcpy(sid, created.store.bytes, 16);
+}
+
+/* The node's own identity, read from its home as its services read it. */
+static void s_node_identity(const lt_node_t *n, lt_identity_t *id)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/identity.key", n->home);
+    lt_errbuf_t eb = {{0}};
+    cr_assert_eq(lt_identity_load_or_create(path, id, &eb), LT_OK, "%s", eb.msg);
+}
+
+/* Asks n's kernel for a link to node key at addr (KERNEL_LINK); renew as
+ * `peer join` does once the node is a peer. */
+static void s_link_to(lt_node_t *n, const uint8_t key[32], const char *addr, bool renew)
+{
+    lattice_kernel_LinkTo m = lattice_kernel_LinkTo_init_zero;
+    m.key.size = 32;
+    memcpy(m.key.bytes, key, 32);
+    m.addrs_count = 1;
+    snprintf(m.addrs[0], sizeof m.addrs[0], "%s", addr);
+    m.renew = renew;
+    uint8_t buf[512];
+    pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof buf);
+    cr_assert(pb_encode(&os, lattice_kernel_LinkTo_fields, &m));
+    lt_node_frame_t r;
+    uint32_t st =
+        s_call(n, "kernel", lattice_kernel_KernelMsgType_KERNEL_LINK, buf, os.bytes_written, &r);
+    char line[256];
+    lt_node_error_text(&r, line, sizeof line);
+    cr_assert_eq(st, LT_OK, "KERNEL_LINK: %s", line);
+    lt_node_frame_clear(&r);
+}
+
+/* Whether node status lists a connected link to key in that direction. */
+static bool s_link_connected(lt_node_t *n, const uint8_t key[32], bool outbound)
+{
+    lt_node_frame_t r;
+    cr_assert_eq(s_call(n, "kernel", lattice_kernel_KernelMsgType_KERNEL_STATUS, NULL, 0, &r),
+                 LT_OK);
+    lattice_kernel_NodeStatus st = lattice_kernel_NodeStatus_init_zero;
+    pb_istream_t is = pb_istream_from_buffer(r.body, r.len);
+    cr_assert(pb_decode(&is, lattice_kernel_NodeStatus_fields, &st));
+    lt_node_frame_clear(&r);
+    for (pb_size_t i = 0; i < st.links_count; i++)
+        if (st.links[i].outbound == outbound && st.links[i].key.size == 32 &&
+            memcmp(st.links[i].key.bytes, key, 32) == 0)
+            return st.links[i].connected;
+    return false;
+}
+
+/* Polls node status until the link to key is connected; false at the
+ * deadline. */
+static bool s_wait_link(lt_node_t *n, const uint8_t key[32], bool outbound, uint32_t timeout_ms)
+{
+    for (uint32_t waited = 0; waited < timeout_ms; waited += 50) {
+        if (s_link_connected(n, key, outbound))
+            return true;
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return s_link_connected(n, key, outbound);
+}
+
+/* The text of <home>/links ("" when there is none). */
+static void s_read_links(const lt_node_t *n, char *out, size_t cap)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/links", n->home);
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t len = fread(out, 1, cap - 1, f);
+    out[len] = '\0';
+    fclose(f);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "links has mode %o", st.st_mode & 0777);
+}
+
+/* An inviter (a store, listening) and a node it admits as a peer of that
+ * store (no store of its own, not listening: it cannot be dialled). */
+static void s_two_nodes(const char *const *inviter_args, const char *const *peer_args,
+                        uint8_t inviter_key[32], char *inviter_addr, size_t cap,
+                        lt_identity_t *peer)
+{
+    s_node = s_start_store(inviter_args, NULL);
+    s_link_info(s_node, inviter_key, inviter_addr, cap);
+    cr_assert(lt_node_wait_log(s_node, "admitting 0 peers and 0 open invites", 10000));
+    uint8_t sid[16];
+    s_store_create(s_node, sid);
+    lt_node_opts_t o = {.args = peer_args};
+    s_node2 = lt_node_start(&o);
+    s_node_identity(s_node2, peer);
+    s_ingest_peer(s_node, sid, peer);
+    cr_assert(lt_node_wait_log(s_node, "admitting 1 peers and 0 open invites", 10000));
+}
+
+Test(kernel, a_peer_link_is_opened_again_after_a_restart_and_forgotten_when_revoked)
+{
+    static const char *const inviter[] = {"--services", "store", "--listen", "tcp://127.0.0.1:0",
+                                          NULL};
+    static const char *const joiner[] = {"--services", "none", "--attach", "store", NULL};
+    uint8_t key[32];
+    char addr[128];
+    lt_identity_t peer;
+    s_two_nodes(inviter, joiner, key, addr, sizeof addr, &peer);
+    char want[256], text[4096], hex[65];
+    lt_hex(key, 32, hex);
+    snprintf(want, sizeof want, "lattice-links 1\n%s %s\n", hex, addr);
+
+    /* The join link (no renew) is not recorded; the peer's link is. */
+    s_link_to(s_node2, key, addr, false);
+    cr_assert(s_wait_link(s_node2, key, true, 10000), "the join link did not come up");
+    s_read_links(s_node2, text, sizeof text);
+    cr_assert_str_eq(text, "");
+    s_link_to(s_node2, key, addr, true);
+    cr_assert(s_wait_link(s_node2, key, true, 10000), "the peer's link did not come up");
+    s_read_links(s_node2, text, sizeof text);
+    cr_assert_str_eq(text, want);
+
+    /* Stopped and started on the same home, it links to the inviter by
+     * itself (the inviter cannot dial it). */
+    cr_assert_eq(lt_node_stop(s_node2), 0);
+    lt_node_opts_t o = {.args = joiner};
+    s_node3 = lt_node_start_on(s_node2, &o);
+    cr_assert(lt_node_wait_log(s_node3, "re-linking to 1 peer", 10000));
+    cr_assert(s_wait_link(s_node3, key, true, 15000), "the link was not opened again");
+    lt_identity_t again;
+    s_node_identity(s_node3, &again);
+    cr_assert(s_wait_link(s_node, again.pk.b, false, 15000), "the inviter does not hear it");
+    s_read_links(s_node3, text, sizeof text);
+    cr_assert_str_eq(text, want);
+
+    /* Its store revokes the inviter: the link is closed and forgotten. */
+    lt_node_conn_t *store = lt_node_conn_open(s_node3->home);
+    lt_node_conn_ready(store, "store", 1, 0);
+    uint8_t set[2 + 32] = {0x1a, 32}; /* AdmitSet.revoked = [the inviter] */
+    memcpy(set + 2, key, 32);
+    lt_node_frame_t r;
+    cr_assert_eq(lt_node_conn_request(store, "kernel", lattice_kernel_KernelMsgType_KERNEL_ADMIT,
+                                      set, sizeof set, 0, &r),
+                 LT_OK);
+    cr_assert_eq(r.status, LT_OK);
+    lt_node_frame_clear(&r);
+    cr_assert(lt_node_wait_log(s_node3, "forgetting the link to", 10000));
+    cr_assert_not(s_link_connected(s_node3, key, true));
+    s_read_links(s_node3, text, sizeof text);
+    cr_assert_str_eq(text, "lattice-links 1\n");
+    lt_node_conn_close(&store);
+    cr_assert_eq(lt_node_stop(s_node3), 0);
+    cr_assert_eq(lt_node_stop(s_node), 0);
+}
+
+/* Writes len bytes to <home>/links of a stopped node. */
+static void s_write_links(const lt_node_t *n, const void *p, size_t len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/links", n->home);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    cr_assert_eq(fwrite(p, 1, len, f), len);
+    fclose(f);
+    cr_assert(chmod(path, 0600) == 0);
+}
+
+Test(kernel, a_garbage_links_file_is_one_warning_and_the_node_serves)
+{
+    static const char *const args[] = {"--services", "store", NULL};
+    s_node = s_start_store(args, NULL);
+    cr_assert_eq(lt_node_stop(s_node), 0);
+    lt_node_opts_t o = {.args = args, .ready = s_store_only};
+
+    /* Random bytes: not a links file at all. */
+    uint8_t junk[4096];
+    randombytes_buf(junk, sizeof junk);
+    s_write_links(s_node, junk, sizeof junk);
+    s_node2 = lt_node_start_on(s_node, &o);
+    s_node_info_ok(s_node2);
+    cr_assert(lt_node_log_contains(s_node2, "not a links file"));
+    cr_assert(lt_node_log_contains(s_node2, "not re-linking to any peer"));
+    cr_assert_eq(lt_node_stop(s_node2), 0);
+    lt_node_destroy(&s_node2);
+
+    /* Too large to be one: refused unread. */
+    static char big[100 * 1024];
+    memset(big, 'a', sizeof big);
+    s_write_links(s_node, big, sizeof big);
+    s_node2 = lt_node_start_on(s_node, &o);
+    s_node_info_ok(s_node2);
+    cr_assert(lt_node_log_contains(s_node2, "links is larger than"));
+    cr_assert_eq(lt_node_stop(s_node2), 0);
+    lt_node_destroy(&s_node2);
+
+    /* A links file with bad lines: they are skipped, the good one used. */
+    lt_identity_t other;
+    lt_test_identity(&other, 31);
+    char hex[65];
+    lt_hex(other.pk.b, 32, hex);
+    static char text[8192];
+    int len = snprintf(text, sizeof text, "lattice-links 1\n%s", hex);
+    for (int i = 0; i < 100; i++) /* one over-long line */
+        len += snprintf(text + len, sizeof text - (size_t)len, " tcp://127.0.0.1:%d", 1000 + i);
+    len += snprintf(text + len, sizeof text - (size_t)len,
+                    "\nnot-a-key tcp://127.0.0.1:9\n%s\n%s tcp://127.0.0.1:9\n%s tcp://x:1\n", hex,
+                    hex, hex);
+    s_write_links(s_node, text, (size_t)len);
+    s_node2 = lt_node_start_on(s_node, &o);
+    s_node_info_ok(s_node2);
+    cr_assert(lt_node_log_contains(s_node2, "skipped 4 lines (line 2: longer than 1200 bytes)"));
+    cr_assert(lt_node_log_contains(s_node2, "re-linking to 1 peer"));
+    char linking[128];
+    snprintf(linking, sizeof linking, "linking to %.16s at tcp://127.0.0.1:9", hex);
+    cr_assert(lt_node_log_contains(s_node2, linking));
+    cr_assert_eq(lt_node_ping(s_node2, 0), LT_OK);
+    cr_assert_eq(lt_node_stop(s_node2), 0);
+}
+
+/* A fake `sync` service on n's kernel socket. */
+static lt_node_conn_t *s_fake_sync(lt_node_t *n)
+{
+    lt_node_conn_t *c = lt_node_conn_open(n->home);
+    lt_node_conn_ready(c, "sync", 1, 0);
+    lt_node_want_t ready = {.state = LT_NODE_READY};
+    cr_assert(lt_node_wait_service(n, "sync", &ready, 0, NULL));
+    return c;
+}
+
+/* Waits on a fake sync service for KERNEL_LINK_UP naming key, heartbeating
+ * its kernel meanwhile (a silent service is taken for dead), and `also`'s
+ * (another fake service, may be NULL); false at the deadline. */
+static bool s_wait_link_up(lt_node_conn_t *c, const uint8_t key[32], lt_node_conn_t *also)
+{
+    for (uint32_t waited = 0; waited < 15000; waited += 200) {
+        lt_frame_t beat = {.cmd = LT_FRAME_HEARTBEAT};
+        lt_node_conn_send(c, &beat);
+        if (also)
+            lt_node_conn_send(also, &beat);
+        lt_node_frame_t f;
+        if (lt_node_conn_recv(c, 200, &f) != LT_OK)
+            continue;
+        bool match = false;
+        if (f.cmd == LT_FRAME_EVENT && f.type == lattice_kernel_KernelMsgType_KERNEL_LINK_UP) {
+            cr_assert_str_eq(f.addr, "kernel");
+            lattice_kernel_LinkUp m = lattice_kernel_LinkUp_init_zero;
+            pb_istream_t is = pb_istream_from_buffer(f.body, f.len);
+            cr_assert(pb_decode(&is, lattice_kernel_LinkUp_fields, &m));
+            cr_assert_eq(m.key.size, 32);
+            match = memcmp(m.key.bytes, key, 32) == 0;
+        }
+        lt_node_frame_clear(&f);
+        if (match)
+            return true;
+    }
+    return false;
+}
+
+Test(kernel, sync_hears_of_each_link_to_a_peer_that_comes_up)
+{
+    static const char *const inviter[] = {
+        "--services", "store", "--attach", "sync", "--listen", "tcp://127.0.0.1:0", NULL};
+    static const char *const joiner[] = {"--services", "none", "--attach", "sync", NULL};
+    uint8_t key[32];
+    char addr[128];
+    lt_identity_t peer;
+    s_two_nodes(inviter, joiner, key, addr, sizeof addr, &peer);
+    lt_node_conn_t *a = s_fake_sync(s_node);
+    lt_node_conn_t *b = s_fake_sync(s_node2);
+
+    /* The peer's outbound link comes up (its handshake), and the inviter
+     * hears from it: each side's sync is told the other's key. */
+    s_link_to(s_node2, key, addr, true);
+    cr_assert(s_wait_link_up(b, key, a), "the joiner's sync was not told");
+    cr_assert(s_wait_link_up(a, peer.pk.b, b), "the inviter's sync was not told");
+    /* Again for a new connection. */
+    s_link_to(s_node2, key, addr, true);
+    cr_assert(s_wait_link_up(b, key, a), "not told of the renewed link");
+    cr_assert(s_wait_link_up(a, peer.pk.b, b), "not told of the reconnection");
+    /* A sync that registers later hears of the links up at that moment. */
+    lt_node_conn_t *b2 = s_fake_sync(s_node2);
+    cr_assert(s_wait_link_up(b2, key, a), "a new sync was not told of the link up");
+    lt_node_conn_close(&b2);
+    lt_node_conn_close(&b);
+    lt_node_conn_close(&a);
+    cr_assert_eq(lt_node_stop(s_node2), 0);
     cr_assert_eq(lt_node_stop(s_node), 0);
 }
