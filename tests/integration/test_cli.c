@@ -26,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1935,4 +1938,229 @@ Test(cli, gossip_carries_writes_between_real_nodes_without_sync)
         lt_test_run_free(&r);
     }
     cr_assert(seen, "the joiner's write never reached the inviter");
+}
+
+/* ---- replication between real nodes (issue: peers, sync, gossip) ---- */
+
+static const char *const s_all_services[] = {"store", "sync", "gossip", NULL};
+
+/* A TCP port on 127.0.0.1 free a moment ago (a node that restarts must come
+ * back at the address its peers recorded). */
+static unsigned s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0, "bind: %s", strerror(errno));
+    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* Node `home` joins the store `id` with an invite made on `inviter_home`. */
+static void s_join_from(const char *inviter_home, const char *home, const char *id)
+{
+    char tok[LT_CLIENT_INVITE_TOKEN_MAX], got[64];
+    lt_test_run_t r;
+    S_CLI_HOME(&r, inviter_home, "peer", "invite", id);
+    s_out_line(&r, 0, tok, sizeof tok);
+    S_CLI_HOME(&r, home, "peer", "join", tok);
+    s_out_line(&r, 0, got, sizeof got);
+    cr_assert_str_eq(got, id);
+}
+
+/* Polls `lattice --json get` on home until key has the value want (and,
+ * when conflicted is not NULL, that conflicted state), for at most 60 s of
+ * CLI runs: the wait is on the state. */
+static void s_wait_value(const char *home, const char *id, const char *key, const char *want,
+                         const bool *conflicted)
+{
+    char last[256] = "(absent)";
+    for (int i = 0; i < 3000; i++) {
+        lt_test_run_t r;
+        S_CLI_HOME(&r, home, "--json", "get", id, key);
+        if (r.status == 0) {
+            s_jv_t *v = s_json(r.out);
+            bool ok = v && strcmp(s_jstr(v, "value"), want) == 0 &&
+                      (!conflicted || s_jbool(v, "conflicted") == *conflicted);
+            snprintf(last, sizeof last, "%s%s", v ? s_jstr(v, "value") : "?",
+                     v && s_jbool(v, "conflicted") ? " (conflicted)" : "");
+            s_jfree(&v);
+            if (ok) {
+                lt_test_run_free(&r);
+                return;
+            }
+        }
+        lt_test_run_free(&r);
+    }
+    cr_assert_fail("%s never showed %s = %s%s (last: %s)", home, key, want,
+                   conflicted && *conflicted ? " (conflicted)" : "", last);
+}
+
+Test(cli, three_real_nodes_in_a_line_converge_through_the_middle)
+{
+    /* A - B - C: C knows only B, A knows only B. */
+    static const char *const listen[] = {"--listen", "tcp://127.0.0.1:0", NULL};
+    lt_node_opts_t lo = {.ready = s_all_services, .args = listen};
+    lt_node_opts_t po = {.ready = s_all_services};
+    s_node = lt_node_start(&lo);
+    s_joiner = lt_node_start(&lo);
+    s_third = lt_node_start(&po);
+    char id[33], h[65];
+    s_create("line", NULL, id);
+    s_join_from(s_node->home, s_joiner->home, id);
+    s_join_from(s_joiner->home, s_third->home, id);
+    s_put("line", "from-a", "one", h);
+    s_wait_value(s_third->home, id, "from-a", "one", NULL);
+    lt_test_run_t r;
+    S_CLI_HOME(&r, s_third->home, "put", id, "from-c", "three");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+    s_wait_value(s_node->home, id, "from-c", "three", NULL);
+}
+
+Test(cli, a_conflict_made_apart_shows_one_winner_on_both_and_a_later_write_settles_it)
+{
+    /* A listens on a fixed port: B recorded that address, and finds A there
+     * again after both restarted. */
+    char addr[64];
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%u", s_free_port());
+    const char *const listen[] = {"--listen", addr, NULL};
+    lt_node_opts_t lo = {.ready = s_all_services, .args = listen};
+    lt_node_opts_t po = {.ready = s_all_services};
+    s_node = lt_node_start(&lo);
+    s_joiner = lt_node_start(&po);
+    char id[33], h[65];
+    s_create("apart", NULL, id);
+    s_join_from(s_node->home, s_joiner->home, id);
+    s_put("apart", "k", "base", h);
+    s_wait_value(s_joiner->home, id, "k", "base", NULL);
+
+    /* Apart: B stops, A writes and stops, B starts alone and writes. */
+    cr_assert_eq(lt_node_stop(s_joiner), 0);
+    s_put("apart", "k", "from a", h);
+    for (int i = 0; i < 30; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "only-a-%d", i);
+        s_put("apart", k, "x", h);
+    }
+    cr_assert_eq(lt_node_stop(s_node), 0);
+    lt_node_t *b = lt_node_start_on(s_joiner, &po);
+    lt_test_run_t r;
+    S_CLI_HOME(&r, b->home, "put", id, "k", "from b");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+
+    /* Together again: B links to A by itself (its links file), and the
+     * link coming up reconciles both ways. Whichever write wins, both nodes
+     * show the same one, and show the conflict. */
+    lt_node_t *a = lt_node_start_on(s_node, &lo);
+    s_wait_value(b->home, id, "only-a-29", "x", NULL);
+    char va[256] = "", vb[256] = "";
+    bool ca = false, cb = false;
+    for (int i = 0; i < 3000 && !(ca && cb && va[0] && strcmp(va, vb) == 0); i++) {
+        const char *homes[2] = {a->home, b->home};
+        for (int n = 0; n < 2; n++) {
+            S_CLI_HOME(&r, homes[n], "--json", "get", id, "k");
+            s_jv_t *v = r.status == 0 ? s_json(r.out) : NULL;
+            snprintf(n ? vb : va, sizeof va, "%s", v ? s_jstr(v, "value") : "");
+            *(n ? &cb : &ca) = v && s_jbool(v, "conflicted");
+            s_jfree(&v);
+            lt_test_run_free(&r);
+        }
+    }
+    cr_assert(ca && cb, "the conflict is not visible on both (A: %s, B: %s)", va, vb);
+    cr_assert_str_eq(va, vb, "the nodes show different winners");
+    cr_assert(strcmp(va, "from a") == 0 || strcmp(va, "from b") == 0, "winner: %s", va);
+
+    /* A later write on either side settles it everywhere. */
+    bool no = false;
+    S_CLI_HOME(&r, b->home, "put", id, "k", "settled");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+    s_wait_value(a->home, id, "k", "settled", &no);
+    s_wait_value(b->home, id, "k", "settled", &no);
+    lt_node_destroy(&a);
+    lt_node_destroy(&b);
+}
+
+Test(cli, killing_gossip_or_sync_does_not_stop_convergence)
+{
+    static const char *const listen[] = {"--listen", "tcp://127.0.0.1:0", NULL};
+    lt_node_opts_t lo = {.ready = s_all_services, .args = listen};
+    lt_node_opts_t po = {.ready = s_all_services};
+    s_node = lt_node_start(&lo);
+    s_joiner = lt_node_start(&po);
+    char id[33], h[65], k[32];
+    s_create("kill", NULL, id);
+    s_join_from(s_node->home, s_joiner->home, id);
+    s_put("kill", "before", "1", h);
+    s_wait_value(s_joiner->home, id, "before", "1", NULL);
+
+    /* A's gossip dies while A writes: the writes it could not push reach B
+     * once the supervisor has restarted it (it hands every store to sync). */
+    lt_node_service_t g;
+    cr_assert(lt_node_service(s_node, "gossip", &g));
+    lt_test_kill9((pid_t)g.pid);
+    for (int i = 0; i < 20; i++) {
+        snprintf(k, sizeof k, "during-gossip-%d", i);
+        s_put("kill", k, "x", h);
+    }
+    lt_node_want_t back = {.state = LT_NODE_READY, .min_restarts = 1};
+    cr_assert(lt_node_wait_service(s_node, "gossip", &back, 0, NULL), "gossip never came back");
+    s_wait_value(s_joiner->home, id, "during-gossip-19", "x", NULL);
+    s_wait_value(s_joiner->home, id, "during-gossip-0", "x", NULL);
+
+    /* B's sync dies: gossip carries on, and sync is back to serve. */
+    lt_node_service_t sy;
+    cr_assert(lt_node_service(s_joiner, "sync", &sy));
+    lt_test_kill9((pid_t)sy.pid);
+    s_put("kill", "during-sync", "y", h);
+    s_wait_value(s_joiner->home, id, "during-sync", "y", NULL);
+    cr_assert(lt_node_wait_service(s_joiner, "sync", &back, 0, NULL), "sync never came back");
+    lt_test_run_t r;
+    S_CLI_HOME(&r, s_joiner->home, "sync", id);
+    for (int i = 0; i < 200 && r.status != 0; i++) {
+        lt_test_run_free(&r);
+        S_CLI_HOME(&r, s_joiner->home, "sync", id);
+    }
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+}
+
+Test(cli, a_revoked_peer_receives_nothing_new)
+{
+    static const char *const listen[] = {"--listen", "tcp://127.0.0.1:0", NULL};
+    lt_node_opts_t lo = {.ready = s_all_services, .args = listen};
+    lt_node_opts_t po = {.ready = s_all_services};
+    s_node = lt_node_start(&lo);
+    s_joiner = lt_node_start(&po);
+    char id[33], h[65];
+    s_create("rev", NULL, id);
+    s_join_from(s_node->home, s_joiner->home, id);
+    s_put("rev", "before", "shared", h);
+    s_wait_value(s_joiner->home, id, "before", "shared", NULL);
+    s_jv_t *b = NULL;
+    lt_test_run_t r;
+    S_CLI_HOME(&r, s_joiner->home, "--json", "node", "status");
+    s_expect_ok(&r);
+    b = s_json(r.out);
+    lt_test_run_free(&r);
+    S_CLI(&r, "peer", "revoke", "rev", s_jstr(b, "node_key"));
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
+    s_jfree(&b);
+    s_put("rev", "after", "not for b", h);
+    /* B asks for it: its link is refused, and nothing arrives. */
+    S_CLI_HOME(&r, s_joiner->home, "sync", id);
+    cr_assert_neq(r.status, 0, "a revoked peer synced: %s", r.out);
+    lt_test_run_free(&r);
+    S_CLI_HOME(&r, s_joiner->home, "get", id, "after");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+    /* The inviter kept what B wrote before and still serves its own reads. */
+    S_CLI(&r, "get", "rev", "after");
+    s_expect_ok(&r);
+    lt_test_run_free(&r);
 }
