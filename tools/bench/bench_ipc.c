@@ -105,26 +105,6 @@ static void s_usage(FILE *f)
         S_N_QUICK, S_TRIALS_QUICK, S_PUTS_S_QUICK, S_N_FULL, S_RTT_PER_PUT, S_PUTS_S_FULL);
 }
 
-/* <build>/tools/bench/bench-ipc -> <build>/kernel/latticed when it exists,
- * else "latticed" (looked up in PATH). */
-static void s_default_latticed(char *out, size_t cap)
-{
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        for (int up = 0; up < 3; up++) { /* bench-ipc, bench, tools */
-            char *slash = strrchr(exe, '/');
-            if (!slash)
-                break;
-            *slash = '\0';
-        }
-        if (snprintf(out, cap, "%s/kernel/latticed", exe) < (int)cap && access(out, X_OK) == 0)
-            return;
-    }
-    snprintf(out, cap, "latticed");
-}
-
 /* Values are 100-byte windows of a random pool: distinct, incompressible. */
 static void s_fill_pool(uint8_t *pool, size_t n)
 {
@@ -570,7 +550,7 @@ int main(int argc, char **argv)
     char latticed[PATH_MAX];
     if (argc == 4 && strcmp(argv[1], LT_BENCH_FORWARDER_ARG) == 0)
         return lt_bench_route_forwarder_main(argv[2], argv[3]);
-    s_default_latticed(latticed, sizeof latticed);
+    lt_bench_default_latticed(latticed, sizeof latticed);
     o.latticed = latticed;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -279,3 +279,21 @@ int lt_bench_node_stop(lt_bench_node_t *node)
     }
     return 0;
 }
+
+void lt_bench_default_latticed(char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len > 0) {
+        exe[len] = '\0';
+        for (int up = 0; up < 3; up++) { /* the executable, bench, tools */
+            char *slash = strrchr(exe, '/');
+            if (!slash)
+                break;
+            *slash = '\0';
+        }
+        if (snprintf(out, cap, "%s/kernel/latticed", exe) < (int)cap && access(out, X_OK) == 0)
+            return;
+    }
+    snprintf(out, cap, "latticed");
+}

@@ -41,6 +41,10 @@ double lt_bench_quantile(double *v, size_t n, double p);
  * when it cannot be read. */
 double lt_bench_proc_cpu_s(pid_t pid);
 
+/* <build>/tools/bench/<bench> -> <build>/kernel/latticed when it exists,
+ * else "latticed" (looked up in PATH). */
+void lt_bench_default_latticed(char *out, size_t cap);
+
 /* "ipc://<dir>/<name>" into out; false (with a note) when the path does not
  * fit an AF_UNIX socket address. */
 bool lt_bench_ipc_endpoint(const char *dir, const char *name, char *out, size_t cap);

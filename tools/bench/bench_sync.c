@@ -8,8 +8,13 @@
  * it is held to.
  *
  * The bytes are compared with a lower bound: the d·N ids that differ, 32
- * bytes each, which any protocol that names what differs must send. */
+ * bytes each, which any protocol that names what differs must send.
+ *
+ * With --nodes it then runs two real nodes on loopback and adds the clone
+ * and gossip figures to the same object (bench_sync_nodes.h). */
 
+#include "bench_ipc_common.h"
+#include "bench_sync_nodes.h"
 #include "bench_util.h"
 #include "sync/fpindex.h"
 #include "sync/recon.h"
@@ -17,6 +22,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +51,8 @@ typedef struct {
     uint64_t seed;
     size_t only_n; /* --n: this N alone */
     lt_recon_config_t cfg;
+    bool nodes; /* --nodes: the real-node phase too */
+    lt_bench_nodes_opts_t nodes_opts;
 } s_opts_t;
 
 typedef struct {
@@ -331,7 +339,7 @@ done:
 }
 
 static void s_print_json(const s_opts_t *o, const s_index_res_t *ix, const s_case_t *cases,
-                         size_t n_cases, double total_s)
+                         size_t n_cases, const lt_bench_nodes_result_t *nodes, double total_s)
 {
     bool all_ok = true;
     for (size_t i = 0; i < n_cases; i++)
@@ -356,7 +364,12 @@ static void s_print_json(const s_opts_t *o, const s_index_res_t *ix, const s_cas
                c->build_ms, c->target, c->rounds_goal, c->verified ? "true" : "false",
                c->ok ? "true" : "false");
     }
-    printf("],\"recon_targets_met\":%s,\"total_s\":%.2f}\n", all_ok ? "true" : "false", total_s);
+    printf("],\"recon_targets_met\":%s,", all_ok ? "true" : "false");
+    if (nodes)
+        lt_bench_nodes_print_json(nodes);
+    else
+        printf("\"nodes\":false,");
+    printf("\"total_s\":%.2f}\n", total_s);
     fflush(stdout);
 }
 
@@ -364,7 +377,8 @@ static void s_usage(FILE *f)
 {
     fprintf(f,
             "usage: bench-sync [--quick] [--n N] [--seed S] [--branching B] [--threshold T]\n"
-            "                  [--rounds R]\n"
+            "                  [--rounds R] [--nodes] [--clone-n N] [--gossip-n K]\n"
+            "                  [--home-dir DIR] [--keep] [--latticed PATH]\n"
             "Reconciles two sets of N random items in-process (N = 100 000 and 1 000 000,\n"
             "d = 0.1, 1 and 10 %% differing, uniformly or among the newest items), checks\n"
             "every result, measures the fingerprint index, and prints one JSON object on\n"
@@ -374,9 +388,19 @@ static void s_usage(FILE *f)
             "  --seed S         the random sets (default 1)\n"
             "  --branching B, --threshold T, --rounds R\n"
             "                   the session's config (defaults %d, %d, %d)\n"
+            "  --nodes          then two latticed nodes on loopback: B joins and clones A's\n"
+            "                   store (against the 2-core verify bound), then gossip latency\n"
+            "  --clone-n N      intentions in A's store (default %d, with --quick %d);\n"
+            "                   implies --nodes\n"
+            "  --gossip-n K     gossip samples (default %d, with --quick %d); implies --nodes\n"
+            "  --home-dir DIR   the nodes' run directory goes under DIR (default /tmp)\n"
+            "  --keep           leave the nodes' run directory (homes, latticed.log) in place\n"
+            "  --latticed PATH  the kernel to run (default: kernel/latticed of the build tree\n"
+            "                   this executable is in, else latticed from PATH)\n"
             "  --help           this text\n",
             S_N_QUICK, LT_RECON_DEFAULT_BRANCHING, LT_RECON_DEFAULT_THRESHOLD,
-            LT_RECON_DEFAULT_MAX_ROUNDS);
+            LT_RECON_DEFAULT_MAX_ROUNDS, LT_BENCH_NODES_CLONE_N, LT_BENCH_NODES_CLONE_N_QUICK,
+            LT_BENCH_NODES_GOSSIP_N, LT_BENCH_NODES_GOSSIP_N_QUICK);
 }
 
 static bool s_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -394,6 +418,10 @@ int main(int argc, char **argv)
 {
     s_opts_t o = {.seed = 1};
     lt_recon_config_default(&o.cfg);
+    char latticed[PATH_MAX];
+    lt_bench_default_latticed(latticed, sizeof latticed);
+    o.nodes_opts.latticed = latticed;
+    o.nodes_opts.home_dir = "/tmp";
     for (int i = 1; i < argc; i++) {
         uint64_t v = 0;
         const char *a = argv[i];
@@ -416,6 +444,22 @@ int main(int argc, char **argv)
             o.cfg.idlist_threshold = (uint32_t)v;
         } else if (strcmp(a, "--rounds") == 0 && has_arg && s_parse_u64(argv[++i], 0, 100, &v)) {
             o.cfg.max_rounds = (uint32_t)v;
+        } else if (strcmp(a, "--nodes") == 0) {
+            o.nodes = true;
+        } else if (strcmp(a, "--clone-n") == 0 && has_arg &&
+                   s_parse_u64(argv[++i], 1, 100000000, &v)) {
+            o.nodes = true;
+            o.nodes_opts.clone_n = v;
+        } else if (strcmp(a, "--gossip-n") == 0 && has_arg &&
+                   s_parse_u64(argv[++i], 1, 1000000, &v)) {
+            o.nodes = true;
+            o.nodes_opts.gossip_n = (uint32_t)v;
+        } else if (strcmp(a, "--keep") == 0) {
+            o.nodes_opts.keep = true;
+        } else if (strcmp(a, "--home-dir") == 0 && has_arg) {
+            o.nodes_opts.home_dir = argv[++i];
+        } else if (strcmp(a, "--latticed") == 0 && has_arg) {
+            o.nodes_opts.latticed = argv[++i];
         } else {
             lt_bench_note("bad or unknown argument '%s'", a);
             s_usage(stderr);
@@ -432,6 +476,10 @@ int main(int argc, char **argv)
         sizes[0] = o.only_n;
         n_sizes = 1;
     }
+    if (!o.nodes_opts.clone_n)
+        o.nodes_opts.clone_n = o.quick ? LT_BENCH_NODES_CLONE_N_QUICK : LT_BENCH_NODES_CLONE_N;
+    if (!o.nodes_opts.gossip_n)
+        o.nodes_opts.gossip_n = o.quick ? LT_BENCH_NODES_GOSSIP_N_QUICK : LT_BENCH_NODES_GOSSIP_N;
     static const double ds[] = {0.001, 0.01, 0.1};
     s_case_t cases[S_MAX_CASES];
     size_t n_cases = 0;
@@ -460,6 +508,13 @@ int main(int argc, char **argv)
         ret |= s_run_case(&o, &cases[i], &rng);
     if (ret)
         return 1;
-    s_print_json(&o, &ix, cases, n_cases, lt_bench_now() - t_start);
+    lt_bench_nodes_result_t nodes;
+    if (o.nodes) {
+        lt_bench_note("two nodes (latticed %s): clone of %" PRIu64 " intentions, %u gossip samples",
+                      o.nodes_opts.latticed, o.nodes_opts.clone_n, o.nodes_opts.gossip_n);
+        if (lt_bench_nodes_run(&o.nodes_opts, &nodes) != 0)
+            return 1;
+    }
+    s_print_json(&o, &ix, cases, n_cases, o.nodes ? &nodes : NULL, lt_bench_now() - t_start);
     return 0;
 }
