@@ -4,6 +4,7 @@
  * and a reply for a call no longer wanted is dropped. */
 #include "sync/sync_actor.h"
 
+#include "ipc/frame.h"
 #include "store/ops_codec.h"
 #include "store/store_proto.h"
 #include "sync/fpindex.h"
@@ -20,6 +21,9 @@
 #include <string.h>
 
 #define S_TAG "sync"
+/* The most bytes of a session message: a frame body less room for Recon's
+ * other fields. */
+#define S_RECON_FRAME (LT_FRAME_MAX_BODY - 1024)
 /* Hashes per FETCH request (the store takes up to LT_STORE_FETCH_MAX). */
 #define S_FETCH_HASHES 1024
 /* Concurrent jobs (SYNC_NOW requests and periodic rounds). */
@@ -1052,6 +1056,10 @@ static lt_err_t s_start(lt_ctx_t *ctx, const void *cfg, void **self)
         a->recon = *a->cfg.recon;
     else
         lt_recon_config_default(&a->recon);
+    /* A session message travels in one frame, with the Recon around it: a
+     * large difference is listed over more rounds instead. */
+    if (a->recon.frame_limit == 0 || a->recon.frame_limit > S_RECON_FRAME)
+        a->recon.frame_limit = S_RECON_FRAME;
     a->cfg.recon = NULL;
     lt_err_t rc = lt_ctx_timer(ctx, S_SWEEP_MS, S_TIMER_SWEEP);
     if (rc == LT_OK && !a->cfg.no_periodic)

@@ -44,7 +44,8 @@ typedef struct {
     bool no_periodic; /* only on request and as a responder */
     /* A session (or a call it waits on) silent this long is given up. */
     uint32_t timeout_ms;
-    /* The reconciliation's parameters; NULL: lt_recon_config_default. */
+    /* The reconciliation's parameters; NULL: lt_recon_config_default. The
+     * frame limit is at most what one frame carries (also when 0). */
     const lt_recon_config_t *recon;
 } lt_sync_actor_config_t;
 

@@ -4,6 +4,8 @@
  * stores hold afterwards. */
 #include "testnet.h"
 
+#include "sync/recon.h"
+
 #include "sync.pb.h"
 
 #include <criterion/criterion.h>
@@ -199,4 +201,24 @@ Test(sync_actor, a_link_coming_up_reconciles_with_that_peer)
     char got[64];
     tn_get(2, &sid, "while", got, sizeof got, NULL);
     cr_assert_str_eq(got, "", "node 2 was not part of it");
+}
+
+Test(sync_actor, a_large_difference_is_settled_within_the_frame_limit)
+{
+    /* The smallest frame limit: the ids are listed over many rounds, and
+     * every message of the session still fits. */
+    tn_opts_t o = {.recon_frame_limit = LT_RECON_MIN_FRAME};
+    tn_setup(2, &o);
+    lt_store_id_t sid = tn_create(0);
+    tn_join(0, 1, &sid);
+    char k[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(k, sizeof k, "k%03d", i);
+        tn_put(0, &sid, k, "v");
+    }
+    s_report_t rep = s_sync(1, &sid);
+    cr_assert(rep.p[0].reached, "%s", rep.p[0].error);
+    cr_assert_gt(rep.p[0].rounds, 3, "%u rounds: the limit did not bite", rep.p[0].rounds);
+    cr_assert_eq(tn_witnessed(0, &sid), tn_witnessed(1, &sid));
+    tn_expect_value(1, &sid, "k299", "v");
 }

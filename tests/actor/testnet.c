@@ -154,7 +154,11 @@ static void s_node_start(int i)
     lt_store_actor_config_t sc = {.identity = n->id};
     cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &sc.kv), LT_OK);
     cr_assert_eq(lt_coop_add(n->rt, &lt_store_actor, &sc), LT_OK);
-    lt_sync_actor_config_t yc = {.no_periodic = !s_opts.periodic, .period_ms = s_opts.period_ms};
+    lt_recon_config_t rc;
+    lt_recon_config_default(&rc);
+    rc.frame_limit = s_opts.recon_frame_limit;
+    lt_sync_actor_config_t yc = {
+        .no_periodic = !s_opts.periodic, .period_ms = s_opts.period_ms, .recon = &rc};
     cr_assert_eq(lt_coop_add(n->rt, &lt_sync_actor, &yc), LT_OK);
     lt_gossip_actor_config_t gc = {.queue_bytes = s_opts.gossip_queue_bytes};
     if (s_opts.gossip)

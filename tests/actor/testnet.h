@@ -67,6 +67,7 @@ typedef struct {
     bool periodic; /* the sync actors reconcile on their own every period_ms */
     uint32_t period_ms;
     uint32_t gossip_queue_bytes; /* 0: the default */
+    uint32_t recon_frame_limit;  /* the sync actors' session frame limit; 0: theirs */
 } tn_opts_t;
 
 /* count nodes (at most TN_NODES), seeds 10, 11, ... */
