@@ -326,6 +326,8 @@ static void s_drain(s_actor_t *a)
             lt_buf_free(b);
             sent++;
         }
+        if (sent == 0)
+            continue;
         memmove(p->queue, p->queue + sent, (p->nqueue - sent) * sizeof *p->queue);
         p->nqueue -= sent;
     }

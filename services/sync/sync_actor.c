@@ -604,7 +604,8 @@ static int s_report_cmp(const void *pa, const void *pb)
 static void s_job_done(s_actor_t *a, s_job_t *j)
 {
     if (j->has_origin) {
-        qsort(j->reports, j->nreports, sizeof *j->reports, s_report_cmp);
+        if (j->nreports)
+            qsort(j->reports, j->nreports, sizeof *j->reports, s_report_cmp);
         lt_buf_t b = LT_BUF_INIT;
         lt_err_t rc = LT_OK;
         for (size_t i = 0; rc == LT_OK && i < j->nreports; i++)
