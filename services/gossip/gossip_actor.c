@@ -14,8 +14,11 @@
 #include <string.h>
 
 #define S_TAG "gossip"
-/* Bytes of pushes a store may hold while its peers are being listed. */
-#define S_PENDING_BYTES (4u << 20)
+/* Bytes of pushes a store may hold while its peers are being listed, and
+ * all stores together; stores known at once (a peer may name any id). */
+#define S_PENDING_BYTES     (4u << 20)
+#define S_PENDING_ALL_BYTES (16u << 20)
+#define S_MAX_STORES        4096u
 /* A store is handed to the sync service at most this often. */
 #define S_RECONCILE_MS      5000u
 #define S_INVALID_WINDOW_MS 60000u
@@ -84,6 +87,7 @@ typedef struct {
     s_peer_t *peers;
     size_t npeers;
     s_store_t *stores;
+    size_t nstores, pending_all;
     s_call_t *calls;
     size_t ncalls, capcalls;
     s_seen_t *seen;
@@ -158,13 +162,38 @@ static s_store_t *s_store(s_actor_t *a, const lt_store_id_t *id)
     for (s_store_t *s = a->stores; s; s = s->next)
         if (memcmp(s->id.b, id->b, LT_STORE_ID_LEN) == 0)
             return s;
-    s_store_t *s = calloc(1, sizeof *s);
+    s_store_t *s = a->nstores < S_MAX_STORES ? calloc(1, sizeof *s) : NULL;
     if (!s)
         return NULL;
     s->id = *id;
     s->next = a->stores;
     a->stores = s;
+    a->nstores++;
     return s;
+}
+
+static void s_unpend(s_actor_t *a, s_store_t *s)
+{
+    for (size_t i = 0; i < s->npending; i++)
+        lt_buf_free(&s->pending[i].body);
+    a->pending_all -= s->pending_bytes;
+    s->npending = s->pending_bytes = 0;
+}
+
+/* Forgets a store this node does not hold (what waited for it goes). */
+static void s_store_drop(s_actor_t *a, s_store_t *s)
+{
+    for (s_store_t **pp = &a->stores; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    s_unpend(a, s);
+    free(s->pending);
+    free(s->peers);
+    free(s);
+    a->nstores--;
 }
 
 static bool s_has_peer(const s_store_t *s, uint16_t idx)
@@ -464,9 +493,9 @@ static void s_take_push(s_actor_t *a, s_store_t *s, uint16_t from, const uint8_t
 
 /* Keeps a push in (from a peer) or out (peer 0) until the store's peers are
  * known; false past S_PENDING_BYTES or out of memory. */
-static bool s_pend(s_store_t *s, uint16_t peer, const uint8_t *body, size_t len)
+static bool s_pend(s_actor_t *a, s_store_t *s, uint16_t peer, const uint8_t *body, size_t len)
 {
-    if (s->pending_bytes + len > S_PENDING_BYTES)
+    if (s->pending_bytes + len > S_PENDING_BYTES || a->pending_all + len > S_PENDING_ALL_BYTES)
         return false;
     s_pending_t *pd = realloc(s->pending, (s->npending + 1) * sizeof *pd);
     if (!pd)
@@ -479,6 +508,7 @@ static bool s_pend(s_store_t *s, uint16_t peer, const uint8_t *body, size_t len)
         return false;
     s->npending++;
     s->pending_bytes += len;
+    a->pending_all += len;
     return true;
 }
 
@@ -518,7 +548,7 @@ static void s_push_in(s_actor_t *a, const lt_msg_t *msg)
         return;
     }
     /* Hold it until the store says who its peers are. */
-    if (!s_pend(s, from, msg->body, msg->len)) {
+    if (!s_pend(a, s, from, msg->body, msg->len)) {
         a->st.refused++;
         s_reconcile(a, s);
         return;
@@ -565,7 +595,7 @@ static void s_witnessed(s_actor_t *a, const lt_msg_t *msg)
         if (now - s->peers_at > LT_GOSSIP_PEERS_TTL_MS)
             s_list_peers(a, s);
         s_fanout(a, s, views.v, views.n);
-    } else if (s && s_pend(s, 0, msg->body, msg->len)) {
+    } else if (s && s_pend(a, s, 0, msg->body, msg->len)) {
         s_list_peers(a, s);
     } else if (s) {
         s_reconcile(a, s);
@@ -592,6 +622,7 @@ static void s_flush_pending(s_actor_t *a, s_store_t *s)
         }
         lt_buf_free(&pd->body);
     }
+    a->pending_all -= s->pending_bytes;
     s->npending = s->pending_bytes = 0;
 }
 
@@ -604,10 +635,9 @@ static void s_peers_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
     lt_pubkey_t *keys = NULL;
     size_t n = 0;
     if (m->status != LT_OK || lt_peerlist_active(m->body, m->len, &keys, &n) != LT_OK) {
-        /* No such store here (removed, or never held): drop what waited. */
-        for (size_t i = 0; i < s->npending; i++)
-            lt_buf_free(&s->pending[i].body);
-        s->npending = s->pending_bytes = 0;
+        /* No such store here (removed, or never held: a peer may name any
+         * id): forget it, and what waited for it. */
+        s_store_drop(a, s);
         return;
     }
     uint16_t *idx = malloc((n ? n : 1) * sizeof *idx);
@@ -677,6 +707,12 @@ static void s_ingested(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
         case LT_ENOMEM:
         case LT_EFULL:
             s_reconcile(a, s); /* the store's trouble, not the sender's */
+            break;
+        case LT_ENOTFOUND:
+            /* This node no longer holds the store (a child store closed
+             * here while the peer still wrote in it): not the sender's
+             * fault. Its peers are asked again should it come back. */
+            s->have_peers = false;
             break;
         default:
             s_invalid(a, c->peer, why[0] ? why : lt_strerror(m->status));
@@ -790,6 +826,7 @@ static void s_reply_in(s_actor_t *a, const lt_msg_t *m)
 
 static void s_status(s_actor_t *a, const lt_msg_t *msg)
 {
+    a->st.stores = (uint32_t)a->nstores;
     a->st.ignored_peers = 0;
     for (size_t i = 0; i < a->npeers; i++)
         a->st.ignored_peers += s_ignored(a, &a->peers[i]);

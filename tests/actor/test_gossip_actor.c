@@ -118,6 +118,15 @@ Test(gossip_actor, duplicates_are_dropped_and_a_stranger_is_refused)
     lattice_gossip_GossipStatus s = s_status(1);
     cr_assert_eq(s.refused, after.refused + 1);
     cr_assert_eq(s.invalid, after.invalid, "a stranger's push reached the store");
+
+    /* A peer naming stores this node does not hold costs nothing lasting:
+     * each is asked about once and forgotten. */
+    for (int i = 0; i < 50; i++) {
+        lt_store_id_t other = sid;
+        other.b[15] ^= (uint8_t)(i + 1);
+        s_push_as(1, 0, &other, &junk, 1);
+    }
+    cr_assert_eq(s_status(1).stores, 1, "unknown stores were kept");
 }
 
 Test(gossip_actor, a_peer_that_pushes_invalid_data_is_ignored_for_a_while)
