@@ -1,6 +1,7 @@
 /* The gossip actor: see gossip_actor.h. */
 #include "gossip/gossip_actor.h"
 
+#include "ipc/calls.h"
 #include "store/ops_codec.h"
 #include "sync/peerlist.h"
 #include "weaver/intention.h"
@@ -37,7 +38,6 @@ typedef enum {
 } s_call_kind_t;
 
 typedef struct {
-    uint64_t corr;
     s_call_kind_t kind;
     uint16_t peer; /* 1-based index in peers, or 0 */
     uint32_t round;
@@ -88,8 +88,7 @@ typedef struct {
     size_t npeers;
     s_store_t *stores;
     size_t nstores, pending_all;
-    s_call_t *calls;
-    size_t ncalls, capcalls;
+    lt_calls_t calls; /* of s_call_t */
     s_seen_t *seen;
     lattice_gossip_GossipStatus st;
 } s_actor_t;
@@ -99,37 +98,11 @@ typedef struct {
 static bool s_call(s_actor_t *a, const char *to, uint32_t type, const lt_buf_t *body,
                    const s_call_t *proto)
 {
-    if (a->ncalls == a->capcalls) {
-        size_t cap = a->capcalls ? 2 * a->capcalls : 16;
-        s_call_t *c = realloc(a->calls, cap * sizeof *c);
-        if (!c)
-            return false;
-        a->calls = c;
-        a->capcalls = cap;
-    }
-    uint64_t corr = 0;
-    lt_err_t rc =
-        lt_ctx_request(a->ctx, to, type, body ? body->data : NULL, body ? body->len : 0, &corr);
-    if (rc) {
+    lt_err_t rc = lt_calls_request(&a->calls, a->ctx, to, type, body ? body->data : NULL,
+                                   body ? body->len : 0, proto);
+    if (rc)
         lt_log_warn(a->ctx->log, S_TAG, "cannot send to %s: %s", to, lt_strerror(rc));
-        return false;
-    }
-    s_call_t *c = &a->calls[a->ncalls++];
-    *c = *proto;
-    c->corr = corr;
-    return true;
-}
-
-static bool s_take_call(s_actor_t *a, uint64_t corr, s_call_t *out)
-{
-    for (size_t i = 0; i < a->ncalls; i++) {
-        if (a->calls[i].corr == corr) {
-            *out = a->calls[i];
-            a->calls[i] = a->calls[--a->ncalls];
-            return true;
-        }
-    }
-    return false;
+    return rc == LT_OK;
 }
 
 static s_peer_t *s_peer(s_actor_t *a, uint16_t idx)
@@ -755,7 +728,7 @@ static void s_watch(s_actor_t *a)
     (void)s_call(a, "store", lattice_store_StoreMsgType_WITNESS_WATCH, NULL, &c);
 }
 
-static void s_watch_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
+static void s_watch_reply(s_actor_t *a, const lt_msg_t *m)
 {
     if (m->status != LT_OK) {
         lt_log_warn(a->ctx->log, S_TAG, "the store refused the watch: %s", lt_strerror(m->status));
@@ -767,7 +740,7 @@ static void s_watch_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
      * reconciliation. */
     uint64_t old = a->watch_corr;
     a->old_watch_corr = old;
-    a->watch_corr = c->corr;
+    a->watch_corr = m->corr;
     if (!old) {
         s_reconcile(a, NULL);
         return;
@@ -786,7 +759,7 @@ static void s_watch_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
 static void s_reply_in(s_actor_t *a, const lt_msg_t *m)
 {
     s_call_t c;
-    if (!s_take_call(a, m->corr, &c))
+    if (!lt_calls_take(&a->calls, m->corr, &c))
         return;
     switch (c.kind) {
     case C_NODE_INFO: {
@@ -800,7 +773,7 @@ static void s_reply_in(s_actor_t *a, const lt_msg_t *m)
         break;
     }
     case C_WATCH:
-        s_watch_reply(a, &c, m);
+        s_watch_reply(a, m);
         break;
     case C_PEERS:
         s_peers_reply(a, &c, m);
@@ -855,6 +828,7 @@ static lt_err_t s_start(lt_ctx_t *ctx, const void *cfg, void **self)
         return LT_ENOMEM;
     }
     a->ctx = ctx;
+    lt_calls_init(&a->calls, sizeof(s_call_t));
     lt_err_t rc = lt_ctx_timer(ctx, LT_GOSSIP_REWATCH_MS, S_TIMER_REWATCH);
     if (rc) {
         free(a->seen);
@@ -927,9 +901,9 @@ static void s_stop(void *self)
         free(s->peers);
         free(s);
     }
-    for (size_t i = 0; i < a->ncalls; i++)
-        free(a->calls[i].hashes);
-    free(a->calls);
+    for (size_t i = 0; i < lt_calls_count(&a->calls); i++)
+        free(((s_call_t *)lt_calls_at(&a->calls, i, NULL))->hashes);
+    lt_calls_free(&a->calls);
     free(a->peers);
     free(a->seen);
     free(a);

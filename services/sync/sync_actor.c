@@ -4,6 +4,7 @@
  * and a reply for a call no longer wanted is dropped. */
 #include "sync/sync_actor.h"
 
+#include "ipc/calls.h"
 #include "ipc/frame.h"
 #include "store/ops_codec.h"
 #include "store/store_proto.h"
@@ -46,11 +47,9 @@ typedef enum {
 } s_call_kind_t;
 
 typedef struct {
-    uint64_t corr;
     s_call_kind_t kind;
     uint32_t ref; /* job or session id; 0 for the node info and index calls */
     lt_store_id_t store;
-    uint64_t sent_ms;
 } s_call_t;
 
 /* A store's index. */
@@ -114,8 +113,7 @@ typedef struct {
     bool have_self, asking_self;
     lt_pubkey_t self;
     s_idx_t *idx;
-    s_call_t *calls;
-    size_t ncalls, capcalls;
+    lt_calls_t calls; /* of s_call_t */
     s_sess_t sess[LT_SYNC_MAX_SESSIONS];
     s_job_t jobs[S_MAX_JOBS];
     uint32_t next_id;
@@ -148,43 +146,14 @@ static void s_reply(s_actor_t *a, const char *to, uint64_t corr, uint32_t type, 
 static bool s_call(s_actor_t *a, const char *to, uint32_t type, const lt_buf_t *body,
                    s_call_kind_t kind, uint32_t ref, const lt_store_id_t *store)
 {
-    if (a->ncalls == a->capcalls) {
-        size_t cap = a->capcalls ? 2 * a->capcalls : 16;
-        s_call_t *c = realloc(a->calls, cap * sizeof *c);
-        if (!c)
-            return false;
-        a->calls = c;
-        a->capcalls = cap;
-    }
-    uint64_t corr = 0;
-    lt_err_t rc =
-        lt_ctx_request(a->ctx, to, type, body ? body->data : NULL, body ? body->len : 0, &corr);
-    if (rc) {
-        lt_log_warn(a->ctx->log, S_TAG, "cannot send to %s: %s", to, lt_strerror(rc));
-        return false;
-    }
-    s_call_t *c = &a->calls[a->ncalls++];
-    memset(c, 0, sizeof *c);
-    c->corr = corr;
-    c->kind = kind;
-    c->ref = ref;
+    s_call_t c = {.kind = kind, .ref = ref};
     if (store)
-        c->store = *store;
-    c->sent_ms = lt_ctx_now(a->ctx);
-    return true;
-}
-
-/* Takes the call a reply answers out of the table; false when none. */
-static bool s_take_call(s_actor_t *a, uint64_t corr, s_call_t *out)
-{
-    for (size_t i = 0; i < a->ncalls; i++) {
-        if (a->calls[i].corr == corr) {
-            *out = a->calls[i];
-            a->calls[i] = a->calls[--a->ncalls];
-            return true;
-        }
-    }
-    return false;
+        c.store = *store;
+    lt_err_t rc = lt_calls_request(&a->calls, a->ctx, to, type, body ? body->data : NULL,
+                                   body ? body->len : 0, &c);
+    if (rc)
+        lt_log_warn(a->ctx->log, S_TAG, "cannot send to %s: %s", to, lt_strerror(rc));
+    return rc == LT_OK;
 }
 
 /* The one-line reason of a failed reply (an Error body), or its status. */
@@ -380,7 +349,8 @@ static void s_recon_after(s_actor_t *a, s_sess_t *s)
         s_recon_done(a, s);
 }
 
-static bool s_send_recon(s_actor_t *a, s_sess_t *s, const lt_buf_t *msg)
+/* The Recon body of session s carrying msg (maybe empty). */
+static lt_err_t s_recon_body(const s_sess_t *s, const lt_buf_t *msg, lt_buf_t *out)
 {
     lattice_sync_Recon m = lattice_sync_Recon_init_zero;
     m.store.size = LT_STORE_ID_LEN;
@@ -388,10 +358,15 @@ static bool s_send_recon(s_actor_t *a, s_sess_t *s, const lt_buf_t *msg)
     m.session = s->sid;
     lt_view_t v = {msg->data, msg->len};
     lt_pb_bind_write(&m.msg, &v);
+    return lt_pb_encode_static(lattice_sync_Recon_fields, &m, out);
+}
+
+static bool s_send_recon(s_actor_t *a, s_sess_t *s, const lt_buf_t *msg)
+{
     lt_buf_t b = LT_BUF_INIT;
     char to[LT_ADDR_MAX];
     snprintf(to, sizeof to, "sync@%s", s->peer_hex);
-    bool ok = lt_pb_encode_static(lattice_sync_Recon_fields, &m, &b) == LT_OK &&
+    bool ok = s_recon_body(s, msg, &b) == LT_OK &&
               s_call(a, to, lattice_sync_SyncMsgType_SYNC_RECON, &b, C_RECON, s->id, NULL);
     lt_buf_free(&b);
     return ok;
@@ -400,14 +375,8 @@ static bool s_send_recon(s_actor_t *a, s_sess_t *s, const lt_buf_t *msg)
 /* Answers the responder's pending request with msg (maybe empty). */
 static void s_answer(s_actor_t *a, s_sess_t *s, const lt_buf_t *msg)
 {
-    lattice_sync_Recon m = lattice_sync_Recon_init_zero;
-    m.store.size = LT_STORE_ID_LEN;
-    memcpy(m.store.bytes, s->store.b, LT_STORE_ID_LEN);
-    m.session = s->sid;
-    lt_view_t v = {msg->data, msg->len};
-    lt_pb_bind_write(&m.msg, &v);
     lt_buf_t b = LT_BUF_INIT;
-    if (lt_pb_encode_static(lattice_sync_Recon_fields, &m, &b) == LT_OK)
+    if (s_recon_body(s, msg, &b) == LT_OK)
         s_reply(a, s->pending_from, s->pending_corr, lattice_sync_SyncMsgType_SYNC_RECON, &b);
     s->pending = false;
     lt_buf_free(&b);
@@ -909,7 +878,7 @@ static void s_items_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
 static void s_reply_in(s_actor_t *a, const lt_msg_t *m)
 {
     s_call_t c;
-    if (!s_take_call(a, m->corr, &c))
+    if (!lt_calls_take(&a->calls, m->corr, &c))
         return;
     char why[256];
     if (c.kind == C_NODE_INFO) {
@@ -1021,9 +990,10 @@ static void s_sweep(s_actor_t *a)
             s_sess_end(a, s, LT_ETIMEDOUT, "the peer stopped answering");
     }
     /* Calls never answered: forget them (their sessions ended above). */
-    for (size_t i = 0; i < a->ncalls;) {
-        s_call_t *c = &a->calls[i];
-        if (now - c->sent_ms > a->cfg.timeout_ms) {
+    for (size_t i = 0; i < lt_calls_count(&a->calls);) {
+        uint64_t sent;
+        s_call_t *c = lt_calls_at(&a->calls, i, &sent);
+        if (now - sent > a->cfg.timeout_ms) {
             if (c->kind == C_ITEMS) {
                 s_idx_t *x = s_idx_get(a, &c->store, false);
                 if (x)
@@ -1032,7 +1002,7 @@ static void s_sweep(s_actor_t *a)
                 a->asking_self = false;
             }
             uint32_t job = c->kind == C_PEERS || c->kind == C_STORES ? c->ref : 0;
-            a->calls[i] = a->calls[--a->ncalls];
+            lt_calls_remove(&a->calls, i);
             if (job)
                 s_job_release(a, job);
             continue;
@@ -1047,6 +1017,7 @@ static lt_err_t s_start(lt_ctx_t *ctx, const void *cfg, void **self)
     if (!a)
         return LT_ENOMEM;
     a->ctx = ctx;
+    lt_calls_init(&a->calls, sizeof(s_call_t));
     if (cfg)
         a->cfg = *(const lt_sync_actor_config_t *)cfg;
     if (!a->cfg.period_ms)
@@ -1141,7 +1112,7 @@ static void s_stop(void *self)
         lt_fpindex_destroy(&x->x);
         free(x);
     }
-    free(a->calls);
+    lt_calls_free(&a->calls);
     free(a);
 }
 
