@@ -1693,6 +1693,30 @@ static void s_out_line(lt_test_run_t *r, int want, char *out, size_t cap)
     lt_test_run_free(r);
 }
 
+/* Whether the peer list of store id on home shows peer `key` (NULL: any
+ * peer but the node itself) online, polled for at most 300 CLI runs: the
+ * wait is on the state, bounded by the tries. */
+static bool s_wait_online(const char *home, const char *id, const char *key)
+{
+    for (int i = 0; i < 300; i++) {
+        lt_test_run_t r;
+        S_CLI_HOME(&r, home, "--json", "peer", "list", id);
+        s_expect_ok(&r);
+        s_jv_t *pl = s_json(r.out);
+        lt_test_run_free(&r);
+        bool online = false;
+        for (size_t k = 0; pl && k < pl->n; k++) {
+            const s_jv_t *p = &pl->v[k];
+            bool which = key ? strcmp(s_jstr(p, "key"), key) == 0 : !s_jbool(p, "self");
+            online = online || (which && s_jbool(p, "online"));
+        }
+        s_jfree(&pl);
+        if (online)
+            return true;
+    }
+    return false;
+}
+
 Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
 {
     static const char *const listen[] = {"--listen", "tcp://127.0.0.1:0", NULL};
@@ -1771,21 +1795,9 @@ Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
     cr_assert_str_eq(s_jstr(&links->v[0], "direction"), "out");
     s_jfree(&bs);
     /* The joiner's peer list says the inviter is online once the renewed
-     * link's handshake is through (each try is one CLI run: the wait is on
-     * the state, bounded by the tries). */
-    bool online = false;
-    for (int i = 0; i < 300 && !online; i++) {
-        S_CLI_HOME(&jr, s_joiner->home, "--json", "peer", "list", id);
-        s_expect_ok(&jr);
-        s_jv_t *pl = s_json(jr.out);
-        lt_test_run_free(&jr);
-        cr_assert(pl && pl->n == 2);
-        for (size_t k = 0; k < pl->n; k++)
-            if (strcmp(s_jstr(&pl->v[k], "key"), s_jstr(a, "node_key")) == 0)
-                online = s_jbool(&pl->v[k], "online");
-        s_jfree(&pl);
-    }
-    cr_assert(online, "the inviter never showed online in the joiner's peer list");
+     * link's handshake is through. */
+    cr_assert(s_wait_online(s_joiner->home, id, s_jstr(a, "node_key")),
+              "the inviter never showed online in the joiner's peer list");
 
     /* The same token again: from the joiner, it holds the store already;
      * from a third node, the inviter refuses the link (no invite is open),
@@ -1906,19 +1918,9 @@ Test(cli, gossip_carries_writes_between_real_nodes_without_sync)
     cr_assert_str_eq(got, id);
 
     /* Gossip has no retry (reconciliation is what catches up): wait until
-     * the joiner's renewed link is up, as its peer list shows. Each try is
-     * one CLI run: the wait is on the state, bounded. */
-    bool online = false;
-    for (int i = 0; i < 300 && !online; i++) {
-        S_CLI_HOME(&r, s_joiner->home, "--json", "peer", "list", id);
-        s_expect_ok(&r);
-        s_jv_t *pl = s_json(r.out);
-        lt_test_run_free(&r);
-        for (size_t k = 0; pl && k < pl->n; k++)
-            online = online || (!s_jbool(&pl->v[k], "self") && s_jbool(&pl->v[k], "online"));
-        s_jfree(&pl);
-    }
-    cr_assert(online, "the joiner's link to the inviter never came up");
+     * the joiner's renewed link is up, as its peer list shows. */
+    cr_assert(s_wait_online(s_joiner->home, id, NULL),
+              "the joiner's link to the inviter never came up");
     s_put("shared", "on-inviter", "one", h);
     bool seen = false;
     for (int i = 0; i < 300 && !seen; i++) {
