@@ -580,6 +580,15 @@ static void s_pending_done(lt_links_out_t *o, const char *from, uint64_t corr)
     }
 }
 
+/* Why a node refused this node's link, as a requester reads it. */
+static void s_refusal_text(const char *hex, char *out, size_t cap)
+{
+    snprintf(out, cap,
+             "node %.16s refused this node's link: it is no peer of a store there, and no "
+             "invite there is open for it (a used or expired token, or a revoked node)",
+             hex);
+}
+
 /* The far side refused the link (its ZAP said no): what waits for that node
  * is answered LT_EREFUSED, and the link is closed (a later request for it,
  * after a new invite say, opens a new one). A recorded peer's link is
@@ -614,14 +623,35 @@ static bool s_out_refused(lt_kernel_t *k, size_t i)
         lt_log_warn(&k->log, S_TAG, "node %.16s at %s refused the link", hex, o->addr);
         s_out_drop(l, i);
     }
+    /* Requests that come after the link is gone get the same answer. */
+    l->refused_lately[l->next_refused].key = o->key;
+    l->refused_lately[l->next_refused].until_ms = lt_kernel_mono_ms() + LT_LINKS_REFUSED_MS;
+    l->next_refused = (l->next_refused + 1) % LT_LINKS_REFUSED_KEPT;
+    char why[256];
+    s_refusal_text(hex, why, sizeof why);
     for (size_t j = 0; j < npending; j++)
         lt_router_reply_error(k, pending[j].from, pending[j].to, pending[j].corr, pending[j].type,
-                              LT_EREFUSED,
-                              "node %.16s refused this node's link: it is no peer of a store "
-                              "there, and no invite there is open for it (a used or expired "
-                              "token, or a revoked node)",
-                              hex);
+                              LT_EREFUSED, "%s", why);
     return !retry;
+}
+
+bool lt_links_refused_lately(lt_kernel_t *k, const char *to, char *why, size_t cap)
+{
+    lt_pubkey_t key;
+    if (!lt_addr_remote(to, &key, NULL, 0))
+        return false;
+    uint64_t now = lt_kernel_mono_ms();
+    for (size_t i = 0; i < LT_LINKS_REFUSED_KEPT; i++) {
+        const lt_links_t *l = &k->links;
+        if (l->refused_lately[i].until_ms > now &&
+            lt_pubkey_cmp(&l->refused_lately[i].key, &key) == 0) {
+            char hex[2 * LT_KEY_LEN + 1];
+            lt_hex(key.b, LT_KEY_LEN, hex);
+            s_refusal_text(hex, why, cap);
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Reads the monitor of outbound link i; true when the link was closed. */

@@ -58,6 +58,9 @@
  * older ones are forgotten and left to the requester's deadline). */
 #define LT_LINKS_PENDING 32
 
+#define LT_LINKS_REFUSED_KEPT 8
+#define LT_LINKS_REFUSED_MS   30000
+
 typedef struct {
     char from[LT_ADDR_MAX]; /* the local requester */
     uint64_t corr;
@@ -139,6 +142,14 @@ typedef struct {
     /* The peers recorded in <home>/links (the links to open at start). */
     lt_links_file_t kept;
     uint64_t beat_ms; /* monotonic time of the last heartbeat round */
+    /* Nodes whose far side refused a link lately (a join link, closed at
+     * once): a request to such a node gets the refusal, not "no link",
+     * while LT_LINKS_REFUSED_MS last. Oldest replaced first. */
+    struct {
+        lt_pubkey_t key;
+        uint64_t until_ms; /* monotonic */
+    } refused_lately[LT_LINKS_REFUSED_KEPT];
+    size_t next_refused;
 } lt_links_t;
 
 struct lt_kernel;
@@ -196,5 +207,9 @@ bool lt_links_admits(const struct lt_kernel *k, const lt_pubkey_t *key);
  * and it leaves <home>/links. */
 LT_NODISCARD lt_err_t lt_links_set_admitted(struct lt_kernel *k, const uint8_t *body, size_t len,
                                             lt_errbuf_t *eb);
+
+/* Whether node `to` ("service@<key>") refused this node's link within the
+ * last LT_LINKS_REFUSED_MS; its reason into why when it did. */
+bool lt_links_refused_lately(struct lt_kernel *k, const char *to, char *why, size_t cap);
 
 #endif

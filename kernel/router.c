@@ -474,7 +474,11 @@ static void s_route(lt_kernel_t *k, lt_ksvc_t *sender, const char *from, const l
             rc = s_send_addr(k, to, &out);
         if (rc == 0)
             return;
-        if (f->cmd == LT_FRAME_REQUEST)
+        char why[256];
+        if (f->cmd == LT_FRAME_REQUEST && rc == EHOSTUNREACH &&
+            lt_links_refused_lately(k, to, why, sizeof why))
+            lt_router_reply_error(k, from, to, f->corr, f->type, LT_EREFUSED, "%s", why);
+        else if (f->cmd == LT_FRAME_REQUEST)
             lt_router_reply_error(k, from, to, f->corr, f->type, LT_EUNAVAILABLE, "%s: %s", to,
                                   rc == EPERM    ? "a node does not relay between other nodes"
                                   : rc == EAGAIN ? "the link to that node is full; retry later"

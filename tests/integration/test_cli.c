@@ -1810,6 +1810,16 @@ Test(cli, peer_join_makes_both_nodes_peers_and_a_token_works_once)
     s_expect_fail(&r, 4);
     cr_assert(strstr(r.err, "refused this node's link"), "%s", r.err);
     lt_test_run_free(&r);
+    /* The refused link is gone; a request to that node just after gets the
+     * refusal too, not "no link" (a request that reaches the kernel after
+     * the refusal, as a join's may, is told the same). */
+    char to[LT_ADDR_MAX];
+    snprintf(to, sizeof to, "store@%s", s_jstr(a, "node_key"));
+    lt_node_frame_t fr;
+    cr_assert_eq(
+        lt_node_request(s_third, to, lattice_store_StoreMsgType_NODE_INFO, NULL, 0, 0, &fr), LT_OK);
+    cr_assert_eq(fr.status, LT_EREFUSED, "status %u", fr.status);
+    lt_node_frame_clear(&fr);
     char tok2[LT_CLIENT_INVITE_TOKEN_MAX];
     S_CLI(&r, "peer", "invite", "shared");
     s_out_line(&r, 0, tok2, sizeof tok2);
