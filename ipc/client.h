@@ -328,7 +328,8 @@ const char *lt_client_peer_state_name(int state);
 
 typedef struct {
     lt_client_key_t key;
-    int state; /* lt_client_peer_state_t */
+    int state;      /* lt_client_peer_state_t */
+    bool inherited; /* a child store's: an active peer of its parent, not in its own table */
 } lt_client_peer_t;
 
 #define LT_CLIENT_INVITE_SECRET_LEN 32
@@ -353,8 +354,10 @@ typedef struct {
  * secret's hash is written to the store. */
 LT_NODISCARD lt_err_t lt_client_peer_invite(lt_client_t *c, const lt_client_store_id_t *store,
                                             uint64_t ttl_ms, lt_client_invite_t *out);
-/* The peers of store's system table, revoked ones included, in key order.
- * *out is an array of *n (free with lt_client_free). */
+/* The peers of store's system table, revoked ones included, in key order;
+ * then, for a child store, the peers it inherits from its parent (active,
+ * `inherited` set), in key order. *out is an array of *n (free with
+ * lt_client_free). */
 LT_NODISCARD lt_err_t lt_client_peer_list(lt_client_t *c, const lt_client_store_id_t *store,
                                           lt_client_peer_t **out, size_t *n);
 /* Revokes a peer of store (LT_ENOTFOUND: not a peer; LT_EINVAL: this node). */

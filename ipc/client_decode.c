@@ -700,6 +700,7 @@ lt_err_t lt_client_decode_peer_list(const uint8_t *body, size_t len, lt_client_p
         } else {
             memcpy(v[i].key.b, p.key.bytes, LT_KEY_LEN);
             v[i].state = (int)p.state;
+            v[i].inherited = p.inherited;
         }
     }
     if (rc == LT_OK) {

@@ -18,6 +18,7 @@
 #include "store/system_table.h"
 
 #include "kernel.pb.h"
+#include "sync.pb.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -52,8 +53,16 @@
 #define S_RESEND_MAX   4096
 #define S_RESEND_MS    5
 #define S_TIMER_RESEND 1
+/* Generations a child store inherits peers through (a cycle of
+ * declarations ends here too). */
+#define S_KIN_DEPTH 8
 
 typedef struct s_actor s_actor_t;
+
+/* A child store and the held store that declares it active. */
+typedef struct {
+    lt_store_id_t child, parent;
+} s_kin_t;
 
 /* Who a reply goes to. */
 typedef struct {
@@ -115,6 +124,15 @@ struct s_actor {
     /* Peers or invites may have changed since the kernel was last told
      * who may open links (s_admit_push). */
     bool admit_dirty;
+    /* A system table may have changed since the child stores were last
+     * looked at (s_children_sync): set with every write or ingest of a
+     * system op, so that only those commits cost a scan. */
+    bool system_dirty;
+    /* Which held store declares each child active, by child id (held here
+     * or not): the parent a child inherits peers from. Rebuilt by
+     * s_children_sync. */
+    s_kin_t *kin;
+    size_t nkin;
 };
 
 /* ---- sending ---- */
@@ -344,6 +362,22 @@ static void s_reap_watches(s_actor_t *a)
             a->watches[k++] = a->watches[i];
     }
     a->nwatches = k;
+}
+
+/* Ends the watches and follows of a store that is gone (the caller reaps
+ * them). */
+static void s_end_watches(s_actor_t *a, const lt_store_id_t *id)
+{
+    for (size_t i = 0; i < a->nwatches; i++) {
+        s_watch_t *w = a->watches[i];
+        if (!w->dead && memcmp(w->store.b, id->b, LT_STORE_ID_LEN) == 0) {
+            lt_db_unsubscribe(a->db, w->sub);
+            w->dead = true;
+            lt_log_info(a->log, S_TAG, "%s %llu of %s ended: its store was removed",
+                        w->kind == S_WATCH_KV ? "watch" : "follow", (unsigned long long)w->corr,
+                        w->to);
+        }
+    }
 }
 
 /* ---- witness watches ---- */
@@ -595,7 +629,10 @@ static lt_err_t s_admit_invite(void *ctx, const lattice_InviteSet *inv)
 
 /* Tells the kernel who may open a peer link to this node (kernel.proto
  * AdmitSet): the active peers of every store held here, and the open
- * invites. A child store's peers are its root's, which is held here too. */
+ * invites. The peers a child store inherits are its parent's, listed
+ * through the parent (held here: that is how the child is known as one);
+ * a key a child revokes may still link as a peer of the parent, and the
+ * child refuses it (s_local_or_active_peer). */
 static void s_admit_push(s_actor_t *a)
 {
     lt_buf_t peers = LT_BUF_INIT, invites = LT_BUF_INIT, revoked = LT_BUF_INIT, body = LT_BUF_INIT;
@@ -640,6 +677,8 @@ static void s_admit_push(s_actor_t *a)
     lt_buf_free(&body);
 }
 
+static void s_children_sync(s_actor_t *a, bool ask_sync);
+
 /* Commits the burst and pays everything owed, in order. */
 static void s_flush(s_actor_t *a)
 {
@@ -649,6 +688,14 @@ static void s_flush(s_actor_t *a)
         rc = lt_db_commit(a->db);
         if (rc)
             snprintf(why, sizeof why, "%s", lt_db_errmsg(a->db));
+    }
+    /* Child stores the commit declared or removed are opened or closed
+     * before anyone hears of it (witness watchers, replies): whoever reacts
+     * to the declaration finds the child there. */
+    if (a->system_dirty) {
+        a->system_dirty = false;
+        if (rc == LT_OK)
+            s_children_sync(a, true);
     }
     s_witness_deliver(a);
     s_reap_watches(a);
@@ -764,6 +811,331 @@ static const char *s_child_word(lattice_ChildStatus v)
     return (unsigned)v < sizeof w / sizeof w[0] ? w[v] : "?";
 }
 
+/* ---- child stores ----
+ * A store's system table declares its children (ChildSet). Every node that
+ * holds a store holds the children it declares active: it opens them empty
+ * (their history arrives by sync and gossip, as any store's does) and
+ * closes them when their declaration becomes removed. A child inherits its
+ * parent's peers (s_peer_effective, s_inherited_peers). Which held store
+ * declares which child is kept in `kin`, rebuilt whenever a commit may have
+ * changed a system table and at start; a child declared by several held
+ * stores takes the first of them (in id order) for its parent. */
+
+/* One declaration of a child, as a scan of the system tables finds it. */
+typedef struct {
+    lt_store_id_t child, parent;
+    lattice_ChildStatus status;
+    char type[sizeof(((lattice_ChildSet *)0)->type)];
+} s_decl_t;
+
+typedef struct {
+    s_decl_t *v;
+    size_t n, cap;
+    lt_store_id_t parent; /* the store being scanned */
+} s_decls_t;
+
+static lt_err_t s_decl_row(void *ctx, const lattice_ChildSet *c)
+{
+    s_decls_t *d = ctx;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 16;
+        s_decl_t *v = realloc(d->v, cap * sizeof *v);
+        if (!v)
+            return LT_ENOMEM;
+        d->v = v;
+        d->cap = cap;
+    }
+    s_decl_t *x = &d->v[d->n++];
+    memcpy(x->child.b, c->store_id.bytes, LT_STORE_ID_LEN); /* the table checked the size */
+    x->parent = d->parent;
+    x->status = c->status;
+    snprintf(x->type, sizeof x->type, "%s", c->type);
+    return LT_OK;
+}
+
+static int s_decl_cmp(const void *x, const void *y)
+{
+    const s_decl_t *p = x, *q = y;
+    int c = memcmp(p->child.b, q->child.b, LT_STORE_ID_LEN);
+    return c ? c : memcmp(p->parent.b, q->parent.b, LT_STORE_ID_LEN);
+}
+
+/* Every child declaration of every held store, by (child, parent). A store
+ * whose table cannot be read is passed over, with one log line. */
+static void s_decls_scan(s_actor_t *a, s_decls_t *d)
+{
+    d->n = 0;
+    for (size_t i = 0; i < lt_db_store_count(a->db); i++) {
+        lt_store_t *st = lt_db_store_at(a->db, i);
+        d->parent = *lt_store_id(st);
+        size_t before = d->n;
+        lt_err_t rc = lt_system_list_children(st, s_decl_row, d);
+        if (rc) {
+            char hex[2 * LT_STORE_ID_LEN + 1];
+            lt_hex(d->parent.b, LT_STORE_ID_LEN, hex);
+            lt_log_error(a->log, S_TAG, "store %s: its child stores cannot be read: %s", hex,
+                         lt_strerror(rc));
+            d->n = before;
+        }
+    }
+    if (d->n > 1)
+        qsort(d->v, d->n, sizeof *d->v, s_decl_cmp);
+}
+
+/* Whether another declaration of the same child (they sit next to each
+ * other) is active: a child declared removed by one parent and active by
+ * another stays. */
+static bool s_decl_active_elsewhere(const s_decls_t *d, size_t i)
+{
+    for (size_t k = i; k-- > 0 && lt_store_id_eq(&d->v[k].child, &d->v[i].child);)
+        if (d->v[k].status == lattice_ChildStatus_CHILD_ACTIVE)
+            return true;
+    for (size_t k = i + 1; k < d->n && lt_store_id_eq(&d->v[k].child, &d->v[i].child); k++)
+        if (d->v[k].status == lattice_ChildStatus_CHILD_ACTIVE)
+            return true;
+    return false;
+}
+
+/* The first active declaration of each child whose parent is still held,
+ * a store never its own parent. */
+static void s_kin_rebuild(s_actor_t *a, const s_decls_t *d)
+{
+    free(a->kin);
+    a->kin = d->n ? malloc(d->n * sizeof *a->kin) : NULL;
+    a->nkin = 0;
+    if (d->n && !a->kin) {
+        lt_log_error(a->log, S_TAG, "out of memory: child stores inherit no peers for now");
+        return;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        const s_decl_t *x = &d->v[i];
+        if (x->status != lattice_ChildStatus_CHILD_ACTIVE ||
+            lt_store_id_eq(&x->child, &x->parent) || !lt_db_store(a->db, &x->parent) ||
+            (a->nkin && lt_store_id_eq(&a->kin[a->nkin - 1].child, &x->child)))
+            continue;
+        a->kin[a->nkin++] = (s_kin_t){x->child, x->parent};
+    }
+}
+
+static int s_kin_cmp(const void *key, const void *elem)
+{
+    return memcmp(key, ((const s_kin_t *)elem)->child.b, LT_STORE_ID_LEN);
+}
+
+/* The held store that declares st an active child, or NULL. */
+static lt_store_t *s_kin_parent(s_actor_t *a, const lt_store_t *st)
+{
+    const s_kin_t *k =
+        a->nkin ? bsearch(lt_store_id(st)->b, a->kin, a->nkin, sizeof *a->kin, s_kin_cmp) : NULL;
+    return k ? lt_db_store(a->db, &k->parent) : NULL;
+}
+
+/* Asks the sync service to reconcile store `id` (NULL: every store) now:
+ * children just opened are empty until then. Best effort: the periodic
+ * round and gossip bring their history anyway. */
+static void s_ask_sync(s_actor_t *a, const lt_store_id_t *id)
+{
+    lattice_sync_SyncNow m = lattice_sync_SyncNow_init_zero;
+    if (id)
+        S_SET(m.store, id->b, LT_STORE_ID_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    uint64_t corr = 0;
+    lt_err_t rc = lt_pb_encode_static(lattice_sync_SyncNow_fields, &m, &b);
+    if (rc == LT_OK)
+        rc =
+            lt_ctx_request(a->ctx, "sync", lattice_sync_SyncMsgType_SYNC_NOW, b.data, b.len, &corr);
+    if (rc)
+        lt_log_debug(a->log, S_TAG, "the sync service was not asked to sync: %s", lt_strerror(rc));
+    lt_buf_free(&b);
+}
+
+/* Removes the child of declaration x here: its parent declares it removed. */
+static void s_close_child(s_actor_t *a, const s_decl_t *x)
+{
+    char hex[2 * LT_STORE_ID_LEN + 1], phex[2 * LT_STORE_ID_LEN + 1];
+    lt_hex(x->child.b, LT_STORE_ID_LEN, hex);
+    lt_hex(x->parent.b, LT_STORE_ID_LEN, phex);
+    lt_err_t rc = lt_store_remove(a->db, &x->child);
+    if (rc) {
+        lt_log_warn(a->log, S_TAG, "store %s not closed (store %s declares it removed): %s", hex,
+                    phex, lt_db_errmsg(a->db));
+        return;
+    }
+    s_end_watches(a, &x->child);
+    s_reap_watches(a);
+    a->admit_dirty = true; /* its peers and invites are gone with it */
+    lt_log_info(a->log, S_TAG, "store %s closed: its parent %.8s declares it removed", hex, phex);
+}
+
+/* Makes the stores held here match the child declarations of the stores
+ * held here: a child declared removed is removed (unless another held store
+ * declares it active), a child declared active and not held is opened
+ * empty, and `kin` is rebuilt. Runs right after a commit (nothing staged):
+ * removals and openings commit on their own. ask_sync: ask the sync
+ * service to fill what was opened. */
+static void s_children_sync(s_actor_t *a, bool ask_sync)
+{
+    s_decls_t d = {NULL, 0, 0, {{0}}};
+    s_decls_scan(a, &d);
+    /* Removals first: each commits by itself (lt_store_remove). */
+    for (size_t i = 0; i < d.n; i++) {
+        const s_decl_t *x = &d.v[i];
+        if (x->status == lattice_ChildStatus_CHILD_REMOVED && lt_db_store(a->db, &x->child) &&
+            !lt_store_id_eq(&x->child, &x->parent) && lt_db_store(a->db, &x->parent) &&
+            !s_decl_active_elsewhere(&d, i))
+            s_close_child(a, x);
+    }
+    size_t opened = 0;
+    lt_store_id_t last = {{0}};
+    char hex[2 * LT_STORE_ID_LEN + 1], phex[2 * LT_STORE_ID_LEN + 1];
+    for (size_t i = 0; i < d.n; i++) {
+        const s_decl_t *x = &d.v[i];
+        if (x->status != lattice_ChildStatus_CHILD_ACTIVE || lt_db_store(a->db, &x->child) ||
+            !lt_db_store(a->db, &x->parent))
+            continue;
+        lt_hex(x->child.b, LT_STORE_ID_LEN, hex);
+        lt_hex(x->parent.b, LT_STORE_ID_LEN, phex);
+        lt_err_t rc = lt_store_create(a->db, x->type, &x->child, NULL);
+        if (rc == LT_ETYPE || rc == LT_EINVAL) {
+            /* Refused before anything was staged: this one alone. */
+            lt_log_warn(a->log, S_TAG, "child %s of store %.8s not opened: %s", hex, phex,
+                        lt_db_errmsg(a->db));
+            continue;
+        }
+        if (rc) {
+            lt_log_error(a->log, S_TAG, "child %s of store %.8s not opened: %s", hex, phex,
+                         lt_db_errmsg(a->db));
+            lt_db_abort(a->db); /* none of them: the pending state may be half made */
+            opened = 0;
+            break;
+        }
+        lt_log_info(a->log, S_TAG, "store %s opened: a child of %.8s", hex, phex);
+        opened++;
+        last = x->child;
+    }
+    if (opened && lt_db_commit(a->db) != LT_OK) {
+        lt_log_error(a->log, S_TAG, "%zu child stores not opened: %s", opened, lt_db_errmsg(a->db));
+        opened = 0;
+    }
+    s_kin_rebuild(a, &d);
+    free(d.v);
+    if (opened && ask_sync)
+        s_ask_sync(a, opened == 1 ? &last : NULL);
+}
+
+/* A store's name; for a child held empty (its history has not arrived
+ * yet), the name its parent declared. LT_ENOTFOUND: none. */
+static lt_err_t s_store_name(s_actor_t *a, lt_store_t *st, char *out, size_t cap)
+{
+    lt_err_t rc = lt_system_get_name(st, out, cap);
+    lt_store_t *parent = rc == LT_ENOTFOUND ? s_kin_parent(a, st) : NULL;
+    lattice_ChildSet c = lattice_ChildSet_init_zero;
+    if (parent && lt_system_get_child(parent, lt_store_id(st), &c) == LT_OK && c.name[0]) {
+        snprintf(out, cap, "%s", c.name);
+        rc = LT_OK;
+    }
+    return rc;
+}
+
+/* ---- peers: who a store answers ---- */
+
+/* Whether `peer` is an effective active peer of st: active in its own
+ * system table; or, unless revoked there, an effective active peer of its
+ * parent (S_KIN_DEPTH generations up at most). */
+static lt_err_t s_peer_effective(s_actor_t *a, lt_store_t *st, const lt_pubkey_t *peer,
+                                 bool *active)
+{
+    *active = false;
+    for (unsigned depth = 0; st && depth <= S_KIN_DEPTH; depth++) {
+        lattice_PeerStatus ps = lattice_PeerStatus_PEER_UNSET;
+        lt_err_t rc = lt_system_get_peer(st, peer, &ps);
+        if (rc != LT_OK && rc != LT_ENOTFOUND)
+            return rc;
+        if (ps == lattice_PeerStatus_PEER_ACTIVE) {
+            *active = true;
+            return LT_OK;
+        }
+        if (ps == lattice_PeerStatus_PEER_REVOKED)
+            return LT_OK;
+        st = s_kin_parent(a, st);
+    }
+    return LT_OK;
+}
+
+/* The active and revoked keys of one system table. */
+typedef struct {
+    lt_buf_t active, revoked;
+    size_t nactive, nrevoked;
+} s_level_t;
+
+static lt_err_t s_level_row(void *ctx, const lt_pubkey_t *peer, lattice_PeerStatus status)
+{
+    s_level_t *l = ctx;
+    if (status == lattice_PeerStatus_PEER_ACTIVE) {
+        l->nactive++;
+        return lt_buf_append(&l->active, peer->b, LT_KEY_LEN);
+    }
+    if (status == lattice_PeerStatus_PEER_REVOKED) {
+        l->nrevoked++;
+        return lt_buf_append(&l->revoked, peer->b, LT_KEY_LEN);
+    }
+    return LT_OK;
+}
+
+static lt_err_t s_level_read(lt_store_t *st, s_level_t *l)
+{
+    lt_buf_reset(&l->active);
+    lt_buf_reset(&l->revoked);
+    l->nactive = l->nrevoked = 0;
+    return lt_system_list_peers(st, s_level_row, l);
+}
+
+/* The keys st inherits (sorted, each once, *n of them into out): the
+ * effective active peers of its parent that its own table neither holds
+ * active nor revokes. A key revoked by a generation in between is not
+ * inherited past it. */
+static lt_err_t s_inherited_peers(s_actor_t *a, lt_store_t *st, lt_buf_t *out, size_t *n)
+{
+    lt_buf_t excl = LT_BUF_INIT; /* sorted: held or revoked below the generation read */
+    size_t nexcl = 0;
+    s_level_t l = {LT_BUF_INIT, LT_BUF_INIT, 0, 0};
+    lt_buf_reset(out);
+    *n = 0;
+    lt_err_t rc = s_level_read(st, &l);
+    if (rc == LT_OK)
+        rc = lt_buf_append(&excl, l.active.data, l.active.len);
+    if (rc == LT_OK)
+        rc = lt_buf_append(&excl, l.revoked.data, l.revoked.len);
+    if (rc == LT_OK)
+        nexcl = s_sort_keys(&excl, l.nactive + l.nrevoked);
+    lt_store_t *p = s_kin_parent(a, st);
+    for (unsigned depth = 1; rc == LT_OK && p && depth <= S_KIN_DEPTH; depth++) {
+        rc = s_level_read(p, &l);
+        size_t added = 0;
+        for (size_t i = 0; rc == LT_OK && i < l.nactive; i++) {
+            const uint8_t *k = l.active.data + i * LT_KEY_LEN;
+            if (s_has_key(&excl, nexcl, k) || s_has_key(out, *n, k))
+                continue;
+            out->len = (*n + added) * LT_KEY_LEN; /* past what a sort left behind */
+            rc = lt_buf_append(out, k, LT_KEY_LEN);
+            if (rc == LT_OK)
+                added++;
+        }
+        *n = s_sort_keys(out, *n + added);
+        excl.len = nexcl * LT_KEY_LEN;
+        if (rc == LT_OK)
+            rc = lt_buf_append(&excl, l.revoked.data, l.revoked.len);
+        if (rc == LT_OK)
+            nexcl = s_sort_keys(&excl, nexcl + l.nrevoked);
+        p = s_kin_parent(a, p);
+    }
+    out->len = *n * LT_KEY_LEN;
+    lt_buf_free(&excl);
+    lt_buf_free(&l.active);
+    lt_buf_free(&l.revoked);
+    return rc;
+}
+
 /* A short description of an intention's ops, for history and debug. */
 static void s_summary(const lt_store_t *st, const uint8_t *ops, size_t len, char *out, size_t n)
 {
@@ -847,7 +1219,7 @@ static void s_store_list(s_actor_t *a, const s_origin_t *o)
         lattice_store_StoreSummary s = lattice_store_StoreSummary_init_zero;
         S_SET(s.store, lt_store_id(st)->b, LT_STORE_ID_LEN);
         s.type = s_type_of(st);
-        if (lt_system_get_name(st, s.name, sizeof s.name) != LT_OK)
+        if (s_store_name(a, st, s.name, sizeof s.name) != LT_OK)
             s.name[0] = '\0';
         rc = lt_pb_append_field(&b, lattice_store_StoreList_stores_tag,
                                 lattice_store_StoreSummary_fields, &s);
@@ -882,7 +1254,7 @@ static void s_store_info(s_actor_t *a, const s_origin_t *o, const lt_store_req_t
     lattice_store_StoreInfo m = lattice_store_StoreInfo_init_zero;
     S_SET(m.store, r->store.b, LT_STORE_ID_LEN);
     m.type = s_type_of(st);
-    if (lt_system_get_name(st, m.name, sizeof m.name) != LT_OK)
+    if (s_store_name(a, st, m.name, sizeof m.name) != LT_OK)
         m.name[0] = '\0';
     m.witnessed = lt_store_witnessed_count(st);
     unsigned forks = 0;
@@ -930,7 +1302,7 @@ static void s_store_resolve(s_actor_t *a, const s_origin_t *o, const lt_store_re
         lt_hex(lt_store_id(st)->b, LT_STORE_ID_LEN, id);
         if (hex && qlen == 2 * LT_STORE_ID_LEN && strcmp(id, lower) == 0)
             found = st;
-        if (lt_system_get_name(st, name, sizeof name) == LT_OK && strcmp(name, q) == 0)
+        if (s_store_name(a, st, name, sizeof name) == LT_OK && strcmp(name, q) == 0)
             by_name++, name_hit = st;
         if (hex && strncmp(id, lower, qlen) == 0)
             by_prefix++, prefix_hit = st;
@@ -1054,25 +1426,39 @@ static lattice_store_PeerState s_peer_state(lattice_PeerStatus st)
     }
 }
 
-static lt_err_t s_peer_row(void *ctx, const lt_pubkey_t *peer, lattice_PeerStatus status)
+static lt_err_t s_peer_item(lt_buf_t *b, const uint8_t *key, lattice_PeerStatus status,
+                            bool inherited)
 {
-    lt_buf_t *b = ctx;
     if (b->len + S_ROW_OVERHEAD > S_REPLY_MAX)
         return LT_EFULL;
     lattice_store_PeerItem m = lattice_store_PeerItem_init_zero;
-    S_SET(m.key, peer->b, LT_KEY_LEN);
+    S_SET(m.key, key, LT_KEY_LEN);
     m.state = s_peer_state(status);
+    m.inherited = inherited;
     return lt_pb_append_field(b, lattice_store_PeerList_peers_tag, lattice_store_PeerItem_fields,
                               &m);
 }
 
+static lt_err_t s_peer_row(void *ctx, const lt_pubkey_t *peer, lattice_PeerStatus status)
+{
+    return s_peer_item(ctx, peer->b, status, false);
+}
+
+/* The store's own peers, then those it inherits (store.proto PeerList). */
 static void s_peer_list(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     lt_store_t *st = s_store(a, o, &r->store, NULL);
     if (!st)
         return;
-    lt_buf_t b = LT_BUF_INIT;
-    lt_err_t rc = s_end_listing(&b, lt_system_list_peers(st, s_peer_row, &b));
+    lt_buf_t b = LT_BUF_INIT, inh = LT_BUF_INIT;
+    size_t ninh = 0;
+    lt_err_t rc = lt_system_list_peers(st, s_peer_row, &b);
+    if (rc == LT_OK)
+        rc = s_inherited_peers(a, st, &inh, &ninh);
+    for (size_t i = 0; rc == LT_OK && i < ninh; i++)
+        rc = s_peer_item(&b, inh.data + i * LT_KEY_LEN, lattice_PeerStatus_PEER_ACTIVE, true);
+    lt_buf_free(&inh);
+    rc = s_end_listing(&b, rc);
     if (rc)
         s_reply_db_error(a, o, rc);
     else
@@ -1104,17 +1490,18 @@ static lt_err_t s_clone_row(void *ctx, uint64_t seq, const lt_hash_t *h)
 }
 
 /* Whether the sender may read the store's intentions (CloneRead, Fetch,
- * ChainRead): the node itself, or an active peer of the store. When not,
- * answers LT_EREFUSED (also when the peer's state cannot be read) and returns
- * false. */
+ * ChainRead): the node itself, or an effective active peer of the store
+ * (for a child store, its parent's active peers count unless the child
+ * revokes them: DESIGN.md §7). When not, answers LT_EREFUSED (also when the
+ * peer's state cannot be read) and returns false. */
 static bool s_local_or_active_peer(s_actor_t *a, const s_origin_t *o, lt_store_t *st)
 {
     lt_pubkey_t peer;
     if (!lt_addr_remote(o->to, &peer, NULL, 0))
         return true;
-    lattice_PeerStatus ps = lattice_PeerStatus_PEER_UNSET;
-    lt_err_t rc = lt_system_get_peer(st, &peer, &ps);
-    if ((rc != LT_OK && rc != LT_ENOTFOUND) || ps != lattice_PeerStatus_PEER_ACTIVE) {
+    bool active = false;
+    lt_err_t rc = s_peer_effective(a, st, &peer, &active);
+    if (rc != LT_OK || !active) {
         s_reply_error(a, o, LT_EREFUSED, "not an active peer of this store");
         return false;
     }
@@ -1769,6 +2156,7 @@ static void s_store_create(s_actor_t *a, const s_origin_t *o, const lt_store_req
         snprintf(c.name, sizeof c.name, "%.255s", r->name);
         c.status = lattice_ChildStatus_CHILD_ACTIVE;
         rc = lt_system_set_child(parent, &c, NULL);
+        a->system_dirty = true; /* the parent's peers now reach the child */
     }
     lt_buf_t b = LT_BUF_INIT;
     if (rc == LT_OK) {
@@ -1788,28 +2176,45 @@ static void s_store_create(s_actor_t *a, const s_origin_t *o, const lt_store_req
     lt_buf_free(&b);
 }
 
-/* Removal commits by itself (store.h): the burst before it commits first. */
+/* A child removed here is removed everywhere: its parent's declaration
+ * becomes removed, in a commit of its own, and the witness watchers (the
+ * gossip service) hear of it at once. */
+static lt_err_t s_declare_removed(s_actor_t *a, lt_store_t *parent, const lt_store_id_t *id)
+{
+    lattice_ChildSet c = lattice_ChildSet_init_zero;
+    lt_err_t rc = lt_system_get_child(parent, id, &c);
+    if (rc == LT_OK) {
+        c.status = lattice_ChildStatus_CHILD_REMOVED;
+        rc = lt_system_set_child(parent, &c, NULL);
+    }
+    if (rc == LT_OK)
+        rc = lt_db_commit(a->db); /* recovers by itself when it fails */
+    else
+        lt_db_abort(a->db);
+    if (rc == LT_OK)
+        s_witness_deliver(a);
+    return rc;
+}
+
+/* Removal commits by itself (store.h): the burst before it commits first.
+ * A child of a store held here is declared removed in its parent first
+ * (store.proto StoreCreate); a parent's children stay. */
 static void s_store_remove(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
     s_flush(a);
-    if (!s_store(a, o, &r->store, NULL))
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
         return;
-    lt_err_t rc = lt_store_remove(a->db, &r->store);
+    lt_store_t *parent = s_kin_parent(a, st);
+    lt_err_t rc = parent ? s_declare_removed(a, parent, &r->store) : LT_OK;
+    if (rc == LT_OK)
+        rc = lt_store_remove(a->db, &r->store);
     if (rc) {
         s_reply_db_error(a, o, rc);
         return;
     }
     /* Its watches end with it. */
-    for (size_t i = 0; i < a->nwatches; i++) {
-        s_watch_t *w = a->watches[i];
-        if (!w->dead && memcmp(w->store.b, r->store.b, LT_STORE_ID_LEN) == 0) {
-            lt_db_unsubscribe(a->db, w->sub);
-            w->dead = true;
-            lt_log_info(a->log, S_TAG, "%s %llu of %s ended: its store was removed",
-                        w->kind == S_WATCH_KV ? "watch" : "follow", (unsigned long long)w->corr,
-                        w->to);
-        }
-    }
+    s_end_watches(a, &r->store);
     s_reap_watches(a);
     lt_buf_t b = LT_BUF_INIT;
     if (r->has_request_id) {
@@ -1826,7 +2231,8 @@ static void s_store_remove(s_actor_t *a, const s_origin_t *o, const lt_store_req
     }
     s_reply(a, o, LT_OK, false, &b);
     lt_buf_free(&b);
-    s_admit_push(a); /* its peers and invites are gone with it */
+    s_children_sync(a, false); /* who inherits from whom, without it */
+    s_admit_push(a);           /* its peers and invites are gone with it */
 }
 
 static void s_kv_write(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
@@ -1863,7 +2269,7 @@ static void s_ingest(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
     lt_ingest_result_t res;
     lt_err_t rc = lt_store_ingest(st, r->value.p, r->value.len, &res);
     if (rc == LT_OK && s_may_change_peers(r->value.p, r->value.len, &res))
-        a->admit_dirty = true;
+        a->admit_dirty = a->system_dirty = true;
     lt_buf_t b = LT_BUF_INIT;
     if (rc == LT_OK) {
         lattice_store_Ingested m = lattice_store_Ingested_init_zero;
@@ -1934,7 +2340,7 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
         lt_ingest_result_t res;
         rc = lt_store_ingest(st, r->views[i].p, r->views[i].len, &res);
         if (rc == LT_OK && s_may_change_peers(r->views[i].p, r->views[i].len, &res))
-            a->admit_dirty = true;
+            a->admit_dirty = a->system_dirty = true;
         if (rc == LT_OK && res.status != LT_INGEST_WITNESSED)
             waiting[nwaiting++] = res.hash;
         if (rc == LT_OK && res.status == LT_INGEST_WITNESSED)
@@ -2015,9 +2421,15 @@ static void s_peer_revoke(s_actor_t *a, const s_origin_t *o, const lt_store_req_
     lattice_PeerStatus now = lattice_PeerStatus_PEER_UNSET;
     lt_err_t rc = lt_system_get_peer(st, &r->peer, &now);
     if (rc == LT_ENOTFOUND) {
-        snprintf(why, sizeof why, "%s is not a peer of this store", hex);
-        s_reply_error(a, o, LT_ENOTFOUND, why);
-        return;
+        /* Not in its own table: a peer a child inherits may still be
+         * revoked in the child alone. */
+        bool inherited = false;
+        rc = s_peer_effective(a, st, &r->peer, &inherited);
+        if (rc == LT_OK && !inherited) {
+            snprintf(why, sizeof why, "%s is not a peer of this store", hex);
+            s_reply_error(a, o, LT_ENOTFOUND, why);
+            return;
+        }
     }
     lt_hash_t h;
     if (rc == LT_OK)
@@ -2099,7 +2511,7 @@ static void s_peer_join(s_actor_t *a, const s_origin_t *o, const lt_store_req_t 
     lattice_store_Joined m = lattice_store_Joined_init_zero;
     S_SET(m.store, lt_store_id(st)->b, LT_STORE_ID_LEN);
     m.type = s_type_of(st);
-    if (lt_system_get_name(st, m.name, sizeof m.name) != LT_OK)
+    if (s_store_name(a, st, m.name, sizeof m.name) != LT_OK)
         m.name[0] = '\0';
     S_SET(m.inviter, lt_db_node_key(a->db)->b, LT_KEY_LEN);
     lt_buf_t b = LT_BUF_INIT;
@@ -2244,6 +2656,9 @@ static lt_err_t s_start(lt_ctx_t *ctx, const void *cfgp, void **self)
         free(a);
         return rc;
     }
+    /* Child stores declared or removed while this node was down (or
+     * before a crash let it open them). */
+    s_children_sync(a, false);
     char key[2 * LT_KEY_LEN + 1];
     lt_hex(lt_db_node_key(a->db)->b, LT_KEY_LEN, key);
     lt_log_info(a->log, S_TAG, "store up: node %s, %zu stores", key, lt_db_store_count(a->db));
@@ -2272,6 +2687,11 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
                    msg->status != LT_OK) {
             lt_log_warn(a->log, S_TAG, "the kernel refused the admitted set: %s",
                         lt_strerror(msg->status));
+        } else if (strcmp(msg->from, "sync") == 0 && msg->kind == LT_MSG_REPLY) {
+            /* The report of a sync asked for children just opened
+             * (s_ask_sync): their history comes in through ingests. */
+            lt_log_debug(a->log, S_TAG, "the sync of opened children ended: %s",
+                         lt_strerror(msg->status));
         } else {
             lt_log_debug(a->log, S_TAG, "ignored a message of kind %d from %s", (int)msg->kind,
                          msg->from);
@@ -2353,6 +2773,7 @@ static void s_stop(void *self)
         free(a->watches[i]);
     free(a->watches);
     lt_buf_free(&a->witnessed);
+    free(a->kin);
     lt_db_close(&a->db);
     free(a);
 }

@@ -27,6 +27,22 @@
  * each commit, one WITNESSED event per store touched, with the signed
  * intentions the commit witnessed there, in witness order.
  *
+ * Child stores (DESIGN.md §6, §7; store.proto StoreCreate). A store held
+ * here whose system table declares a child active makes this node hold the
+ * child: the actor opens it empty (same id and type) right after the
+ * commit that made the declaration visible (a local write or an ingest:
+ * only commits that wrote or witnessed a system op cost the scan) and at
+ * start, then asks the sync service to fill it; a declaration that becomes
+ * removed closes it here as STORE_REMOVE would (watches end, the kernel is
+ * told who may link). A child's child is found the same way once the
+ * child's own table arrives. STORE_REMOVE of a child whose parent is held
+ * here first writes the removal into the parent. A child answers, and
+ * PEER_LIST lists (marked inherited), its effective active peers: its own
+ * active ones plus its parent's effective ones (up to 8 generations), less
+ * those its own table revokes; PEER_REVOKE may revoke an inherited one in
+ * the child alone. The kernel's admitted set needs nothing more: the
+ * parent, held here, lists the peers a child inherits.
+ *
  * Portable: the backend and the node key come in through the config; the
  * process main opens RocksDB. */
 #ifndef LT_STORE_ACTOR_H

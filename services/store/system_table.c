@@ -312,6 +312,19 @@ lt_err_t lt_system_set_child(lt_store_t *st, const lattice_ChildSet *child, lt_h
     return s_write(st, &op, hash_out);
 }
 
+lt_err_t lt_system_get_child(lt_store_t *st, const lt_store_id_t *id, lattice_ChildSet *out)
+{
+    lt_buf_t v = LT_BUF_INIT;
+    lt_err_t rc = s_read(st, 'c', id->b, LT_STORE_ID_LEN, &v);
+    lattice_ChildSet cs = lattice_ChildSet_init_zero;
+    if (rc == LT_OK && lt_pb_decode_static(lattice_ChildSet_fields, &cs, v.data, v.len))
+        rc = LT_ECORRUPT;
+    if (rc == LT_OK)
+        *out = cs;
+    lt_buf_free(&v);
+    return rc;
+}
+
 typedef struct {
     lt_system_child_fn fn;
     void *ctx;
@@ -320,12 +333,11 @@ typedef struct {
 static lt_err_t s_child_row(void *ctx, const uint8_t *id, size_t idlen, const uint8_t *v,
                             size_t vlen)
 {
-    (void)id;
-    (void)idlen;
     s_children_t *c = ctx;
     lattice_ChildSet cs = lattice_ChildSet_init_zero;
-    if (lt_pb_decode_static(lattice_ChildSet_fields, &cs, v, vlen))
-        return LT_ECORRUPT;
+    if (idlen != LT_STORE_ID_LEN || lt_pb_decode_static(lattice_ChildSet_fields, &cs, v, vlen) ||
+        cs.store_id.size != LT_STORE_ID_LEN || memcmp(cs.store_id.bytes, id, LT_STORE_ID_LEN))
+        return LT_ECORRUPT; /* a row is keyed by the id it holds */
     return c->fn(c->ctx, &cs);
 }
 

@@ -29,8 +29,18 @@ typedef lt_err_t (*lt_system_invite_fn)(void *ctx, const lattice_InviteSet *invi
 LT_NODISCARD lt_err_t lt_system_list_invites(lt_store_t *st, lt_system_invite_fn fn, void *ctx);
 void lt_invite_secret_hash(const uint8_t *secret, size_t len, lt_hash_t *out);
 
+/* Child stores (DESIGN.md §6, §7): a store declares another one its child
+ * (ChildSet, status active), and every node that holds the declaring store
+ * holds the child too and lets it inherit its peers; a declaration whose
+ * status becomes removed closes the child on those nodes (the store actor
+ * does both: store_actor.h). */
 LT_NODISCARD lt_err_t lt_system_set_child(lt_store_t *st, const lattice_ChildSet *child,
                                           lt_hash_t *hash_out);
+/* The winning declaration of child `id` (LT_ENOTFOUND: never declared here). */
+LT_NODISCARD lt_err_t lt_system_get_child(lt_store_t *st, const lt_store_id_t *id,
+                                          lattice_ChildSet *out);
+/* Every declaration of the store (its winning state, removed ones
+ * included), in child-id order. */
 typedef lt_err_t (*lt_system_child_fn)(void *ctx, const lattice_ChildSet *child);
 LT_NODISCARD lt_err_t lt_system_list_children(lt_store_t *st, lt_system_child_fn fn, void *ctx);
 

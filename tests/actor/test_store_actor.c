@@ -484,6 +484,44 @@ Test(store_actor, child_store_is_declared_in_its_parent)
     lt_buf_free(&b);
 }
 
+/* Removing a child here declares it removed in its parent first, so the
+ * other nodes that hold the parent close it too; removing a parent leaves
+ * its children. */
+Test(store_actor, removing_a_child_declares_it_removed_in_its_parent)
+{
+    lt_store_id_t root = s_create(lattice_store_StoreType_STORE_TYPE_KV, "root", NULL);
+    lt_store_id_t kid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "kid", &root);
+    lt_store_id_t other = s_create(lattice_store_StoreType_STORE_TYPE_KV, "other", &root);
+    lt_buf_t b = LT_BUF_INIT;
+    s_ref_body(&b, &kid);
+    s_call_ok(lattice_store_StoreMsgType_STORE_REMOVE, &b);
+    cr_assert_eq(s_call(lattice_store_StoreMsgType_STORE_INFO, &b)->status, LT_ENOTFOUND);
+    s_ref_body(&b, &root);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    lattice_store_StoreInfo si = lattice_store_StoreInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    cr_assert_eq(si.children, 1, "the removed child is still declared active");
+    /* The declaration's last word is an intention of the root, like any. */
+    lattice_store_History h = lattice_store_History_init_zero;
+    S_SETB(h.store, root.b, LT_STORE_ID_LEN);
+    h.limit = 1;
+    s_enc(lattice_store_History_fields, &h, &b);
+    g = s_call_ok(lattice_store_StoreMsgType_HISTORY, &b);
+    cr_assert(g->len > 0);
+    bool said = false;
+    for (size_t i = 0; i + 7 <= g->len && !said; i++)
+        said = memcmp(g->body + i, "removed", 7) == 0;
+    cr_assert(said, "the root's last intention does not declare the child removed");
+
+    /* The parent goes; its remaining child stays, on its own. */
+    s_ref_body(&b, &root);
+    s_call_ok(lattice_store_StoreMsgType_STORE_REMOVE, &b);
+    s_ref_body(&b, &other);
+    s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    s_call_ok(lattice_store_StoreMsgType_STORE_REMOVE, &b);
+    lt_buf_free(&b);
+}
+
 static void s_append(const lt_store_id_t *sid, const char *text)
 {
     lattice_store_LogAppend m = lattice_store_LogAppend_init_zero;
@@ -2491,4 +2529,147 @@ Test(store_actor_restart, store_ids_follow_the_runtime_random_source)
     cr_assert(lt_store_id_eq(&a, &b), "the same seed gave two store ids");
     cr_assert_not(lt_store_id_eq(&a, &c), "different seeds gave one store id");
     cr_assert_eq(a.b[6] >> 4, 4, "not a version 4 UUID");
+}
+
+/* Whether STORE_LIST names sid. */
+static bool s_listed(const lt_store_id_t *sid)
+{
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_LIST, NULL);
+    lt_pb_input_t in = lt_pb_input(g->body, g->len);
+    lt_pb_views_t views = {.in = &in};
+    lattice_store_StoreList sl = lattice_store_StoreList_init_zero;
+    lt_pb_bind_views(&sl.stores, &views);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreList_fields, &sl, g->body, g->len), LT_OK);
+    bool found = false;
+    for (size_t k = 0; k < views.n && !found; k++) {
+        lattice_store_StoreSummary ss = lattice_store_StoreSummary_init_zero;
+        cr_assert_eq(lt_pb_decode_static(lattice_store_StoreSummary_fields, &ss, views.v[k].p,
+                                         views.v[k].len),
+                     LT_OK);
+        found = memcmp(ss.store.bytes, sid->b, LT_STORE_ID_LEN) == 0;
+    }
+    lt_pb_views_free(&views);
+    return found;
+}
+
+/* A child declared while the node could not open it (a crash between the
+ * commit that brought the declaration and the opening), and one declared
+ * removed while it was still held: the actor catches up at start. */
+Test(store_actor_restart, children_declared_or_removed_while_down_are_opened_or_closed_at_start)
+{
+    char *dir = lt_test_tmpdir("store-actor-kids");
+    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
+    lt_kv_t *kv;
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    s_setup_with(kv, 0);
+    lt_store_id_t root = s_create(lattice_store_StoreType_STORE_TYPE_KV, "root", NULL);
+    lt_store_id_t kid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "kid", &root);
+    lt_store_id_t gone = s_create(lattice_store_StoreType_STORE_TYPE_LOG, "gone", &root);
+    cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
+
+    /* Behind the actor's back: `kid` not held, `gone` declared removed. */
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    lt_identity_t id;
+    lt_test_identity(&id, 1);
+    lt_db_config_t dc = {.kv = kv, .identity = &id};
+    lt_db_t *db = NULL;
+    cr_assert_eq(lt_db_open(&dc, &db, NULL), LT_OK);
+    cr_assert_eq(lt_store_remove(db, &kid), LT_OK);
+    lattice_ChildSet c = lattice_ChildSet_init_zero;
+    lt_store_t *rst = lt_db_store(db, &root);
+    cr_assert_not_null(rst);
+    cr_assert_eq(lt_system_get_child(rst, &gone, &c), LT_OK);
+    cr_assert_str_eq(c.type, "core:logstore");
+    c.status = lattice_ChildStatus_CHILD_REMOVED;
+    cr_assert_eq(lt_system_set_child(rst, &c, NULL), LT_OK);
+    cr_assert_eq(lt_db_commit(db), LT_OK);
+    cr_assert_not_null(lt_db_store(db, &gone));
+    lt_db_close(&db);
+
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    s_start_actor(s_env, kv, 0);
+    cr_assert(s_listed(&kid), "the declared child was not opened at start");
+    cr_assert_not(s_listed(&gone), "the child declared removed is still held");
+    cr_assert(s_listed(&root));
+    /* Opened empty (its history comes from peers); the name its parent
+     * declared shows meanwhile. */
+    lt_buf_t b = LT_BUF_INIT;
+    s_ref_body(&b, &kid);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    lattice_store_StoreInfo si = lattice_store_StoreInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    cr_assert_eq(si.witnessed, 0);
+    cr_assert_str_eq(si.name, "kid");
+    cr_assert_eq(si.type, lattice_store_StoreType_STORE_TYPE_KV);
+    lt_buf_free(&b);
+    s_teardown();
+    lt_test_rmtree(&dir);
+}
+
+/* Two stores that declare each other children (a peer can write any
+ * declaration): who inherits what stays bounded, and every key is listed
+ * once. */
+Test(store_actor_restart, a_cycle_of_child_declarations_inherits_each_peer_once)
+{
+    char *dir = lt_test_tmpdir("store-actor-cycle");
+    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
+    lt_kv_t *kv;
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    s_setup_with(kv, 0);
+    lt_store_id_t root = s_create(lattice_store_StoreType_STORE_TYPE_KV, "root", NULL);
+    lt_store_id_t kid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "kid", &root);
+    cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
+
+    /* The kid declares the root its child, and the root has a peer. */
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    lt_identity_t id, peer, stranger;
+    lt_test_identity(&id, 1);
+    lt_test_identity(&peer, 2);
+    lt_test_identity(&stranger, 3);
+    lt_db_config_t dc = {.kv = kv, .identity = &id};
+    lt_db_t *db = NULL;
+    cr_assert_eq(lt_db_open(&dc, &db, NULL), LT_OK);
+    lattice_ChildSet c = lattice_ChildSet_init_zero;
+    S_SETB(c.store_id, root.b, LT_STORE_ID_LEN);
+    snprintf(c.type, sizeof c.type, "core:kvstore");
+    c.status = lattice_ChildStatus_CHILD_ACTIVE;
+    cr_assert_eq(lt_system_set_child(lt_db_store(db, &kid), &c, NULL), LT_OK);
+    cr_assert_eq(
+        lt_system_set_peer(lt_db_store(db, &root), &peer.pk, lattice_PeerStatus_PEER_ACTIVE, NULL),
+        LT_OK);
+    cr_assert_eq(lt_db_commit(db), LT_OK);
+    lt_db_close(&db);
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    s_start_actor(s_env, kv, 0);
+
+    const lt_store_id_t *both[2] = {&root, &kid};
+    for (int i = 0; i < 2; i++) {
+        lt_buf_t b = LT_BUF_INIT;
+        s_ref_body(&b, both[i]);
+        s_got_t *g = s_call_ok(lattice_store_StoreMsgType_PEER_LIST, &b);
+        lt_pb_input_t in = lt_pb_input(g->body, g->len);
+        lt_pb_views_t vs = {.in = &in};
+        lattice_store_PeerList pl = lattice_store_PeerList_init_zero;
+        lt_pb_bind_views(&pl.peers, &vs);
+        cr_assert_eq(lt_pb_decode_static(lattice_store_PeerList_fields, &pl, g->body, g->len),
+                     LT_OK);
+        cr_assert_eq(vs.n, 1, "store %d lists %zu peers", i, vs.n);
+        lattice_store_PeerItem it = lattice_store_PeerItem_init_zero;
+        cr_assert_eq(
+            lt_pb_decode_static(lattice_store_PeerItem_fields, &it, vs.v[0].p, vs.v[0].len), LT_OK);
+        cr_assert_eq(memcmp(it.key.bytes, peer.pk.b, LT_KEY_LEN), 0);
+        cr_assert_eq(it.inherited, i == 1, "store %d", i);
+        lt_pb_views_free(&vs);
+        lt_buf_free(&b);
+    }
+    char pfrom[LT_ADDR_MAX], sfrom[LT_ADDR_MAX];
+    s_remote(pfrom, sizeof pfrom, &peer);
+    s_remote(sfrom, sizeof sfrom, &stranger);
+    lt_hash_t h;
+    memset(h.b, 1, sizeof h.b);
+    cr_assert_eq(s_fetch(pfrom, &kid, &h, 1)->status, LT_OK);
+    cr_assert_eq(s_fetch(sfrom, &kid, &h, 1)->status, LT_EREFUSED);
+    cr_assert_eq(s_fetch(sfrom, &root, &h, 1)->status, LT_EREFUSED);
+    s_teardown();
+    lt_test_rmtree(&dir);
 }

@@ -158,6 +158,7 @@ int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call)
             lt_json_field_hex(&j, "key", peers[i].key.b, sizeof peers[i].key.b);
             lt_json_field_str(&j, "status", lt_client_peer_state_name(peers[i].state));
             lt_json_field_bool(&j, "online", online);
+            lt_json_field_bool(&j, "inherited", peers[i].inherited);
             lt_json_field_bool(
                 &j, "self",
                 have_st && memcmp(st.node_key.b, peers[i].key.b, sizeof st.node_key.b) == 0);
@@ -183,11 +184,14 @@ int lt_cli_cmd_peer_list(lt_cli_t *cli, const lt_cli_call_t *call)
                 snprintf(when, sizeof when, "last seen %s", t);
             }
             bool self = have_st && memcmp(st.node_key.b, peers[i].key.b, sizeof st.node_key.b) == 0;
+            /* A child store's peer through its parent says so at the end. */
+            const char *inh = peers[i].inherited ? "  inherited" : "";
             if (self)
-                printf("%s  %-8s this node\n", hex, lt_client_peer_state_name(peers[i].state));
+                printf("%s  %-8s this node%s\n", hex, lt_client_peer_state_name(peers[i].state),
+                       inh);
             else
-                printf("%s  %-8s %-8s %s\n", hex, lt_client_peer_state_name(peers[i].state),
-                       online ? "online" : "offline", when);
+                printf("%s  %-8s %-8s %s%s\n", hex, lt_client_peer_state_name(peers[i].state),
+                       online ? "online" : "offline", when, inh);
         }
     }
     lt_client_free(peers);
@@ -222,7 +226,9 @@ static int s_resolve_peer(lt_cli_t *cli, lt_client_t *c, const lt_cli_call_t *ca
     char hex[2 * 32 + 1];
     for (size_t i = 0; i < n; i++) {
         lt_client_hex(peers[i].key.b, sizeof peers[i].key.b, hex);
-        if (strncasecmp(hex, p->s, p->len) == 0) {
+        /* (a key may be listed twice: its own row and an inherited one) */
+        if (strncasecmp(hex, p->s, p->len) == 0 &&
+            (found == 0 || memcmp(out->b, peers[i].key.b, sizeof out->b) != 0)) {
             if (found++ == 0)
                 *out = peers[i].key;
         }

@@ -49,7 +49,9 @@ static const lt_cli_cmd_t s_commands[] = {
     {
         .name = "store create",
         .summary = "create a store; prints its id",
-        .help = "Creates a store and prints its id (32 hex digits).\n"
+        .help = "Creates a store and prints its id (32 hex digits). With --parent, every\n"
+                "node that holds STORE opens the new store too and it inherits STORE's\n"
+                "peers (nobody joins it).\n"
                 "--json: {\"id\", \"type\", \"name\"}.",
         .opts =
             {
@@ -81,7 +83,9 @@ static const lt_cli_cmd_t s_commands[] = {
     {
         .name = "store remove",
         .summary = "remove a store from this node",
-        .help = "Removes the store and its data from this node. Prints nothing.",
+        .help = "Removes the store and its data from this node. A child store (see\n"
+                "store create --parent) whose parent this node holds is removed from every\n"
+                "node that holds the parent. A parent's children stay. Prints nothing.",
         .flags = LT_CLI_STORE,
         .run = lt_cli_cmd_store_remove,
     },
@@ -135,8 +139,10 @@ static const lt_cli_cmd_t s_commands[] = {
         .help = "Prints one line per peer in the store's system table: node key,\n"
                 "status (active, revoked, dormant), online (a link to it is up) or\n"
                 "offline, and when this node last heard from it (or `this node`).\n"
-                "--json: [{\"key\", \"status\", \"online\", \"self\", \"last_seen_ms\"\n"
-                "(null: never)}].",
+                "A child store then lists the peers it inherits from its parent, each\n"
+                "active and marked `inherited`.\n"
+                "--json: [{\"key\", \"status\", \"online\", \"inherited\", \"self\",\n"
+                "\"last_seen_ms\" (null: never)}].",
         .flags = LT_CLI_STORE,
         .run = lt_cli_cmd_peer_list,
     },

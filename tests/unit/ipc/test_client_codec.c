@@ -251,7 +251,21 @@ Test(client_invite, invited_and_peer_list_replies_decode_strictly)
     cr_assert_eq(n, 1);
     cr_assert_eq(peers[0].state, LT_CLIENT_PEER_REVOKED);
     cr_assert_str_eq(lt_client_peer_state_name(peers[0].state), "revoked");
+    cr_assert_not(peers[0].inherited);
     lt_client_free(peers);
+    /* A child store's inherited peer says so. */
+    it.state = lattice_store_PeerState_PEER_STATE_ACTIVE;
+    it.inherited = true;
+    cr_assert_eq(lt_pb_append_field(&b, lattice_store_PeerList_peers_tag,
+                                    lattice_store_PeerItem_fields, &it),
+                 LT_OK);
+    assert_rc(lt_client_decode_peer_list(b.data, b.len, &peers, &n, &eb), LT_OK);
+    cr_assert_eq(n, 2);
+    cr_assert_not(peers[0].inherited);
+    cr_assert(peers[1].inherited);
+    cr_assert_eq(peers[1].state, LT_CLIENT_PEER_ACTIVE);
+    lt_client_free(peers);
+    it.inherited = false;
     it.state = (lattice_store_PeerState)9;
     lt_buf_reset(&b);
     cr_assert_eq(lt_pb_append_field(&b, lattice_store_PeerList_peers_tag,

@@ -282,6 +282,31 @@ Test(system_table, children_are_declared_listed_and_removed)
     cr_assert_eq(l.c[1].status, lattice_ChildStatus_CHILD_REMOVED);
 }
 
+Test(system_table, a_child_declaration_is_read_by_its_id_pending_or_committed)
+{
+    s_node_t *n = &s_nodes[0];
+    s_node_open(n, 1, LT_TEST_MEM, S_T0);
+    lattice_ChildSet c = s_child(0x33, "core:kvstore", "kid", lattice_ChildStatus_CHILD_ACTIVE);
+    lt_store_id_t id;
+    memset(id.b, 0x33, LT_STORE_ID_LEN);
+    lattice_ChildSet got = lattice_ChildSet_init_zero;
+    cr_assert_eq(lt_system_get_child(n->st, &id, &got), LT_ENOTFOUND);
+    s_ok(n, lt_system_set_child(n->st, &c, NULL), "declare");
+    s_ok(n, lt_system_get_child(n->st, &id, &got), "read it pending");
+    cr_assert_str_eq(got.name, "kid");
+    s_commit(n);
+    n->clock++;
+    c.status = lattice_ChildStatus_CHILD_REMOVED;
+    s_ok(n, lt_system_set_child(n->st, &c, NULL), "remove");
+    s_commit(n);
+    s_ok(n, lt_system_get_child(n->st, &id, &got), "read it");
+    cr_assert_eq(got.status, lattice_ChildStatus_CHILD_REMOVED, "the later declaration wins");
+    cr_assert_str_eq(got.type, "core:kvstore");
+    cr_assert_eq(memcmp(got.store_id.bytes, id.b, LT_STORE_ID_LEN), 0);
+    memset(id.b, 0x44, LT_STORE_ID_LEN);
+    cr_assert_eq(lt_system_get_child(n->st, &id, &got), LT_ENOTFOUND);
+}
+
 /* ---- name and strategy ---- */
 
 Test(system_table, the_store_name_is_set_and_read)
