@@ -16,27 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A KV store made on node i as a child of `parent`, named `name`. */
-static lt_store_id_t s_create_child(int i, const lt_store_id_t *parent, const char *name)
-{
-    lattice_store_StoreCreate m = lattice_store_StoreCreate_init_zero;
-    m.type = lattice_store_StoreType_STORE_TYPE_KV;
-    snprintf(m.name, sizeof m.name, "%s", name);
-    m.parent.size = LT_STORE_ID_LEN;
-    memcpy(m.parent.bytes, parent->b, LT_STORE_ID_LEN);
-    lt_buf_t b = LT_BUF_INIT;
-    tn_enc(lattice_store_StoreCreate_fields, &m, &b);
-    tn_reply_t *r = tn_ask(i, "store", lattice_store_StoreMsgType_STORE_CREATE, &b);
-    cr_assert_eq(r->status, LT_OK, "create: %s", lt_errname(r->status));
-    lattice_store_StoreCreated c = lattice_store_StoreCreated_init_zero;
-    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreCreated_fields, &c, r->body, r->len),
-                 LT_OK);
-    lt_store_id_t id;
-    memcpy(id.b, c.store.bytes, LT_STORE_ID_LEN);
-    lt_buf_free(&b);
-    return id;
-}
-
 static void s_ref(lt_buf_t *b, const lt_store_id_t *sid)
 {
     lattice_store_StoreRef m = lattice_store_StoreRef_init_zero;
@@ -167,14 +146,7 @@ static int s_row_of(const s_peers_t *p, int node)
 /* Node i syncs sid (SYNC_NOW) and the network settles. */
 static void s_sync(int i, const lt_store_id_t *sid)
 {
-    lattice_sync_SyncNow m = lattice_sync_SyncNow_init_zero;
-    m.store.size = LT_STORE_ID_LEN;
-    memcpy(m.store.bytes, sid->b, LT_STORE_ID_LEN);
-    lt_buf_t b = LT_BUF_INIT;
-    tn_enc(lattice_sync_SyncNow_fields, &m, &b);
-    tn_reply_t *r = tn_ask(i, "sync", lattice_sync_SyncMsgType_SYNC_NOW, &b);
-    cr_assert_eq(r->status, LT_OK, "sync: %s", lt_errname(r->status));
-    lt_buf_free(&b);
+    (void)tn_sync_now(i, sid);
     tn_settle();
 }
 
@@ -210,7 +182,7 @@ Test(children, a_child_made_on_one_node_opens_on_its_peer_and_replicates_without
     tn_setup(2, &o);
     lt_store_id_t root = tn_create(0);
     tn_join(0, 1, &root);
-    lt_store_id_t child = s_create_child(0, &root, "kid");
+    lt_store_id_t child = tn_create_in(0, &root, "kid");
     tn_settle();
     cr_assert(s_holds(1, &child), "node 1 did not open the child its root declares");
     lattice_store_StoreInfo si = s_info(1, &child);
@@ -247,7 +219,7 @@ Test(children, a_child_opens_after_a_sync_of_its_parent_and_its_history_follows)
     tn_setup(2, NULL); /* no gossip: sync alone */
     lt_store_id_t root = tn_create(0);
     tn_join(0, 1, &root);
-    lt_store_id_t child = s_create_child(0, &root, "kid");
+    lt_store_id_t child = tn_create_in(0, &root, "kid");
     tn_put(0, &child, "early", "before node 1 knew");
     cr_assert_not(s_holds(1, &child));
     /* Node 1 learns of the child from the root; it opens it and asks its
@@ -269,9 +241,9 @@ Test(children, a_grandchild_is_discovered_like_a_child)
     lt_store_id_t root = tn_create(0);
     tn_join(0, 1, &root);
     tn_join(0, 2, &root);
-    lt_store_id_t child = s_create_child(0, &root, "kid");
+    lt_store_id_t child = tn_create_in(0, &root, "kid");
     tn_settle();
-    lt_store_id_t grand = s_create_child(0, &child, "grandkid");
+    lt_store_id_t grand = tn_create_in(0, &child, "grandkid");
     tn_settle();
     for (int i = 1; i < 3; i++) {
         cr_assert(s_holds(i, &child), "node %d does not hold the child", i);
@@ -281,7 +253,7 @@ Test(children, a_grandchild_is_discovered_like_a_child)
     tn_expect_value(0, &grand, "g", "from one");
     tn_expect_value(2, &grand, "g", "from one");
     /* A grandchild made on another node travels the other way. */
-    lt_store_id_t other = s_create_child(2, &child, "from two");
+    lt_store_id_t other = tn_create_in(2, &child, "from two");
     tn_settle();
     cr_assert(s_holds(0, &other) && s_holds(1, &other));
     tn_put(0, &other, "x", "y");
@@ -299,9 +271,9 @@ Test(children, removing_a_child_closes_it_on_every_node_that_holds_its_parent)
     lt_store_id_t root = tn_create(0);
     tn_join(0, 1, &root);
     tn_join(0, 2, &root);
-    lt_store_id_t child = s_create_child(0, &root, "kid");
+    lt_store_id_t child = tn_create_in(0, &root, "kid");
     tn_settle();
-    lt_store_id_t grand = s_create_child(0, &child, "grandkid");
+    lt_store_id_t grand = tn_create_in(0, &child, "grandkid");
     tn_settle();
     for (int i = 0; i < 3; i++)
         cr_assert(s_holds(i, &child) && s_holds(i, &grand), "node %d", i);
@@ -317,7 +289,7 @@ Test(children, removing_a_child_closes_it_on_every_node_that_holds_its_parent)
 
     /* Any node that holds the parent may remove a child: node 1 removes
      * one that node 0 made. */
-    lt_store_id_t second = s_create_child(0, &root, "second");
+    lt_store_id_t second = tn_create_in(0, &root, "second");
     tn_settle();
     cr_assert(s_holds(1, &second));
     s_remove(1, &second);
@@ -330,8 +302,8 @@ Test(children, a_child_answers_its_own_and_its_inherited_peers_and_nobody_else)
     tn_setup(4, NULL);
     lt_store_id_t root = tn_create(0);
     tn_join(0, 1, &root); /* node 1: a peer of the root */
-    lt_store_id_t child = s_create_child(0, &root, "kid");
-    lt_store_id_t grand = s_create_child(0, &child, "grandkid");
+    lt_store_id_t child = tn_create_in(0, &root, "kid");
+    lt_store_id_t grand = tn_create_in(0, &child, "grandkid");
     tn_join(0, 2, &child); /* node 2: a peer of the child only; node 3: nobody */
 
     cr_assert_eq(s_fetch_as(0, 1, &child), LT_OK, "an inherited peer was refused");
@@ -360,8 +332,8 @@ Test(children, a_peer_revoked_in_the_child_is_refused_though_active_in_the_root)
     tn_setup(3, NULL);
     lt_store_id_t root = tn_create(0);
     tn_join(0, 1, &root);
-    lt_store_id_t child = s_create_child(0, &root, "kid");
-    lt_store_id_t grand = s_create_child(0, &child, "grandkid");
+    lt_store_id_t child = tn_create_in(0, &root, "kid");
+    lt_store_id_t grand = tn_create_in(0, &child, "grandkid");
     cr_assert_eq(s_fetch_as(0, 1, &child), LT_OK);
 
     s_revoke(0, &child, 1, LT_OK); /* inherited, revoked in the child alone */
@@ -392,7 +364,7 @@ Test(children, writes_in_a_child_closed_elsewhere_do_not_count_against_the_write
     tn_setup(2, &o);
     lt_store_id_t root = tn_create(0);
     tn_join(0, 1, &root);
-    lt_store_id_t child = s_create_child(0, &root, "kid");
+    lt_store_id_t child = tn_create_in(0, &root, "kid");
     tn_settle();
     tn_put(1, &child, "k", "from one");
     tn_expect_value(0, &child, "k", "from one");

@@ -21,14 +21,7 @@ typedef struct {
 /* Node i syncs sid with its peers now; the report. */
 static s_report_t s_sync(int i, const lt_store_id_t *sid)
 {
-    lattice_sync_SyncNow m = lattice_sync_SyncNow_init_zero;
-    m.store.size = LT_STORE_ID_LEN;
-    memcpy(m.store.bytes, sid->b, LT_STORE_ID_LEN);
-    lt_buf_t b = LT_BUF_INIT;
-    tn_enc(lattice_sync_SyncNow_fields, &m, &b);
-    tn_reply_t *r = tn_ask(i, "sync", lattice_sync_SyncMsgType_SYNC_NOW, &b);
-    lt_buf_free(&b);
-    cr_assert_eq(r->status, LT_OK, "sync: %s", lt_errname(r->status));
+    tn_reply_t *r = tn_sync_now(i, sid);
     s_report_t rep = {0};
     lt_pb_input_t in = lt_pb_input(r->body, r->len);
     lt_pb_views_t views = {.in = &in};

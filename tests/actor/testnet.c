@@ -10,6 +10,7 @@
 #include "sync/sync_actor.h"
 
 #include "kernel.pb.h"
+#include "sync.pb.h"
 
 #include <criterion/criterion.h>
 
@@ -286,14 +287,20 @@ void tn_enc(const pb_msgdesc_t *f, const void *m, lt_buf_t *b)
     cr_assert_eq(lt_pb_encode_static(f, m, b), LT_OK);
 }
 
-lt_store_id_t tn_create(int i)
+lt_store_id_t tn_create_in(int i, const lt_store_id_t *parent, const char *name)
 {
     lattice_store_StoreCreate m = lattice_store_StoreCreate_init_zero;
     m.type = lattice_store_StoreType_STORE_TYPE_KV;
+    if (name)
+        snprintf(m.name, sizeof m.name, "%s", name);
+    if (parent) {
+        m.parent.size = LT_STORE_ID_LEN;
+        memcpy(m.parent.bytes, parent->b, LT_STORE_ID_LEN);
+    }
     lt_buf_t b = LT_BUF_INIT;
     tn_enc(lattice_store_StoreCreate_fields, &m, &b);
     tn_reply_t *r = tn_ask(i, "store", lattice_store_StoreMsgType_STORE_CREATE, &b);
-    cr_assert_eq(r->status, LT_OK);
+    cr_assert_eq(r->status, LT_OK, "create: %s", lt_errname(r->status));
     lattice_store_StoreCreated c = lattice_store_StoreCreated_init_zero;
     cr_assert_eq(lt_pb_decode_static(lattice_store_StoreCreated_fields, &c, r->body, r->len),
                  LT_OK);
@@ -301,6 +308,24 @@ lt_store_id_t tn_create(int i)
     memcpy(id.b, c.store.bytes, LT_STORE_ID_LEN);
     lt_buf_free(&b);
     return id;
+}
+
+lt_store_id_t tn_create(int i)
+{
+    return tn_create_in(i, NULL, NULL);
+}
+
+tn_reply_t *tn_sync_now(int i, const lt_store_id_t *sid)
+{
+    lattice_sync_SyncNow m = lattice_sync_SyncNow_init_zero;
+    m.store.size = LT_STORE_ID_LEN;
+    memcpy(m.store.bytes, sid->b, LT_STORE_ID_LEN);
+    lt_buf_t b = LT_BUF_INIT;
+    tn_enc(lattice_sync_SyncNow_fields, &m, &b);
+    tn_reply_t *r = tn_ask(i, "sync", lattice_sync_SyncMsgType_SYNC_NOW, &b);
+    lt_buf_free(&b);
+    cr_assert_eq(r->status, LT_OK, "sync: %s", lt_errname(r->status));
+    return r;
 }
 
 /* Node j joins store sid held by node i (invite, join, joined). */

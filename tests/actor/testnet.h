@@ -86,8 +86,13 @@ void tn_advance_to(uint64_t ms);
 tn_reply_t *tn_ask_as(int i, int from_node, const char *to, uint32_t type, const lt_buf_t *b);
 tn_reply_t *tn_ask(int i, const char *to, uint32_t type, const lt_buf_t *b);
 void tn_enc(const pb_msgdesc_t *f, const void *m, lt_buf_t *b);
-/* A KV store made on node i. */
+/* A KV store made on node i; _in: a child of parent (NULL: none), named
+ * name (NULL: none). */
 lt_store_id_t tn_create(int i);
+lt_store_id_t tn_create_in(int i, const lt_store_id_t *parent, const char *name);
+/* Node i reconciles sid with its peers now (SYNC_NOW, which must succeed);
+ * the reply (a SyncReport). */
+tn_reply_t *tn_sync_now(int i, const lt_store_id_t *sid);
 /* Node j joins store sid held by node i (invite, join, joined). */
 void tn_join(int i, int j, const lt_store_id_t *sid);
 void tn_put(int i, const lt_store_id_t *sid, const char *k, const char *v);
