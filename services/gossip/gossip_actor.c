@@ -498,13 +498,10 @@ static void s_push_in(s_actor_t *a, const lt_msg_t *msg)
         a->st.refused++;
         return;
     }
+    /* The store id alone (the intentions, a callback left unbound, are
+     * skipped): which store's peers decide. s_take_push reads the rest. */
     lattice_gossip_Push m = lattice_gossip_Push_init_zero;
-    /* The store id first: which store's peers decide. */
-    lt_pb_input_t in = lt_pb_input(msg->body, msg->len);
-    lt_pb_views_t views = {.in = &in};
-    lt_pb_bind_views(&m.intentions, &views);
     lt_err_t rc = lt_pb_decode_static(lattice_gossip_Push_fields, &m, msg->body, msg->len);
-    lt_pb_views_free(&views);
     if (rc != LT_OK || m.store.size != LT_STORE_ID_LEN) {
         s_invalid(a, from, "a push that does not decode");
         return;

@@ -1508,6 +1508,27 @@ static bool s_local_or_active_peer(s_actor_t *a, const s_origin_t *o, lt_store_t
     return true;
 }
 
+/* Ends a CloneChunk whose intentions b holds (next_seq, the store's count)
+ * and sends it; or the error rc that stopped it. */
+static void s_reply_chunk(s_actor_t *a, const s_origin_t *o, lt_store_t *st, lt_err_t rc,
+                          uint64_t next_seq, lt_buf_t *b)
+{
+    if (rc == LT_OK) {
+        lattice_store_CloneChunk m = lattice_store_CloneChunk_init_zero;
+        m.next_seq = next_seq;
+        m.total = lt_store_witnessed_count(st);
+        lt_buf_t tail = LT_BUF_INIT;
+        rc = lt_pb_encode_static(lattice_store_CloneChunk_fields, &m, &tail);
+        if (rc == LT_OK)
+            rc = lt_buf_append(b, tail.data, tail.len);
+        lt_buf_free(&tail);
+    }
+    if (rc)
+        s_reply_db_error(a, o, rc);
+    else
+        s_reply(a, o, LT_OK, false, b);
+}
+
 /* A chunk of the witness log from r->num on, for a node that clones the
  * store: the node itself or an active peer of the store. */
 static void s_clone_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
@@ -1520,20 +1541,7 @@ static void s_clone_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t
     lt_err_t rc = lt_store_scan_witness(st, r->num, s_clone_row, &c);
     if (rc == LT_EFULL)
         rc = LT_OK;
-    if (rc == LT_OK) {
-        lattice_store_CloneChunk m = lattice_store_CloneChunk_init_zero;
-        m.next_seq = c.next;
-        m.total = lt_store_witnessed_count(st);
-        lt_buf_t tail = LT_BUF_INIT;
-        rc = lt_pb_encode_static(lattice_store_CloneChunk_fields, &m, &tail);
-        if (rc == LT_OK)
-            rc = lt_buf_append(&b, tail.data, tail.len);
-        lt_buf_free(&tail);
-    }
-    if (rc)
-        s_reply_db_error(a, o, rc);
-    else
-        s_reply(a, o, LT_OK, false, &b);
+    s_reply_chunk(a, o, st, rc, c.next, &b);
     lt_buf_free(&c.one);
     lt_buf_free(&b);
 }
@@ -1756,19 +1764,7 @@ static void s_chain_read(s_actor_t *a, const s_origin_t *o, const lt_store_req_t
         rc = lt_pb_append_bytes(&b, lattice_store_CloneChunk_intentions_tag,
                                 c.bytes.data + c.v[i].off, c.v[i].len);
     }
-    if (rc == LT_OK) {
-        lattice_store_CloneChunk m = lattice_store_CloneChunk_init_zero;
-        m.total = lt_store_witnessed_count(st);
-        lt_buf_t tail = LT_BUF_INIT;
-        rc = lt_pb_encode_static(lattice_store_CloneChunk_fields, &m, &tail);
-        if (rc == LT_OK)
-            rc = lt_buf_append(&b, tail.data, tail.len);
-        lt_buf_free(&tail);
-    }
-    if (rc)
-        s_reply_db_error(a, o, rc);
-    else
-        s_reply(a, o, LT_OK, false, &b);
+    s_reply_chunk(a, o, st, rc, 0, &b);
     free(c.v);
     lt_buf_free(&c.bytes);
     lt_buf_free(&b);
