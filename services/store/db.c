@@ -352,6 +352,22 @@ lt_err_t lt_db_emit(lt_db_t *db, const lt_event_t *ev)
     return rc;
 }
 
+size_t lt_db_events_mark(const lt_db_t *db)
+{
+    return db->pending.n;
+}
+
+void lt_db_events_drop(lt_db_t *db, size_t mark, unsigned kinds)
+{
+    lt_ev_batch_t *b = &db->pending;
+    size_t k = mark;
+    for (size_t i = mark; i < b->n; i++)
+        if (!(kinds & (1u << b->v[i].ev.kind)))
+            b->v[k++] = b->v[i];
+    if (mark <= b->n)
+        b->n = k; /* the arena keeps their bytes until the commit frees it */
+}
+
 lt_err_t lt_db_subscribe(lt_db_t *db, const lt_sub_filter_t *filter, lt_event_fn fn, void *ctx,
                          unsigned *id)
 {

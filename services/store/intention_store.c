@@ -568,6 +568,13 @@ lt_err_t lt_store_ingest(lt_store_t *st, const uint8_t *signed_bytes, size_t len
     return s_ingest(st, signed_bytes, len, false, res ? res : &tmp);
 }
 
+lt_err_t lt_store_ingest_verified(lt_store_t *st, const uint8_t *signed_bytes, size_t len,
+                                  lt_ingest_result_t *res)
+{
+    lt_ingest_result_t tmp;
+    return s_ingest(st, signed_bytes, len, true, res ? res : &tmp);
+}
+
 lt_err_t lt_store_author_tips(lt_store_t *st, const lt_pubkey_t *author, lt_hash_t *tips,
                               unsigned max, unsigned *n)
 {

@@ -116,6 +116,11 @@ typedef struct {
 
 /* Subscribes fn to committed events; returns an id for lt_db_unsubscribe.
  * Watch = LT_EV_KV with a key prefix; follow = LT_EV_LOG. */
+/* A mark in the events of the pending transaction, and dropping the events
+ * of the kinds given (a mask of 1u << lt_event_kind_t) emitted since it:
+ * a write whose events some subscribers are not to see (a quiet batch). */
+size_t lt_db_events_mark(const lt_db_t *db);
+void lt_db_events_drop(lt_db_t *db, size_t mark, unsigned kinds);
 LT_NODISCARD lt_err_t lt_db_subscribe(lt_db_t *db, const lt_sub_filter_t *filter, lt_event_fn fn,
                                       void *ctx, unsigned *id);
 void lt_db_unsubscribe(lt_db_t *db, unsigned id);
@@ -182,6 +187,11 @@ typedef struct {
  * return their code with nothing written. */
 LT_NODISCARD lt_err_t lt_store_ingest(lt_store_t *st, const uint8_t *signed_bytes, size_t len,
                                       lt_ingest_result_t *res);
+/* lt_store_ingest for an intention whose signature the caller has verified
+ * (a service of this node that split the checks of a batch with the store):
+ * every other check is made. */
+LT_NODISCARD lt_err_t lt_store_ingest_verified(lt_store_t *st, const uint8_t *signed_bytes,
+                                               size_t len, lt_ingest_result_t *res);
 /* Authors an intention by this node carrying `ops`, citing `deps` (besides the
  * author chain), and ingests it. hash_out may be NULL. */
 LT_NODISCARD lt_err_t lt_store_write(lt_store_t *st, const uint8_t *ops, size_t len,

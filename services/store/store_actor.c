@@ -2332,9 +2332,11 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
     }
     lt_err_t rc = LT_OK;
     size_t i = 0;
+    size_t mark = lt_db_events_mark(a->db);
     for (; rc == LT_OK && i < r->nviews; i++) {
         lt_ingest_result_t res;
-        rc = lt_store_ingest(st, r->views[i].p, r->views[i].len, &res);
+        rc = i < r->verified ? lt_store_ingest_verified(st, r->views[i].p, r->views[i].len, &res)
+                             : lt_store_ingest(st, r->views[i].p, r->views[i].len, &res);
         if (rc == LT_OK && s_may_change_peers(r->views[i].p, r->views[i].len, &res))
             a->admit_dirty = a->system_dirty = true;
         if (rc == LT_OK && res.status != LT_INGEST_WITNESSED)
@@ -2349,6 +2351,8 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
     if (rc == LT_OK)
         s_batch_missing(a, st, waiting, nwaiting, &m);
     free(waiting);
+    if (r->quiet) /* what this batch witnessed, cascades included */
+        lt_db_events_drop(a->db, mark, 1u << LT_EV_WITNESSED);
     if (rc) {
         char why[256];
         snprintf(why, sizeof why, "intention %zu of the batch rejected: %.60s (%.100s)", i,

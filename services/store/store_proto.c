@@ -364,7 +364,11 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
             rc = S_RID(m, req, eb);
         if (rc == LT_OK && vs.n == 0)
             rc = lt_fail(eb, LT_EINVAL, "a batch needs at least one intention");
+        if (rc == LT_OK && m.verified > vs.n)
+            rc = lt_fail(eb, LT_EINVAL, "a batch says more intentions are verified than it holds");
         if (rc == LT_OK) {
+            req->verified = m.verified;
+            req->quiet = m.quiet;
             req->views = vs.v; /* owned: lt_store_req_free */
             req->nviews = vs.n;
         } else {

@@ -47,6 +47,8 @@ typedef struct {
                                or 1..LT_STORE_CHAIN_READ_MAX (ChainRead) (owned array) */
     size_t nviews;
     size_t nentries;
+    uint32_t verified;  /* IngestBatch: the first `verified` views were verified by the sender */
+    bool quiet;         /* IngestBatch: not told to witness watches */
     uint64_t num;       /* LogRead: tail; History: limit; the Unwatch of KvUnwatch,
                            LogUnfollow, WitnessUnwatch: corr; ChainRead: max (0: no limit);
                            PeerInvite: ttl_ms (0: the default); CloneRead: from_seq (>= 1);

@@ -2673,3 +2673,86 @@ Test(store_actor_restart, a_cycle_of_child_declarations_inherits_each_peer_once)
     s_teardown();
     lt_test_rmtree(&dir);
 }
+
+/* An IngestBatch of its[0..n) into sid, with `verified` and `quiet`. */
+static s_got_t *s_ingest_batch_ex(const lt_store_id_t *sid, const lt_buf_t *const *its, size_t n,
+                                  uint32_t verified, bool quiet)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(
+        lt_pb_append_bytes(&b, lattice_store_IngestBatch_store_tag, sid->b, LT_STORE_ID_LEN),
+        LT_OK);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, its[i]->data,
+                                        its[i]->len),
+                     LT_OK);
+    /* Varint fields by hand: verified (3), quiet (4); values below 128. */
+    cr_assert_lt(verified, 128);
+    uint8_t tail[4] = {(lattice_store_IngestBatch_verified_tag << 3), (uint8_t)verified,
+                       (lattice_store_IngestBatch_quiet_tag << 3), quiet};
+    cr_assert_eq(lt_buf_append(&b, tail, sizeof tail), LT_OK);
+    s_got_t *g = s_call(lattice_store_StoreMsgType_INGEST_BATCH, &b);
+    lt_buf_free(&b);
+    return g;
+}
+
+static uint64_t s_witnessed_count(const lt_store_id_t *sid)
+{
+    lt_buf_t b = LT_BUF_INIT;
+    s_ref_body(&b, sid);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    lattice_store_StoreInfo si = lattice_store_StoreInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &si, g->body, g->len), LT_OK);
+    lt_buf_free(&b);
+    return si.witnessed;
+}
+
+Test(store_actor, a_batch_skips_the_checks_its_local_sender_made_and_a_quiet_one_is_not_told)
+{
+    lt_store_id_t kv = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_identity_t p;
+    lt_test_identity(&p, 74);
+    lt_buf_t i1 = LT_BUF_INIT, i2 = LT_BUF_INIT, i3 = LT_BUF_INIT, i4 = LT_BUF_INIT;
+    lt_hash_t h1 = s_sign_put(&p, &kv, s_env->clock, NULL, NULL, 0, "a", "1", &i1);
+    lt_hash_t h2 = s_sign_put(&p, &kv, s_env->clock + 1, &h1, NULL, 0, "b", "2", &i2);
+    i1.data[i1.len - 1] ^= 0x01; /* the signature of the first spoilt */
+    const lt_buf_t *both[2] = {&i1, &i2};
+    uint64_t before = s_witnessed_count(&kv);
+
+    /* Checked by the store: the spoilt one fails the batch, nothing commits. */
+    s_got_t *g = s_ingest_batch_ex(&kv, both, 2, 0, false);
+    cr_assert_eq(g->status, LT_ESIGNATURE, "%s", lt_errname(g->status));
+    cr_assert_eq(s_witnessed_count(&kv), before);
+    /* More verified than held: malformed. */
+    g = s_ingest_batch_ex(&kv, both, 2, 3, false);
+    cr_assert_eq(g->status, LT_EINVAL, "%s", lt_errname(g->status));
+    cr_assert(strstr(s_errmsg(g), "verified"), "%s", s_errmsg(g));
+    /* Vouched for by the local sender (the sync service checked it): the
+     * store takes its word for the first and checks the second. */
+    g = s_ingest_batch_ex(&kv, both, 2, 1, false);
+    cr_assert_eq(g->status, LT_OK, "%s", lt_errname(g->status));
+    cr_assert_eq(s_witnessed_count(&kv), before + 2);
+    /* Only the first: a spoilt second is still refused. */
+    lt_hash_t h3 = s_sign_put(&p, &kv, s_env->clock + 2, &h2, NULL, 0, "c", "3", &i3);
+    s_sign_put(&p, &kv, s_env->clock + 3, &h3, NULL, 0, "d", "4", &i4);
+    i4.data[i4.len - 1] ^= 0x01;
+    const lt_buf_t *next[2] = {&i3, &i4};
+    g = s_ingest_batch_ex(&kv, next, 2, 1, false);
+    cr_assert_eq(g->status, LT_ESIGNATURE, "%s", lt_errname(g->status));
+    i4.data[i4.len - 1] ^= 0x01;
+
+    /* A quiet batch is not told to witness watches; a loud one is. */
+    uint64_t watch = s_witness_watch()->corr;
+    s_clear();
+    const lt_buf_t *third[1] = {&i3}, *fourth[1] = {&i4};
+    cr_assert_eq(s_ingest_batch_ex(&kv, third, 1, 0, true)->status, LT_OK);
+    cr_assert_eq(s_witnessed_count(&kv), before + 3);
+    s_got_t *ev[4];
+    cr_assert_eq(s_witnessed_events(watch, ev, 4), 0, "a quiet batch was told");
+    cr_assert_eq(s_ingest_batch_ex(&kv, fourth, 1, 0, false)->status, LT_OK);
+    cr_assert_eq(s_witnessed_events(watch, ev, 4), 1, "a batch was not told");
+    lt_buf_free(&i1);
+    lt_buf_free(&i2);
+    lt_buf_free(&i3);
+    lt_buf_free(&i4);
+}
