@@ -1187,61 +1187,34 @@ lt_err_t lt_client_clone(lt_client_t *c, const lt_client_store_id_t *store,
 {
     lt_errbuf_clear(&c->eb);
     *count = 0;
-    char addr[LT_ADDR_MAX], hex[2 * LT_KEY_LEN + 1];
-    lt_client_hex(peer->b, LT_KEY_LEN, hex);
-    snprintf(addr, sizeof addr, "%s@%s", S_STORE, hex);
-    uint64_t from = 1, total = 0;
-    lt_buf_t b = LT_BUF_INIT, chunk = LT_BUF_INIT;
+    lt_buf_t b = LT_BUF_INIT;
     lt_err_t rc = LT_OK;
+    uint64_t seen = 0;
     for (;;) {
-        lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
+        lattice_sync_Clone m = lattice_sync_Clone_init_zero;
         S_SET(m.store, store->b, LT_STORE_ID_LEN);
-        m.from_seq = from;
+        S_SET(m.peer, peer->b, LT_KEY_LEN);
+        m.seen = seen;
         lt_buf_reset(&b);
-        rc = s_encode(c, lattice_store_CloneRead_fields, &m, &b);
-        if (rc == LT_OK) {
-            s_call_t k = {addr, lattice_store_StoreMsgType_CLONE_READ, &b, true, true, store};
+        rc = s_encode(c, lattice_sync_Clone_fields, &m, &b);
+        /* Resent on silence: a request joins the clone running, it never
+         * starts a second one. */
+        s_call_t k = {S_SYNC, lattice_sync_SyncMsgType_SYNC_CLONE, &b, true, true, store};
+        if (rc == LT_OK)
             rc = s_call(c, &k);
-        }
-        /* The chunk is kept: the next call's reply replaces c->reply. */
-        if (rc == LT_OK)
-            rc = lt_buf_set(&chunk, c->reply.data, c->reply.len);
-        lt_view_t *views = NULL;
-        size_t n = 0;
-        uint64_t next = from;
-        if (rc == LT_OK)
-            rc = lt_client_decode_clone_chunk(chunk.data, chunk.len, from, &views, &n, &next,
-                                              &total, &c->eb);
-        if (rc == LT_OK && n > 0) {
-            /* Encoded by hand: a repeated bytes field from the views. */
-            lt_buf_reset(&b);
-            rc = lt_pb_append_bytes(&b, lattice_store_IngestBatch_store_tag, store->b,
-                                    LT_STORE_ID_LEN);
-            for (size_t i = 0; rc == LT_OK && i < n; i++)
-                rc = lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, views[i].p,
-                                        views[i].len);
-            uint8_t rid[S_REQUEST_ID_LEN];
-            randombytes_buf(rid, sizeof rid);
-            if (rc == LT_OK)
-                rc = lt_pb_append_bytes(&b, lattice_store_IngestBatch_request_id_tag, rid,
-                                        sizeof rid);
-            if (rc)
-                rc = lt_fail(&c->eb, rc, "encoding the clone's batch failed");
-            else
-                rc = s_store_call(c, lattice_store_StoreMsgType_INGEST_BATCH, &b, store);
-        }
-        free(views);
+        lattice_sync_CloneProgress p = lattice_sync_CloneProgress_init_zero;
+        if (rc == LT_OK && lt_pb_decode_static(lattice_sync_CloneProgress_fields, &p, c->reply.data,
+                                               c->reply.len) != LT_OK)
+            rc = s_malformed(c, S_SYNC, "the clone's progress does not decode");
         if (rc)
             break;
-        *count += n;
-        from = next;
+        *count = seen = p.cloned;
         if (fn)
-            fn(ctx, *count, total > *count ? total : *count);
-        if (n == 0 || from > total)
+            fn(ctx, p.cloned, p.total > p.cloned ? p.total : p.cloned);
+        if (p.done)
             break;
     }
     lt_buf_free(&b);
-    lt_buf_free(&chunk);
     return rc;
 }
 

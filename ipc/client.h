@@ -397,11 +397,14 @@ LT_NODISCARD lt_err_t lt_client_peer_join(lt_client_t *c, const lt_client_invite
 
 /* Reports progress of long work: done of total (total may grow). */
 typedef void (*lt_client_progress_fn)(void *ctx, uint64_t done, uint64_t total);
-/* Clones store from node peer: reads its witness log in chunks, in witness
- * order, and ingests each chunk here in one commit, until this node has
- * read all the peer held. *count: intentions read. fn (may be NULL) after
- * each chunk. The store must be held here (lt_client_peer_join) and this
- * node an active peer there (LT_EREFUSED otherwise). */
+/* Clones store from node peer: this node's sync service reads the peer's
+ * witness log in chunks, in witness order, and ingests each chunk in one
+ * commit, until this node holds all the peer held (schemas/sync.proto,
+ * Clone); this call follows it. *count: intentions cloned. fn (may be NULL)
+ * as the clone goes on (about every chunk, at least every 2 s). The store
+ * must be held here (lt_client_peer_join) and this node an active peer
+ * there (LT_EREFUSED otherwise). Interrupted, the clone goes on in the sync
+ * service; calling again follows it. */
 LT_NODISCARD lt_err_t lt_client_clone(lt_client_t *c, const lt_client_store_id_t *store,
                                       const lt_client_key_t *peer, lt_client_progress_fn fn,
                                       void *ctx, uint64_t *count);

@@ -8,6 +8,7 @@
 #include "ipc/frame.h"
 #include "store/ops_codec.h"
 #include "store/store_proto.h"
+#include "weaver/intention.h"
 #include "sync/fpindex.h"
 #include "sync/item.h"
 #include "sync/peerlist.h"
@@ -32,18 +33,30 @@
 /* A SYNC_ITEMS record: wall_ms u64 LE, counter u32 LE, hash. */
 #define S_ITEM_RECORD LT_STORE_SYNC_ITEM_LEN
 
-enum { S_TIMER_SWEEP = 1, S_TIMER_PERIOD = 2 };
+enum { S_TIMER_SWEEP = 1, S_TIMER_PERIOD = 2, S_TIMER_CHECK = 3 };
 #define S_SWEEP_MS 1000u
+/* Clones running (or kept over, for their last answer) at once. */
+#define S_MAX_CLONES 4
+/* Requests waiting on one clone's progress. */
+#define S_CLONE_WAITERS 4
+/* A waiting request is answered after this long, progress or not. */
+#define S_CLONE_POLL_MS 2000u
+/* An ended clone's outcome is kept this long for the next request. */
+#define S_CLONE_KEEP_MS 60000u
+/* Signatures checked per turn while the store ingests (each ~50 us). */
+#define S_CHECK_SLICE 8
 
 typedef enum {
-    C_NODE_INFO, /* store: which node this is */
-    C_STORES,    /* store: STORE_LIST, for a periodic round (job) */
-    C_PEERS,     /* store: PEER_LIST, the peers a job syncs with (job) */
-    C_AUTH,      /* store: PEER_LIST, whether a responder's peer is active (session) */
-    C_ITEMS,     /* store: SYNC_ITEMS, an index update (store index) */
-    C_RECON,     /* peer's sync: SYNC_RECON (session) */
-    C_FETCH,     /* peer's store: FETCH (session) */
-    C_INGEST,    /* store: INGEST_BATCH (session) */
+    C_NODE_INFO,    /* store: which node this is */
+    C_STORES,       /* store: STORE_LIST, for a periodic round (job) */
+    C_PEERS,        /* store: PEER_LIST, the peers a job syncs with (job) */
+    C_AUTH,         /* store: PEER_LIST, whether a responder's peer is active (session) */
+    C_ITEMS,        /* store: SYNC_ITEMS, an index update (store index) */
+    C_RECON,        /* peer's sync: SYNC_RECON (session) */
+    C_FETCH,        /* peer's store: FETCH (session) */
+    C_INGEST,       /* store: INGEST_BATCH (session) */
+    C_CLONE_READ,   /* peer's store: CLONE_READ (clone) */
+    C_CLONE_INGEST, /* store: INGEST_BATCH (clone) */
 } s_call_kind_t;
 
 typedef struct {
@@ -52,13 +65,20 @@ typedef struct {
     lt_store_id_t store;
 } s_call_t;
 
-/* A store's index. */
+/* A store's index. Sessions reconciling borrow it and it must not change
+ * under them: what an update reads meanwhile is held (stash) and put in
+ * when the last of them is done, and sessions starting meanwhile wait for
+ * it (so that a stream of overlapping sessions cannot keep the index old). */
 typedef struct s_idx {
     lt_store_id_t id;
     lt_fpindex_t *x;
     uint64_t next_seq; /* the next witness seq to read */
     bool refreshing;
     unsigned in_recon; /* sessions borrowing the index */
+    lt_sync_item_t *stash;
+    size_t nstash;
+    uint64_t stash_next_seq;
+    bool stash_more; /* the store has more after the stash */
     struct s_idx *next;
 } s_idx_t;
 
@@ -107,6 +127,37 @@ typedef struct {
 } s_job_t;
 
 typedef struct {
+    bool used;
+    char from[LT_ADDR_MAX];
+    uint64_t corr, seen, since;
+} s_waiter_t;
+
+/* A clone (sync.proto, Clone): one chunk ingesting, the next one held (its
+ * signatures checked a slice at a time until the store is free), the one
+ * after it being read. */
+typedef struct {
+    uint32_t id; /* 0: a free slot */
+    lt_store_id_t store;
+    lt_pubkey_t peer;
+    char peer_hex[2 * LT_KEY_LEN + 1];
+    uint64_t from;  /* the next witness seq to read */
+    uint64_t total; /* the peer's witnessed count, as last told */
+    uint64_t cloned, checked_here;
+    bool reading, ingesting, eof;
+    /* the chunk held: a copy of the CloneChunk and views into it */
+    bool held;
+    lt_buf_t chunk;
+    lt_view_t *views;
+    size_t nviews, checked;
+    size_t ningest; /* in the batch being ingested */
+    bool over;      /* done, or failed (status, error) */
+    lt_err_t status;
+    char error[200];
+    uint64_t over_ms;
+    s_waiter_t waiters[S_CLONE_WAITERS];
+} s_clone_t;
+
+typedef struct {
     lt_ctx_t *ctx;
     lt_sync_actor_config_t cfg;
     lt_recon_config_t recon;
@@ -116,6 +167,8 @@ typedef struct {
     lt_calls_t calls; /* of s_call_t */
     s_sess_t sess[LT_SYNC_MAX_SESSIONS];
     s_job_t jobs[S_MAX_JOBS];
+    s_clone_t clones[S_MAX_CLONES];
+    bool checking; /* the S_TIMER_CHECK timer is set */
     uint32_t next_id;
 } s_actor_t;
 
@@ -253,6 +306,7 @@ static s_sess_t *s_sess_new(s_actor_t *a, bool initiator, const lt_pubkey_t *pee
 }
 
 static void s_job_done(s_actor_t *a, s_job_t *j);
+static void s_idx_release(s_actor_t *a, s_idx_t *x);
 
 static s_job_t *s_job_find(s_actor_t *a, uint32_t id)
 {
@@ -300,8 +354,7 @@ static void s_sess_end(s_actor_t *a, s_sess_t *s, lt_err_t status, const char *e
     if (s->pending)
         s_reply_error(a, s->pending_from, s->pending_corr, status ? status : LT_EFAILED,
                       error ? error : "the session ended");
-    if (s->phase == P_RECON && s->idx && s->idx->in_recon)
-        s->idx->in_recon--;
+    s_idx_t *release = s->phase == P_RECON ? s->idx : NULL;
     uint32_t job = s->initiator ? s->job : 0;
     if (job)
         s_job_report(a, s, error);
@@ -309,6 +362,8 @@ static void s_sess_end(s_actor_t *a, s_sess_t *s, lt_err_t status, const char *e
     lt_buf_free(&s->pending_msg);
     free(s->need);
     memset(s, 0, sizeof *s);
+    if (release)
+        s_idx_release(a, release);
     if (job)
         s_job_release(a, job);
 }
@@ -318,8 +373,6 @@ static void s_fetch_next(s_actor_t *a, s_sess_t *s);
 /* The reconciliation is over: fetch what this node lacks. */
 static void s_recon_done(s_actor_t *a, s_sess_t *s)
 {
-    if (s->idx->in_recon)
-        s->idx->in_recon--;
     s->phase = P_FETCH;
     size_t nhave = 0, nneed = 0;
     (void)lt_recon_have(s->recon, &nhave);
@@ -339,7 +392,11 @@ static void s_recon_done(s_actor_t *a, s_sess_t *s)
         s->nneed = nneed;
     }
     lt_recon_destroy(&s->recon);
-    s_fetch_next(a, s);
+    uint32_t id = s->id;
+    s_idx_release(a, s->idx);
+    s = s_sess_find(a, id); /* the release may have ended it (out of memory) */
+    if (s)
+        s_fetch_next(a, s);
 }
 
 /* After a session message was received and answered: go on. */
@@ -430,10 +487,6 @@ static void s_sess_index(s_actor_t *a, s_sess_t *s)
         s_sess_end(a, s, LT_ENOMEM, "out of memory");
         return;
     }
-    if (x->in_recon) {
-        s_sess_ready(a, s);
-        return;
-    }
     if (x->refreshing)
         return;
     x->refreshing = true;
@@ -457,6 +510,44 @@ static void s_idx_updated(s_actor_t *a, s_idx_t *x, const char *error)
         else
             s_sess_ready(a, s);
     }
+}
+
+/* The update read a chunk: read on, or let the waiting sessions start. */
+static void s_idx_go_on(s_actor_t *a, s_idx_t *x, bool more)
+{
+    if (more && !s_idx_read(a, x))
+        s_idx_updated(a, x, "cannot reach the store service");
+    else if (!more)
+        s_idx_updated(a, x, NULL);
+}
+
+static void s_item_of(const uint8_t *p, lt_sync_item_t *it)
+{
+    it->ts = lt_sync_ts_of_hlc(lt_get_u64le(p), lt_get_u32le(p + 8));
+    memcpy(it->hash.b, p + 12, LT_HASH_LEN);
+}
+
+/* A session is done with the index; the last one puts the stash in. */
+static void s_idx_release(s_actor_t *a, s_idx_t *x)
+{
+    if (x->in_recon)
+        x->in_recon--;
+    if (x->in_recon || !x->stash)
+        return;
+    lt_err_t rc = LT_OK;
+    for (size_t i = 0; i < x->nstash && (rc == LT_OK || rc == LT_EEXIST); i++)
+        rc = lt_fpindex_insert(x->x, &x->stash[i]);
+    free(x->stash);
+    x->stash = NULL;
+    x->nstash = 0;
+    if (rc != LT_OK && rc != LT_EEXIST) {
+        char why[120];
+        snprintf(why, sizeof why, "cannot index the store: %s", lt_strerror(rc));
+        s_idx_updated(a, x, why);
+        return;
+    }
+    x->next_seq = x->stash_next_seq;
+    s_idx_go_on(a, x, x->stash_more);
 }
 
 /* ---- fetching and ingesting ---- */
@@ -564,6 +655,8 @@ static void s_ingested(s_actor_t *a, s_sess_t *s, const lt_msg_t *m)
 
 /* ---- jobs ---- */
 
+static bool s_cloning(s_actor_t *a, const lt_store_id_t *store);
+
 static int s_report_cmp(const void *pa, const void *pb)
 {
     const lattice_sync_PeerReport *x = pa, *y = pb;
@@ -664,7 +757,7 @@ static void s_peers_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
     for (size_t i = 0; a->have_self && i < peers.n; i++) {
         if (lt_pubkey_cmp(&peers.keys[i], &a->self) == 0 ||
             (j->only_one && lt_pubkey_cmp(&peers.keys[i], &j->only) != 0) ||
-            s_initiated(a, &peers.keys[i], &c->store))
+            s_initiated(a, &peers.keys[i], &c->store) || s_cloning(a, &c->store))
             continue;
         s_sess_t *s = s_sess_new(a, true, &peers.keys[i], &c->store);
         if (!s) {
@@ -706,6 +799,342 @@ static void s_stores_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
     }
     lt_pb_views_free(&views);
     s_job_release(a, j->id);
+}
+
+/* ---- clones ---- */
+
+static s_clone_t *s_clone_find(s_actor_t *a, const lt_store_id_t *store)
+{
+    for (size_t i = 0; i < S_MAX_CLONES; i++)
+        if (a->clones[i].id && memcmp(a->clones[i].store.b, store->b, LT_STORE_ID_LEN) == 0)
+            return &a->clones[i];
+    return NULL;
+}
+
+static s_clone_t *s_clone_by_id(s_actor_t *a, uint32_t id)
+{
+    for (size_t i = 0; id && i < S_MAX_CLONES; i++)
+        if (a->clones[i].id == id)
+            return &a->clones[i];
+    return NULL;
+}
+
+static bool s_cloning(s_actor_t *a, const lt_store_id_t *store)
+{
+    s_clone_t *c = s_clone_find(a, store);
+    return c && !c->over;
+}
+
+static void s_clone_drop_held(s_clone_t *c)
+{
+    free(c->views);
+    c->views = NULL;
+    c->nviews = c->checked = 0;
+    c->held = false;
+}
+
+static void s_clone_free(s_clone_t *c)
+{
+    s_clone_drop_held(c);
+    lt_buf_free(&c->chunk);
+    memset(c, 0, sizeof *c);
+}
+
+/* Answers waiter w with the clone's progress, or its error. */
+static void s_clone_answer(s_actor_t *a, s_clone_t *c, s_waiter_t *w)
+{
+    if (c->over && c->status) {
+        s_reply_error(a, w->from, w->corr, c->status, c->error);
+    } else {
+        lattice_sync_CloneProgress m = lattice_sync_CloneProgress_init_zero;
+        m.cloned = c->cloned;
+        m.total = c->total > c->cloned ? c->total : c->cloned;
+        m.done = c->over;
+        m.checked_here = c->checked_here;
+        lt_buf_t b = LT_BUF_INIT;
+        if (lt_pb_encode_static(lattice_sync_CloneProgress_fields, &m, &b) == LT_OK)
+            s_reply(a, w->from, w->corr, lattice_sync_SyncMsgType_SYNC_CLONE, &b);
+        else
+            s_reply_error(a, w->from, w->corr, LT_ENOMEM, "cannot encode the progress");
+        lt_buf_free(&b);
+    }
+    w->used = false;
+}
+
+/* Answers the waiters with news for them (all of them when force). */
+static void s_clone_tell(s_actor_t *a, s_clone_t *c, bool force)
+{
+    for (size_t i = 0; i < S_CLONE_WAITERS; i++) {
+        s_waiter_t *w = &c->waiters[i];
+        if (w->used && (force || c->over || c->cloned > w->seen))
+            s_clone_answer(a, c, w);
+    }
+}
+
+static void s_clone_over(s_actor_t *a, s_clone_t *c, lt_err_t status, const char *why)
+{
+    if (c->over)
+        return;
+    c->over = true;
+    c->status = status;
+    c->over_ms = lt_ctx_now(a->ctx);
+    s_clone_drop_held(c);
+    lt_buf_free(&c->chunk);
+    char sid[2 * LT_STORE_ID_LEN + 1];
+    lt_hex(c->store.b, LT_STORE_ID_LEN, sid);
+    if (status) {
+        snprintf(c->error, sizeof c->error,
+                 "the clone from %.16s stopped after %llu intentions: %s", c->peer_hex,
+                 (unsigned long long)c->cloned, why);
+        lt_log_warn(a->ctx->log, S_TAG, "store %.16s: %s", sid, c->error);
+    } else {
+        lt_log_info(a->ctx->log, S_TAG,
+                    "store %.16s: cloned %llu intentions from %.16s (%llu signatures checked here)",
+                    sid, (unsigned long long)c->cloned, c->peer_hex,
+                    (unsigned long long)c->checked_here);
+    }
+    s_clone_tell(a, c, true);
+}
+
+static void s_clone_read(s_actor_t *a, s_clone_t *c)
+{
+    lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
+    m.store.size = LT_STORE_ID_LEN;
+    memcpy(m.store.bytes, c->store.b, LT_STORE_ID_LEN);
+    m.from_seq = c->from;
+    char to[LT_ADDR_MAX];
+    snprintf(to, sizeof to, "store@%s", c->peer_hex);
+    lt_buf_t b = LT_BUF_INIT;
+    c->reading =
+        lt_pb_encode_static(lattice_store_CloneRead_fields, &m, &b) == LT_OK &&
+        s_call(a, to, lattice_store_StoreMsgType_CLONE_READ, &b, C_CLONE_READ, c->id, &c->store);
+    lt_buf_free(&b);
+    if (!c->reading)
+        s_clone_over(a, c, LT_EUNAVAILABLE, "cannot ask the peer's store");
+}
+
+/* Reads on, ingests the held chunk, or ends: whatever the clone can do now. */
+static void s_clone_step(s_actor_t *a, s_clone_t *c);
+
+/* Hands the held chunk to the store, with the signatures checked so far. */
+static void s_clone_ingest(s_actor_t *a, s_clone_t *c)
+{
+    lattice_store_IngestBatch ib = lattice_store_IngestBatch_init_zero;
+    ib.store.size = LT_STORE_ID_LEN;
+    memcpy(ib.store.bytes, c->store.b, LT_STORE_ID_LEN);
+    ib.verified = (uint32_t)c->checked;
+    ib.quiet = true;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = lt_pb_encode_static(lattice_store_IngestBatch_fields, &ib, &b);
+    for (size_t i = 0; rc == LT_OK && i < c->nviews; i++)
+        rc = lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, c->views[i].p,
+                                c->views[i].len);
+    c->ningest = c->nviews;
+    c->checked_here += c->checked;
+    c->ingesting = rc == LT_OK && s_call(a, "store", lattice_store_StoreMsgType_INGEST_BATCH, &b,
+                                         C_CLONE_INGEST, c->id, &c->store);
+    lt_buf_free(&b);
+    s_clone_drop_held(c);
+    if (!c->ingesting)
+        s_clone_over(a, c, rc ? rc : LT_EUNAVAILABLE, "cannot reach the store service");
+}
+
+static void s_clone_step(s_actor_t *a, s_clone_t *c)
+{
+    if (c->over)
+        return;
+    if (c->held && !c->ingesting)
+        s_clone_ingest(a, c);
+    if (c->over)
+        return;
+    bool more = !c->eof && c->from <= c->total;
+    if (more && !c->reading && !c->held)
+        s_clone_read(a, c);
+    else if (!more && !c->reading && !c->held && !c->ingesting)
+        s_clone_over(a, c, LT_OK, NULL);
+}
+
+/* Checks a slice of the held chunks' signatures; true while some are left. */
+static bool s_clone_check(s_actor_t *a)
+{
+    bool left = false;
+    for (size_t i = 0; i < S_MAX_CLONES; i++) {
+        s_clone_t *c = &a->clones[i];
+        if (!c->id || c->over || !c->held)
+            continue;
+        for (unsigned k = 0; k < S_CHECK_SLICE && c->checked < c->nviews; k++) {
+            lt_signed_t sg;
+            const lt_view_t *v = &c->views[c->checked];
+            lt_err_t rc = lt_signed_parse(v->p, v->len, &sg);
+            if (rc == LT_OK)
+                rc = lt_signed_verify(&sg);
+            if (rc) {
+                char why[120];
+                snprintf(why, sizeof why, "the peer sent an intention that is not valid (%s)",
+                         lt_strerror(rc));
+                s_clone_over(a, c, LT_ESIGNATURE, why);
+                break;
+            }
+            c->checked++;
+        }
+        left |= !c->over && c->held && c->checked < c->nviews;
+    }
+    return left;
+}
+
+static void s_clone_arm_check(s_actor_t *a)
+{
+    if (!a->checking)
+        a->checking = lt_ctx_timer(a->ctx, 0, S_TIMER_CHECK) == LT_OK;
+}
+
+static void s_clone_read_reply(s_actor_t *a, s_clone_t *c, const lt_msg_t *m)
+{
+    c->reading = false;
+    if (c->over)
+        return;
+    char why[256];
+    if (m->status != LT_OK) {
+        s_reason(m, why, sizeof why);
+        s_clone_over(a, c, m->status, why);
+        return;
+    }
+    if (lt_buf_set(&c->chunk, m->body, m->len) != LT_OK) {
+        s_clone_over(a, c, LT_ENOMEM, "out of memory");
+        return;
+    }
+    lt_pb_input_t in = lt_pb_input(c->chunk.data, c->chunk.len);
+    lt_pb_views_t views = {.in = &in};
+    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
+    lt_pb_bind_views(&ch.intentions, &views);
+    if (lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, c->chunk.data, c->chunk.len) !=
+            LT_OK ||
+        ch.next_seq < c->from || (views.n > 0 && ch.next_seq == c->from)) {
+        lt_pb_views_free(&views);
+        s_clone_over(a, c, LT_EINVAL, "the peer's store sent a malformed CLONE_READ reply");
+        return;
+    }
+    c->from = ch.next_seq;
+    c->total = ch.total;
+    if (views.n == 0) {
+        lt_pb_views_free(&views);
+        c->eof = true;
+    } else {
+        c->views = views.v;
+        c->nviews = views.n;
+        c->checked = 0;
+        c->held = true;
+    }
+    s_clone_step(a, c);
+    if (c->held)
+        s_clone_arm_check(a);
+}
+
+static void s_clone_ingest_reply(s_actor_t *a, s_clone_t *c, const lt_msg_t *m)
+{
+    c->ingesting = false;
+    if (c->over)
+        return;
+    if (m->status != LT_OK) {
+        char why[256];
+        s_reason(m, why, sizeof why);
+        s_clone_over(a, c, m->status, why);
+        return;
+    }
+    c->cloned += c->ningest;
+    c->ningest = 0;
+    s_clone_step(a, c);
+    s_clone_tell(a, c, false);
+}
+
+/* SYNC_CLONE: starts a clone or joins the running one; answered with its
+ * progress (sync.proto). */
+static void s_clone_request(s_actor_t *a, const lt_msg_t *msg)
+{
+    lt_pubkey_t k;
+    if (lt_addr_remote(msg->from, &k, NULL, 0)) {
+        s_reply_error(a, msg->from, msg->corr, LT_EREFUSED, "not served to other nodes");
+        return;
+    }
+    lattice_sync_Clone m = lattice_sync_Clone_init_zero;
+    if (lt_pb_decode_static(lattice_sync_Clone_fields, &m, msg->body, msg->len) != LT_OK ||
+        m.store.size != LT_STORE_ID_LEN || (m.peer.size != 0 && m.peer.size != LT_KEY_LEN)) {
+        s_reply_error(a, msg->from, msg->corr, LT_EINVAL,
+                      "Clone: a 16-byte store id and a 32-byte peer key are needed");
+        return;
+    }
+    lt_store_id_t id;
+    memcpy(id.b, m.store.bytes, LT_STORE_ID_LEN);
+    s_clone_t *c = s_clone_find(a, &id);
+    if (c && c->over && m.seen == 0) {
+        s_clone_free(c);
+        c = NULL;
+    }
+    if (!c) {
+        if (m.peer.size != LT_KEY_LEN) {
+            s_reply_error(a, msg->from, msg->corr, LT_ENOTFOUND,
+                          "no clone of that store is running (name the peer to start one)");
+            return;
+        }
+        for (size_t i = 0; i < S_MAX_CLONES && !c; i++)
+            if (!a->clones[i].id)
+                c = &a->clones[i];
+        if (!c) {
+            s_reply_error(a, msg->from, msg->corr, LT_EFULL,
+                          "too many clones running at once; try again when one ends");
+            return;
+        }
+        memset(c, 0, sizeof *c);
+        c->id = s_new_id(a);
+        c->store = id;
+        memcpy(c->peer.b, m.peer.bytes, LT_KEY_LEN);
+        lt_hex(c->peer.b, LT_KEY_LEN, c->peer_hex);
+        c->from = 1;
+        c->total = 1;
+        c->chunk = (lt_buf_t)LT_BUF_INIT;
+        /* Sessions on the store would fetch what the clone brings. */
+        for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
+            s_sess_t *s = &a->sess[i];
+            if (s->id && memcmp(s->store.b, id.b, LT_STORE_ID_LEN) == 0)
+                s_sess_end(a, s, LT_EUNAVAILABLE, "a clone of the store began");
+        }
+        char sid[2 * LT_STORE_ID_LEN + 1];
+        lt_hex(id.b, LT_STORE_ID_LEN, sid);
+        lt_log_info(a->ctx->log, S_TAG, "store %.16s: cloning from %.16s", sid, c->peer_hex);
+        s_clone_step(a, c);
+    }
+    s_waiter_t *w = NULL;
+    for (size_t i = 0; i < S_CLONE_WAITERS && !w; i++)
+        if (!c->waiters[i].used)
+            w = &c->waiters[i];
+    s_waiter_t now = {.used = true};
+    if (!w)
+        w = &now; /* answered at once */
+    w->used = true;
+    snprintf(w->from, sizeof w->from, "%s", msg->from);
+    w->corr = msg->corr;
+    w->seen = m.seen;
+    w->since = lt_ctx_now(a->ctx);
+    if (w == &now || c->over || c->cloned > m.seen)
+        s_clone_answer(a, c, w);
+}
+
+/* The sweep's part: waiters answered after S_CLONE_POLL_MS, ended clones
+ * forgotten after S_CLONE_KEEP_MS. */
+static void s_clone_sweep(s_actor_t *a, uint64_t now)
+{
+    for (size_t i = 0; i < S_MAX_CLONES; i++) {
+        s_clone_t *c = &a->clones[i];
+        if (!c->id)
+            continue;
+        if (c->over && now - c->over_ms > S_CLONE_KEEP_MS) {
+            s_clone_free(c);
+            continue;
+        }
+        for (size_t k = 0; k < S_CLONE_WAITERS; k++)
+            if (c->waiters[k].used && now - c->waiters[k].since >= S_CLONE_POLL_MS)
+                s_clone_answer(a, c, &c->waiters[k]);
+    }
 }
 
 /* ---- requests ---- */
@@ -781,6 +1210,11 @@ static void s_recon_request(s_actor_t *a, const lt_msg_t *msg)
     if (!s) {
         lt_store_id_t id;
         memcpy(id.b, m.store.bytes, LT_STORE_ID_LEN);
+        if (s_cloning(a, &id)) {
+            s_reply_error(a, msg->from, msg->corr, LT_EUNAVAILABLE,
+                          "this node is cloning that store; try later");
+            return;
+        }
         s = s_sess_new(a, false, &peer, &id);
         if (!s) {
             s_reply_error(a, msg->from, msg->corr, LT_EFULL, "too many sessions; try later");
@@ -854,11 +1288,24 @@ static void s_items_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
         return;
     }
     size_t n = items.len / S_ITEM_RECORD;
+    bool more = n && r.next_seq <= r.total;
+    if (n && x->in_recon) {
+        /* Borrowed: held until the sessions using it are done. */
+        x->stash = malloc(n * sizeof *x->stash);
+        if (!x->stash) {
+            s_idx_updated(a, x, "out of memory");
+            return;
+        }
+        for (size_t i = 0; i < n; i++)
+            s_item_of(items.p + i * S_ITEM_RECORD, &x->stash[i]);
+        x->nstash = n;
+        x->stash_next_seq = r.next_seq;
+        x->stash_more = more;
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *p = items.p + i * S_ITEM_RECORD;
         lt_sync_item_t it;
-        it.ts = lt_sync_ts_of_hlc(lt_get_u64le(p), lt_get_u32le(p + 8));
-        memcpy(it.hash.b, p + 12, LT_HASH_LEN);
+        s_item_of(items.p + i * S_ITEM_RECORD, &it);
         lt_err_t rc = lt_fpindex_insert(x->x, &it);
         if (rc != LT_OK && rc != LT_EEXIST) {
             snprintf(why, sizeof why, "cannot index the store: %s", lt_strerror(rc));
@@ -867,12 +1314,7 @@ static void s_items_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
         }
     }
     x->next_seq = r.next_seq;
-    if (n && r.next_seq <= r.total) {
-        if (!s_idx_read(a, x))
-            s_idx_updated(a, x, "cannot reach the store service");
-        return;
-    }
-    s_idx_updated(a, x, NULL);
+    s_idx_go_on(a, x, more);
 }
 
 static void s_reply_in(s_actor_t *a, const lt_msg_t *m)
@@ -902,6 +1344,14 @@ static void s_reply_in(s_actor_t *a, const lt_msg_t *m)
     }
     if (c.kind == C_ITEMS) {
         s_items_reply(a, &c, m);
+        return;
+    }
+    if (c.kind == C_CLONE_READ || c.kind == C_CLONE_INGEST) {
+        s_clone_t *cl = s_clone_by_id(a, c.ref);
+        if (cl && c.kind == C_CLONE_READ)
+            s_clone_read_reply(a, cl, m);
+        else if (cl)
+            s_clone_ingest_reply(a, cl, m);
         return;
     }
     s_sess_t *s = s_sess_find(a, c.ref);
@@ -984,6 +1434,7 @@ static s_job_t *s_round(s_actor_t *a, const lt_pubkey_t *only)
 static void s_sweep(s_actor_t *a)
 {
     uint64_t now = lt_ctx_now(a->ctx);
+    s_clone_sweep(a, now);
     for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
         s_sess_t *s = &a->sess[i];
         if (s->id && now - s->last_ms > a->cfg.timeout_ms)
@@ -1000,6 +1451,14 @@ static void s_sweep(s_actor_t *a)
                     x->refreshing = false;
             } else if (c->kind == C_NODE_INFO) {
                 a->asking_self = false;
+            } else if (c->kind == C_CLONE_READ || c->kind == C_CLONE_INGEST) {
+                s_clone_t *cl = s_clone_by_id(a, c->ref);
+                if (cl) {
+                    cl->reading = cl->ingesting = false;
+                    s_clone_over(a, cl, LT_ETIMEDOUT,
+                                 c->kind == C_CLONE_READ ? "the peer's store stopped answering"
+                                                         : "the store service stopped answering");
+                }
             }
             uint32_t job = c->kind == C_PEERS || c->kind == C_STORES ? c->ref : 0;
             lt_calls_remove(&a->calls, i);
@@ -1074,6 +1533,9 @@ static void s_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
     case lattice_sync_SyncMsgType_SYNC_RECON:
         s_recon_request(a, msg);
         break;
+    case lattice_sync_SyncMsgType_SYNC_CLONE:
+        s_clone_request(a, msg);
+        break;
     default:
         s_reply_error(a, msg->from, msg->corr, LT_EINVAL, "unknown sync request type");
         break;
@@ -1087,6 +1549,10 @@ static void s_timer(void *self, lt_ctx_t *ctx, uint64_t token)
     if (token == S_TIMER_SWEEP) {
         s_sweep(a);
         (void)lt_ctx_timer(ctx, S_SWEEP_MS, S_TIMER_SWEEP);
+    } else if (token == S_TIMER_CHECK) {
+        a->checking = false;
+        if (s_clone_check(a))
+            s_clone_arm_check(a);
     } else if (token == S_TIMER_PERIOD) {
         (void)s_round(a, NULL);
         (void)lt_ctx_timer(ctx, a->cfg.period_ms, S_TIMER_PERIOD);
@@ -1106,10 +1572,13 @@ static void s_stop(void *self)
     }
     for (size_t i = 0; i < S_MAX_JOBS; i++)
         free(a->jobs[i].reports);
+    for (size_t i = 0; i < S_MAX_CLONES; i++)
+        s_clone_free(&a->clones[i]);
     while (a->idx) {
         s_idx_t *x = a->idx;
         a->idx = x->next;
         lt_fpindex_destroy(&x->x);
+        free(x->stash);
         free(x);
     }
     lt_calls_free(&a->calls);

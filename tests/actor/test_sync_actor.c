@@ -215,3 +215,189 @@ Test(sync_actor, a_large_difference_is_settled_within_the_frame_limit)
     cr_assert_eq(tn_witnessed(0, &sid), tn_witnessed(1, &sid));
     tn_expect_value(1, &sid, "k299", "v");
 }
+
+/* ---- clone (SYNC_CLONE) ---- */
+
+/* Node i asks its sync actor about a clone of sid from node `from` (-1: no
+ * peer named), having seen `seen`; the reply. */
+static tn_reply_t *s_clone(int i, const lt_store_id_t *sid, int from, uint64_t seen)
+{
+    lattice_sync_Clone m = lattice_sync_Clone_init_zero;
+    m.store.size = LT_STORE_ID_LEN;
+    memcpy(m.store.bytes, sid->b, LT_STORE_ID_LEN);
+    if (from >= 0) {
+        m.peer.size = LT_KEY_LEN;
+        memcpy(m.peer.bytes, tn_w.n[from].id.pk.b, LT_KEY_LEN);
+    }
+    m.seen = seen;
+    lt_buf_t b = LT_BUF_INIT;
+    tn_enc(lattice_sync_Clone_fields, &m, &b);
+    tn_reply_t *r = tn_ask(i, "sync", lattice_sync_SyncMsgType_SYNC_CLONE, &b);
+    lt_buf_free(&b);
+    return r;
+}
+
+/* The one line of a failed reply (an Error body). */
+static const char *s_error_text(const tn_reply_t *r)
+{
+    static lattice_sync_Error e;
+    e = (lattice_sync_Error)lattice_sync_Error_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_sync_Error_fields, &e, r->body, r->len), LT_OK);
+    return e.message;
+}
+
+static lattice_sync_CloneProgress s_progress(const tn_reply_t *r)
+{
+    cr_assert_eq(r->status, LT_OK, "the clone failed: %s (%s)", lt_errname(r->status),
+                 s_error_text(r));
+    lattice_sync_CloneProgress p = lattice_sync_CloneProgress_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_sync_CloneProgress_fields, &p, r->body, r->len),
+                 LT_OK);
+    return p;
+}
+
+/* Node 0 writes n puts of 2000-byte values to sid: several clone chunks. */
+static void s_fill(const lt_store_id_t *sid, int n)
+{
+    static char v[2001];
+    char k[16];
+    for (int i = 0; i < n; i++) {
+        memset(v, 'a' + i % 26, 2000);
+        snprintf(v, 16, "value %d;", i);
+        v[strlen(v)] = ' ';
+        snprintf(k, sizeof k, "c%04d", i);
+        tn_put(0, sid, k, v);
+    }
+}
+
+Test(sync_actor, a_clone_fills_an_empty_store_chunk_by_chunk_and_says_how_far_it_is)
+{
+    tn_setup(2, NULL);
+    lt_store_id_t sid = tn_create(0);
+    tn_join(0, 1, &sid);
+    s_fill(&sid, 300); /* about 600 KB: several frames */
+    uint64_t w0 = tn_witnessed(0, &sid);
+    cr_assert_lt(tn_witnessed(1, &sid), w0);
+
+    uint64_t seen = 0;
+    int answers = 0;
+    lattice_sync_CloneProgress p;
+    do {
+        p = s_progress(s_clone(1, &sid, 0, seen));
+        cr_assert_geq(p.cloned, seen, "the progress went back");
+        cr_assert_leq(p.cloned, p.total);
+        seen = p.cloned;
+        cr_assert_lt(++answers, 1000);
+    } while (!p.done);
+    cr_assert_geq(answers, 2, "the progress came in one answer");
+    cr_assert_eq(p.total, w0, "the peer's count: %llu", (unsigned long long)p.total);
+    cr_assert_eq(p.cloned, w0, "every intention of the peer's log, once");
+    cr_assert_leq(p.checked_here, p.cloned);
+    /* Node 1 lacks nothing of node 0 (node 0 may lack what node 1 wrote
+     * joining: the clone only reads). */
+    cr_assert_geq(tn_witnessed(1, &sid), w0);
+    s_report_t rep = s_sync(1, &sid);
+    cr_assert(rep.p[0].reached, "%s", rep.p[0].error);
+    cr_assert_eq(rep.p[0].received, 0, "the clone left %llu behind",
+                 (unsigned long long)rep.p[0].received);
+    uint64_t w1 = tn_witnessed(1, &sid);
+    char k[16], got[2100], want[16];
+    for (int i = 0; i < 300; i += 37) {
+        snprintf(k, sizeof k, "c%04d", i);
+        snprintf(want, sizeof want, "value %d;", i);
+        tn_get(1, &sid, k, got, sizeof got, NULL);
+        cr_assert_eq(strlen(got), 2000, "%s: %zu bytes", k, strlen(got));
+        cr_assert_eq(strncmp(got, want, strlen(want)), 0, "%s: %.20s", k, got);
+    }
+
+    /* Over: the last answer is kept for the next request (no peer needed)... */
+    p = s_progress(s_clone(1, &sid, -1, seen));
+    cr_assert(p.done);
+    cr_assert_eq(p.cloned, w0);
+    /* ...and with seen = 0 a new clone starts: all duplicates now. */
+    p = s_progress(s_clone(1, &sid, 0, 0));
+    while (!p.done)
+        p = s_progress(s_clone(1, &sid, 0, p.cloned));
+    cr_assert_eq(tn_witnessed(1, &sid), w1);
+    /* A clone no one started, without a peer to start it: not found. */
+    lt_store_id_t other = tn_create(1);
+    cr_assert_eq(s_clone(1, &other, -1, 0)->status, LT_ENOTFOUND);
+}
+
+Test(sync_actor, a_clone_holds_off_sessions_and_a_silent_peer_ends_it_with_a_reason)
+{
+    /* Node 1 joins through node 2; a sync tells node 0 about it. */
+    tn_setup(3, NULL);
+    lt_store_id_t sid = tn_create(0);
+    tn_join(0, 2, &sid);
+    tn_join(2, 1, &sid);
+    (void)s_sync(2, &sid);
+    tn_put(0, &sid, "k", "v");
+    tn_w.n[0].down = true;
+    lattice_sync_CloneProgress p = s_progress(s_clone(1, &sid, 0, 0));
+    cr_assert(!p.done);
+    cr_assert_eq(p.cloned, 0, "an answer after 2 s, without progress");
+    /* While it runs, node 1 takes no session on the store. */
+    s_report_t rep = s_sync(2, &sid);
+    bool refused = false;
+    for (size_t i = 0; i < rep.n; i++)
+        if (memcmp(rep.p[i].peer.bytes, tn_w.n[1].id.pk.b, LT_KEY_LEN) == 0)
+            refused = !rep.p[i].reached && strstr(rep.p[i].error, "cloning");
+    cr_assert(refused, "node 1 answered a session during its clone");
+    /* The peer never answers: the clone ends with the reason, kept. */
+    tn_reply_t *r = s_clone(1, &sid, 0, 0);
+    while (r->status == LT_OK && !s_progress(r).done)
+        r = s_clone(1, &sid, 0, s_progress(r).cloned);
+    cr_assert_eq(r->status, LT_ETIMEDOUT, "%s", lt_errname(r->status));
+    cr_assert(strstr(s_error_text(r), "stopped answering"), "%s", s_error_text(r));
+    /* Back up: a new clone gets it all, and sessions run again. */
+    tn_w.n[0].down = false;
+    p = s_progress(s_clone(1, &sid, 0, 0));
+    while (!p.done)
+        p = s_progress(s_clone(1, &sid, 0, p.cloned));
+    tn_expect_value(1, &sid, "k", "v");
+    rep = s_sync(2, &sid);
+    for (size_t i = 0; i < rep.n; i++)
+        cr_assert(rep.p[i].reached, "%s", rep.p[i].error);
+}
+
+/* Spoils the signature of the last intention of the first CLONE_READ reply
+ * going to node 1. */
+static bool s_spoil_chunk(tn_packet_t *pk, void *ctx)
+{
+    int *done = ctx;
+    if (*done || pk->node != 1 || pk->msg.kind != LT_MSG_REPLY ||
+        pk->msg.type != lattice_store_StoreMsgType_CLONE_READ)
+        return true;
+    lt_pb_input_t in = lt_pb_input(pk->body, pk->msg.len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
+    lt_pb_bind_views(&ch.intentions, &vs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, pk->body, pk->msg.len),
+                 LT_OK);
+    cr_assert_gt(vs.n, 1);
+    const lt_view_t *last = &vs.v[vs.n - 1];
+    pk->body[(last->p - pk->body) + last->len - 1] ^= 0x01;
+    lt_pb_views_free(&vs);
+    *done = 1;
+    return true;
+}
+
+Test(sync_actor, a_clone_chunk_with_a_forged_signature_stops_the_clone_and_commits_nothing_of_it)
+{
+    tn_setup(2, NULL);
+    lt_store_id_t sid = tn_create(0);
+    tn_join(0, 1, &sid);
+    s_fill(&sid, 120);
+    uint64_t before = tn_witnessed(1, &sid);
+    int spoilt = 0;
+    tn_w.tamper = s_spoil_chunk;
+    tn_w.tamper_ctx = &spoilt;
+    tn_reply_t *r = s_clone(1, &sid, 0, 0);
+    while (r->status == LT_OK && !s_progress(r).done)
+        r = s_clone(1, &sid, 0, s_progress(r).cloned);
+    cr_assert(spoilt, "no chunk went by");
+    /* Whichever process checked it, the sync actor or the store. */
+    cr_assert_eq(r->status, LT_ESIGNATURE, "%s", lt_errname(r->status));
+    cr_assert_eq(tn_witnessed(1, &sid), before, "part of the forged chunk was committed");
+}

@@ -77,6 +77,14 @@ static void s_prng(void *ctx, void *buf, size_t n)
     }
 }
 
+/* A draw in [0, n) from the network's generator. */
+static uint64_t s_net_draw(uint64_t n)
+{
+    uint64_t x;
+    s_prng(&tn_w.net_seed, &x, sizeof x);
+    return n ? x % n : 0;
+}
+
 static int s_node_of(const char *hex)
 {
     for (int i = 0; i < tn_w.count; i++)
@@ -121,6 +129,7 @@ static lt_err_t s_remote(void *ctx, const char *to, const lt_msg_t *m)
     cr_assert_lt(tn_w.nnet, TN_NET_MAX, "the network is full");
     tn_packet_t *p = &tn_w.net[tn_w.nnet++];
     p->node = dst;
+    p->due = tn_w.clock + tn_w.link.latency_ms + s_net_draw(tn_w.link.jitter_ms + 1);
     memcpy(p->to, to, (size_t)(at - to));
     p->to[at - to] = '\0';
     snprintf(p->from, sizeof p->from, "%s@%s", m->from, src->hex);
@@ -143,7 +152,7 @@ static void s_node_start(int i)
                            .random = s_prng,
                            .random_ctx = &tn_w.seed,
                            .node = n->hex,
-                           .mailbox_cap = 256,
+                           .mailbox_cap = 64,
                            .max_body = LT_FRAME_MAX_BODY,
                            .max_actors = 5,
                            .remote_send = s_remote,
@@ -173,6 +182,7 @@ void tn_setup(int count, const tn_opts_t *opts)
     memset(&tn_w, 0, sizeof tn_w);
     tn_w.clock = TN_T0;
     tn_w.seed = 7;
+    tn_w.net_seed = s_opts.net_seed ? s_opts.net_seed : 1;
     tn_w.corr = 1;
     tn_w.count = count;
     for (int i = 0; i < count; i++)
@@ -184,10 +194,44 @@ void tn_teardown(void)
     for (int i = 0; i < tn_w.count; i++) {
         lt_coop_destroy(&tn_w.n[i].rt);
         free(tn_w.n[i].reply.body);
+        tn_w.n[i].reply.body = NULL;
     }
+    tn_w.count = 0; /* a second teardown (the suite's, after a test's) frees nothing */
     for (size_t i = 0; i < tn_w.nnet; i++)
         free(tn_w.net[i].body);
     tn_w.nnet = 0;
+}
+
+static void s_deliver_once(tn_packet_t *p)
+{
+    tn_node_t *dst = &tn_w.n[p->node];
+    if (strcmp(p->to, TN_TESTER) == 0) {
+        s_capture(dst, &p->msg);
+    } else {
+        lt_err_t rc = lt_coop_inject(dst->rt, p->to, &p->msg, p->from);
+        cr_assert_eq(rc, LT_OK, "deliver to %s: %s", p->to, lt_errname(rc));
+    }
+    tn_w.delivered++;
+}
+
+/* One packet at its destination, unless a node is down, the network loses
+ * it, or the tamper hook drops it; maybe twice. */
+static void s_deliver(tn_packet_t *p)
+{
+    int src = s_node_of(strchr(p->from, '@') + 1);
+    if (tn_w.n[p->node].down || tn_w.n[src].down)
+        return;
+    if (tn_w.link.loss_permille && s_net_draw(1000) < tn_w.link.loss_permille) {
+        tn_w.lost++;
+        return;
+    }
+    if (tn_w.tamper && !tn_w.tamper(p, tn_w.tamper_ctx))
+        return;
+    s_deliver_once(p);
+    if (tn_w.link.dup_permille && s_net_draw(1000) < tn_w.link.dup_permille) {
+        tn_w.duplicated++;
+        s_deliver_once(p);
+    }
 }
 
 /* Runs every node and the network until nothing moves; the clock advances
@@ -198,24 +242,20 @@ void tn_settle(void)
         bool moved = false;
         for (int i = 0; i < tn_w.count; i++)
             moved |= lt_coop_run(tn_w.n[i].rt, 100000) > 0;
-        size_t n = tn_w.nnet;
+        /* What is due now, in the order sent; the rest waits (and is
+         * overtaken by what is due sooner). */
+        size_t n = tn_w.nnet, keep = 0;
         for (size_t k = 0; k < n; k++) {
             tn_packet_t *p = &tn_w.net[k];
-            tn_node_t *dst = &tn_w.n[p->node];
-            int src = s_node_of(strchr(p->from, '@') + 1);
-            if (!dst->down && !tn_w.n[src].down) {
-                if (strcmp(p->to, TN_TESTER) == 0) {
-                    s_capture(dst, &p->msg);
-                } else {
-                    lt_err_t rc = lt_coop_inject(dst->rt, p->to, &p->msg, p->from);
-                    cr_assert_eq(rc, LT_OK, "deliver to %s: %s", p->to, lt_errname(rc));
-                }
-                tn_w.delivered++;
+            if (p->due > tn_w.clock) {
+                tn_w.net[keep++] = *p;
+                continue;
             }
+            s_deliver(p);
             free(p->body);
         }
-        memmove(tn_w.net, tn_w.net + n, (tn_w.nnet - n) * sizeof *tn_w.net);
-        tn_w.nnet -= n;
+        memmove(tn_w.net + keep, tn_w.net + n, (tn_w.nnet - n) * sizeof *tn_w.net);
+        tn_w.nnet -= n - keep;
         moved |= n > 0;
         if (!moved)
             return;

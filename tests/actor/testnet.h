@@ -23,7 +23,8 @@
 #define TN_T0      1700000000000ull
 
 typedef struct {
-    int node; /* destination */
+    int node;     /* destination */
+    uint64_t due; /* the virtual ms it arrives at */
     char to[LT_NAME_MAX];
     char from[LT_ADDR_MAX + 2 * LT_KEY_LEN + 2];
     lt_msg_t msg;
@@ -49,15 +50,31 @@ typedef struct {
     bool congested;   /* what its actors send to other nodes is refused LT_EFULL */
 } tn_node_t;
 
+/* The network between nodes (tn_w.link, changed at any time): a packet
+ * takes latency_ms plus up to jitter_ms (drawn per packet, so packets
+ * overtake one another), is lost with probability loss_permille / 1000 and
+ * delivered twice with probability dup_permille / 1000. */
+typedef struct {
+    uint32_t latency_ms, jitter_ms, loss_permille, dup_permille;
+} tn_link_t;
+
+/* May change a packet about to be delivered (a hostile or broken network);
+ * false drops it. */
+typedef bool (*tn_tamper_fn)(tn_packet_t *p, void *ctx);
+
 typedef struct {
     tn_node_t n[TN_NODES];
     int count;
     uint64_t clock;
     uint64_t seed;
+    uint64_t net_seed; /* the network's own draws (loss, jitter, duplicates) */
+    tn_link_t link;
     tn_packet_t net[TN_NET_MAX];
     size_t nnet;
     uint64_t corr;
-    uint64_t delivered;
+    uint64_t delivered, lost, duplicated;
+    tn_tamper_fn tamper;
+    void *tamper_ctx;
 } tn_world_t;
 
 extern tn_world_t tn_w;
@@ -68,6 +85,7 @@ typedef struct {
     uint32_t period_ms;
     uint32_t gossip_queue_bytes; /* 0: the default */
     uint32_t recon_frame_limit;  /* the sync actors' session frame limit; 0: theirs */
+    uint64_t net_seed;           /* the network's draws (0: 1) */
 } tn_opts_t;
 
 /* count nodes (at most TN_NODES), seeds 10, 11, ... */

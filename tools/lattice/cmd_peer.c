@@ -319,8 +319,8 @@ int lt_cli_cmd_peer_join(lt_cli_t *cli, const lt_cli_call_t *call)
     if (err != LT_OK)
         return lt_cli_fail(cli, err,
                            "peer join: joined store %.8s, but its clone stopped after %" PRIu64
-                           " intentions",
-                           store, n);
+                           " intentions ('lattice sync %.8s' fetches the rest)",
+                           store, n, store);
     if (call->json) {
         lt_json_t j;
         lt_json_init(&j, stdout);
