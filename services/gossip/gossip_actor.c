@@ -641,6 +641,7 @@ static void s_chain_read(s_actor_t *a, s_store_t *s, uint16_t from,
     lattice_store_ChainRead m = lattice_store_ChainRead_init_zero;
     m.store.size = LT_STORE_ID_LEN;
     memcpy(m.store.bytes, s->id.b, LT_STORE_ID_LEN);
+    m.max = LT_GOSSIP_CHAIN_MAX;
     lt_buf_t b = LT_BUF_INIT;
     lt_err_t rc = lt_pb_encode_static(lattice_store_ChainRead_fields, &m, &b);
     for (size_t i = 0; rc == LT_OK && i < r->missing_count; i++)

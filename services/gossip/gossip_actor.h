@@ -35,7 +35,10 @@
 #define LT_GOSSIP_INVALID_LIMIT 3u         /* rejected pushes per minute before ... */
 #define LT_GOSSIP_IGNORE_MS     300000u    /* ... the peer is ignored this long */
 #define LT_GOSSIP_CHAIN_ROUNDS  3u
-#define LT_GOSSIP_SEEN_SLOTS    32768u
+/* Intentions one chain read asks for: the hole and a few of its ancestors
+ * (mostly held already); a longer gap takes the next round, then sync. */
+#define LT_GOSSIP_CHAIN_MAX  32
+#define LT_GOSSIP_SEEN_SLOTS 32768u
 
 typedef struct {
     /* Bytes of pushes a peer's queue holds before it overflows; 0:
