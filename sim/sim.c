@@ -828,14 +828,19 @@ static lt_err_t s_look(s_world_t *w, uint64_t t, bool *agree)
         }
     }
     unsigned caught = 0;
-    for (unsigned i = 0; i < w->count; i++)
+    double held = 0;
+    for (unsigned i = 0; i < w->count; i++) {
         caught += w->n[i].holds && wit[i] == most;
+        if (w->n[i].holds && most)
+            held += (double)wit[i] / (double)most;
+    }
+    held = holders ? held / holders : 0;
     lt_sim_result_t *r = w->res;
     lt_sim_sample_t *v = realloc(r->samples, (r->nsamples + 1) * sizeof *v);
     if (!v)
         return LT_ENOMEM;
     r->samples = v;
-    r->samples[r->nsamples++] = (lt_sim_sample_t){t, caught, holders};
+    r->samples[r->nsamples++] = (lt_sim_sample_t){t, caught, holders, held};
     *agree = false;
     if (caught != w->count)
         return LT_OK;
@@ -1182,6 +1187,18 @@ lt_err_t lt_sim_svg(const lt_sim_config_t *c, const lt_sim_result_t *r, lt_buf_t
         rc = s_printf(out, "%.1f,%.1f ", x, y);
     }
     if (rc == LT_OK)
-        rc = s_printf(out, "\"/>\n</svg>\n");
+        rc = s_printf(out, "\"/>\n<polyline fill=\"none\" stroke=\"#999999\" "
+                           "stroke-dasharray=\"4 3\" points=\"");
+    for (size_t i = 0; rc == LT_OK && i < r->nsamples; i++) {
+        double x = L + (W - L - R) * (double)r->samples[i].at_ms / (double)tmax;
+        double y = (H - B) - (H - B - T) * r->samples[i].held;
+        rc = s_printf(out, "%.1f,%.1f ", x, y);
+    }
+    if (rc == LT_OK)
+        rc = s_printf(out,
+                      "\"/>\n<text x=\"%.0f\" y=\"%.0f\" fill=\"#1f5fa8\">nodes holding all "
+                      "the newest node holds</text>\n<text x=\"%.0f\" y=\"%.0f\" "
+                      "fill=\"#777777\">mean share held (of %u)</text>\n</svg>\n",
+                      L + 8, T + 16, L + 8, T + 30, c->nodes);
     return rc;
 }

@@ -77,6 +77,7 @@ typedef struct {
     uint64_t at_ms;     /* since the workload began */
     unsigned caught_up; /* nodes holding as many intentions as the node holding most */
     unsigned holders;   /* nodes holding the store */
+    double held;        /* mean over the holders of (what it holds / what the most holds) */
 } lt_sim_sample_t;
 
 typedef struct {
