@@ -1,10 +1,12 @@
 /* The storage port's contract, checked against every backend: the same suite
- * runs on memory, RocksDB and the failure-injecting wrapper (over memory), so
+ * runs on memory, RocksDB, the log and the failure-injecting wrapper (over
+ * memory), so
  * the simulator's backend cannot drift from production's. Backend-specific
  * behaviour (persistence, locking, injected failures) follows, then a
  * randomized differential test against a plain sorted-array model. */
 #include "store/kv.h"
 #include "store/kv_faulty.h"
+#include "store/kv_log.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -20,7 +22,7 @@
 
 #define S_NCF 3
 
-typedef enum { S_MEMORY, S_ROCKSDB, S_FAULTY } s_kind_t;
+typedef enum { S_MEMORY, S_ROCKSDB, S_FAULTY, S_LOG } s_kind_t;
 
 static const char *const s_cf_names[S_NCF] = {"alpha", "beta", "gamma"};
 
@@ -105,6 +107,16 @@ static lt_kv_t *s_open_rocksdb(const char *path, bool create)
     return kv;
 }
 
+static lt_kv_t *s_open_log(const char *path, bool create)
+{
+    lt_kv_log_opts_t opts = {.create_if_missing = create};
+    lt_errbuf_t eb = {""};
+    lt_kv_t *kv = NULL;
+    lt_err_t rc = lt_kv_log_open(path, S_NCF, &opts, &eb, &kv);
+    cr_assert_eq(rc, LT_OK, "open %s: %s: %s", path, lt_errname(rc), eb.msg);
+    return kv;
+}
+
 static lt_kv_t *s_open(s_kind_t kind)
 {
     lt_kv_t *kv = NULL;
@@ -117,6 +129,13 @@ static lt_kv_t *s_open(s_kind_t kind)
         s_fx_tmpdir();
         s_path(path, "db");
         kv = s_open_rocksdb(path, true);
+        break;
+    }
+    case S_LOG: {
+        char path[PATH_MAX];
+        s_fx_tmpdir();
+        s_path(path, "log");
+        kv = s_open_log(path, true);
         break;
     }
     case S_FAULTY: {
@@ -140,7 +159,7 @@ static lt_kv_t *s_fx_open(s_kind_t kind)
     static void s_test_##name(lt_kv_t *kv);                                                        \
     ParameterizedTestParameters(kv, name)                                                          \
     {                                                                                              \
-        static s_kind_t kinds[] = {S_MEMORY, S_ROCKSDB, S_FAULTY};                                 \
+        static s_kind_t kinds[] = {S_MEMORY, S_ROCKSDB, S_FAULTY, S_LOG};                          \
         return cr_make_param_array(s_kind_t, kinds, sizeof kinds / sizeof kinds[0]);               \
     }                                                                                              \
     ParameterizedTest(s_kind_t *kind, kv, name, .fini = s_fx_close)                                \
@@ -1174,4 +1193,190 @@ Test(kv, random_batches_agree_with_a_reference_model, .fini = s_fx_close, .timeo
         free(at_snap[cf].e);
     }
     free(at_iter.e);
+}
+
+/* ---- the log backend ---- */
+
+static long s_file_size(const char *path)
+{
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0, "%s: %s", path, strerror(errno));
+    return (long)sb.st_size;
+}
+
+static void s_truncate(const char *path, long size)
+{
+    cr_assert_eq(truncate(path, size), 0, "%s: %s", path, strerror(errno));
+}
+
+static void s_copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    cr_assert(a && b);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        cr_assert_eq(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    cr_assert_eq(fclose(b), 0);
+}
+
+Test(kv, log_data_survives_close_and_reopen, .fini = s_fx_close)
+{
+    char path[PATH_MAX];
+    s_fx_tmpdir();
+    s_path(path, "log");
+    lt_kv_t *kv = s_fx.kv[0] = s_open_log(path, true);
+    s_put(kv, 0, "unsynced", "u");
+    lt_kv_op_t ops[] = {s_op(1, "synced", 6, "s"), s_op(2, "\x80\xff", 2, "high")};
+    lt_kv_batch_t b = {ops, 2};
+    cr_assert_eq(lt_kv_write(kv, &b, true), LT_OK);
+    lt_kv_close(&s_fx.kv[0]);
+
+    kv = s_fx.kv[0] = s_open_log(path, false);
+    s_expect(kv, 0, "unsynced", "u");
+    s_expect(kv, 1, "synced", "s");
+    s_expect(kv, 2, "\x80\xff", "high");
+    s_del(kv, 0, "unsynced");
+    lt_kv_close(&s_fx.kv[0]);
+
+    kv = s_fx.kv[0] = s_open_log(path, false);
+    s_expect(kv, 0, "unsynced", NULL);
+    s_expect_scan(kv, 1, "synced=s;");
+    lt_kv_log_stats_t st;
+    lt_kv_log_stats(kv, &st);
+    cr_assert_eq(st.torn_bytes_cut, 0);
+}
+
+Test(kv, log_opened_twice_is_locked_and_a_missing_one_is_not_found, .fini = s_fx_close)
+{
+    char path[PATH_MAX];
+    s_fx_tmpdir();
+    s_path(path, "log");
+    lt_kv_log_opts_t opts = {.create_if_missing = false};
+    lt_errbuf_t eb = {""};
+    cr_assert_eq(lt_kv_log_open(path, S_NCF, &opts, &eb, &s_fx.kv[1]), LT_ENOTFOUND);
+    cr_assert(strstr(eb.msg, "no log"), "%s", eb.msg);
+    s_fx.kv[0] = s_open_log(path, true);
+    opts.create_if_missing = true;
+    cr_assert_eq(lt_kv_log_open(path, S_NCF, &opts, &eb, &s_fx.kv[1]), LT_ELOCKED);
+    cr_assert(strstr(eb.msg, "in use"), "%s", eb.msg);
+    s_put(s_fx.kv[0], 0, "still", "works");
+    s_expect(s_fx.kv[0], 0, "still", "works");
+}
+
+/* A crash at any byte of an append: the log opens with every batch before it
+ * whole, and the cut one either whole or absent; never part of it. */
+Test(kv, log_cut_at_any_byte_of_its_last_record_keeps_every_batch_whole, .fini = s_fx_close)
+{
+    char path[PATH_MAX], copy[PATH_MAX];
+    s_fx_tmpdir();
+    s_path(path, "log");
+    s_path(copy, "cut");
+    lt_kv_t *kv = s_fx.kv[0] = s_open_log(path, true);
+    s_put(kv, 0, "first", "1");
+    long before = s_file_size(path);
+    lt_kv_op_t ops[] = {s_op(0, "a", 1, "A"), s_op(1, "b", 1, "B"), s_op(2, "c", 1, "C")};
+    lt_kv_batch_t b = {ops, 3};
+    cr_assert_eq(lt_kv_write(kv, &b, true), LT_OK);
+    long after = s_file_size(path);
+    lt_kv_close(&s_fx.kv[0]);
+    for (long cut = before; cut <= after; cut++) {
+        char cpath[PATH_MAX + 8];
+        snprintf(cpath, sizeof cpath, "%s.lock", copy);
+        unlink(cpath);
+        s_copy_file(path, copy);
+        s_truncate(copy, cut);
+        lt_kv_t *c = s_fx.kv[1] = s_open_log(copy, false);
+        s_expect(c, 0, "first", "1");
+        lt_buf_t v = LT_BUF_INIT;
+        bool has_a = lt_kv_get(c, 0, (const uint8_t *)"a", 1, &v) == LT_OK;
+        bool has_c = lt_kv_get(c, 2, (const uint8_t *)"c", 1, &v) == LT_OK;
+        lt_buf_free(&v);
+        cr_assert_eq(has_a, has_c, "cut at %ld: half a batch", cut);
+        cr_assert_eq(has_a, cut == after, "cut at %ld: the batch %s", cut,
+                     has_a ? "survived its own cut" : "was lost whole");
+        lt_kv_log_stats_t st;
+        lt_kv_log_stats(c, &st);
+        cr_assert_eq(st.torn_bytes_cut, (uint64_t)(cut - before) * (cut != after), "cut at %ld",
+                     cut);
+        /* And the log goes on from there. */
+        s_put(c, 1, "later", "L");
+        lt_kv_close(&s_fx.kv[1]);
+        c = s_fx.kv[1] = s_open_log(copy, false);
+        s_expect(c, 1, "later", "L");
+        lt_kv_close(&s_fx.kv[1]);
+    }
+}
+
+Test(kv, log_damaged_before_its_end_is_corrupt_and_left_as_it_is, .fini = s_fx_close)
+{
+    char path[PATH_MAX];
+    s_fx_tmpdir();
+    s_path(path, "log");
+    lt_kv_t *kv = s_fx.kv[0] = s_open_log(path, true);
+    s_put(kv, 0, "first", "value one");
+    s_put(kv, 0, "second", "value two");
+    lt_kv_close(&s_fx.kv[0]);
+    long size = s_file_size(path);
+    /* A byte of the first record's value flipped. */
+    FILE *f = fopen(path, "r+b");
+    cr_assert(f);
+    cr_assert_eq(fseek(f, 16 + 4 + 20, SEEK_SET), 0);
+    int ch = fgetc(f);
+    cr_assert_eq(fseek(f, 16 + 4 + 20, SEEK_SET), 0);
+    fputc(ch ^ 0x20, f);
+    cr_assert_eq(fclose(f), 0);
+    lt_kv_log_opts_t opts = {0};
+    lt_errbuf_t eb = {""};
+    cr_assert_eq(lt_kv_log_open(path, S_NCF, &opts, &eb, &s_fx.kv[0]), LT_ECORRUPT);
+    cr_assert(strstr(eb.msg, "fails its hash"), "%s", eb.msg);
+    cr_assert_eq(s_file_size(path), size, "the open changed a damaged log");
+    /* Another family count, or not a log at all. */
+    lt_kv_t *other = NULL;
+    char path2[PATH_MAX];
+    s_path(path2, "log2");
+    s_fx.kv[1] = s_open_log(path2, true);
+    lt_kv_close(&s_fx.kv[1]);
+    cr_assert_eq(lt_kv_log_open(path2, S_NCF - 1, &opts, &eb, &other), LT_ECORRUPT);
+    cr_assert(strstr(eb.msg, "column families"), "%s", eb.msg);
+    f = fopen(path2, "r+b");
+    cr_assert(f);
+    fputc('X', f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(lt_kv_log_open(path2, S_NCF, &opts, &eb, &other), LT_ECORRUPT);
+    cr_assert(strstr(eb.msg, "not a Lattice log"), "%s", eb.msg);
+}
+
+Test(kv, log_compacts_when_it_outgrows_its_live_data, .fini = s_fx_close)
+{
+    char path[PATH_MAX];
+    s_fx_tmpdir();
+    s_path(path, "log");
+    lt_kv_t *kv = s_fx.kv[0] = s_open_log(path, true);
+    static char v[4096];
+    memset(v, 'x', sizeof v - 1);
+    char k[16];
+    /* 64 live keys, each rewritten 40 times: ~10 MB appended, 256 KB live. */
+    for (int round = 0; round < 40; round++)
+        for (int i = 0; i < 64; i++) {
+            snprintf(k, sizeof k, "k%02d", i);
+            v[0] = (char)('a' + round % 26);
+            s_put(kv, (unsigned)(i % S_NCF), k, v);
+        }
+    lt_kv_log_stats_t st;
+    lt_kv_log_stats(kv, &st);
+    cr_assert_geq(st.compactions, 1);
+    cr_assert_lt(s_file_size(path), 8L << 20, "the log kept %ld bytes", s_file_size(path));
+    lt_kv_close(&s_fx.kv[0]);
+    kv = s_fx.kv[0] = s_open_log(path, false);
+    lt_buf_t got = LT_BUF_INIT;
+    for (int i = 0; i < 64; i++) {
+        snprintf(k, sizeof k, "k%02d", i);
+        cr_assert_eq(lt_kv_get(kv, (unsigned)(i % S_NCF), (const uint8_t *)k, strlen(k), &got),
+                     LT_OK);
+        cr_assert_eq(got.len, sizeof v - 1);
+        cr_assert_eq(got.data[0], 'a' + 39 % 26, "%s holds an old value", k);
+    }
+    lt_buf_free(&got);
 }
