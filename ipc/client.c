@@ -1197,9 +1197,11 @@ lt_err_t lt_client_clone(lt_client_t *c, const lt_client_store_id_t *store,
         m.seen = seen;
         lt_buf_reset(&b);
         rc = s_encode(c, lattice_sync_Clone_fields, &m, &b);
-        /* Resent on silence: a request joins the clone running, it never
-         * starts a second one. */
-        s_call_t k = {S_SYNC, lattice_sync_SyncMsgType_SYNC_CLONE, &b, true, true, store};
+        /* Not resent on silence: the sync service answers within about
+         * 2 s, progress or not. Refused (it restarted), it is asked again
+         * and, naming the peer, starts the clone anew (all duplicates up to
+         * where the last one was). */
+        s_call_t k = {S_SYNC, lattice_sync_SyncMsgType_SYNC_CLONE, &b, true, false, store};
         if (rc == LT_OK)
             rc = s_call(c, &k);
         lattice_sync_CloneProgress p = lattice_sync_CloneProgress_init_zero;
