@@ -45,6 +45,8 @@
 /* Lists, log reads and histories stop growing past this many bytes and say
  * they were cut (`truncated`), so a reply always fits one message. */
 #define S_REPLY_MAX (LT_FRAME_MAX_BODY - 1024)
+/* The sender whose IngestBatch.verified and quiet are honoured. */
+#define S_SYNC_SERVICE "sync"
 /* Bytes a row adds beyond its key, value or text: tags, lengths, fixed
  * fields (a history item is all fixed fields). */
 #define S_ROW_OVERHEAD 1024
@@ -2333,10 +2335,14 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
     lt_err_t rc = LT_OK;
     size_t i = 0;
     size_t mark = lt_db_events_mark(a->db);
+    /* Only this node's sync service is taken at its word (the router names
+     * every sender: a client cannot pass for it). */
+    bool from_sync = strcmp(o->to, S_SYNC_SERVICE) == 0;
+    size_t verified = from_sync ? r->verified : 0;
     for (; rc == LT_OK && i < r->nviews; i++) {
         lt_ingest_result_t res;
-        rc = i < r->verified ? lt_store_ingest_verified(st, r->views[i].p, r->views[i].len, &res)
-                             : lt_store_ingest(st, r->views[i].p, r->views[i].len, &res);
+        rc = i < verified ? lt_store_ingest_verified(st, r->views[i].p, r->views[i].len, &res)
+                          : lt_store_ingest(st, r->views[i].p, r->views[i].len, &res);
         if (rc == LT_OK && s_may_change_peers(r->views[i].p, r->views[i].len, &res))
             a->admit_dirty = a->system_dirty = true;
         if (rc == LT_OK && res.status != LT_INGEST_WITNESSED)
@@ -2351,7 +2357,7 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
     if (rc == LT_OK)
         s_batch_missing(a, st, waiting, nwaiting, &m);
     free(waiting);
-    if (r->quiet) /* what this batch witnessed, cascades included */
+    if (r->quiet && from_sync) /* what this batch witnessed, cascades included */
         lt_db_events_drop(a->db, mark, 1u << LT_EV_WITNESSED);
     if (rc) {
         char why[256];

@@ -45,6 +45,12 @@ enum { S_TIMER_SWEEP = 1, S_TIMER_PERIOD = 2, S_TIMER_CHECK = 3 };
 #define S_CLONE_KEEP_MS 60000u
 /* Signatures checked per turn while the store ingests (each ~50 us). */
 #define S_CHECK_SLICE 8
+/* Chunks in a row that bring nothing new before a clone gives up (a peer
+ * that claims a log without end). */
+#define S_CLONE_IDLE_CHUNKS 64
+/* A read the peer's side refused for now (no link yet, a full link) is
+ * tried again after this, doubling, for at most the call timeout. */
+#define S_CLONE_RETRY_MS 250u
 
 typedef enum {
     C_NODE_INFO,    /* store: which node this is */
@@ -141,9 +147,12 @@ typedef struct {
     lt_pubkey_t peer;
     char peer_hex[2 * LT_KEY_LEN + 1];
     uint64_t from;  /* the next witness seq to read */
-    uint64_t total; /* the peer's witnessed count, as last told */
+    uint64_t total; /* the peer's witnessed count when the clone began */
+    bool known;     /* total is known (a first chunk came) */
     uint64_t cloned, checked_here;
+    unsigned idle_chunks; /* chunks in a row that brought nothing new */
     bool reading, ingesting, eof;
+    uint64_t retry_at, failing_since, backoff; /* a read refused for now */
     /* the chunk held: a copy of the CloneChunk and views into it */
     bool held;
     lt_buf_t chunk;
@@ -324,21 +333,30 @@ static void s_job_release(s_actor_t *a, uint32_t id)
         s_job_done(a, j);
 }
 
+/* A new report of job j about peer (NULL when out of memory). */
+static lattice_sync_PeerReport *s_job_note(s_job_t *j, const lt_pubkey_t *peer, const char *error)
+{
+    lattice_sync_PeerReport *r = realloc(j->reports, (j->nreports + 1) * sizeof *j->reports);
+    if (!r)
+        return NULL;
+    j->reports = r;
+    lattice_sync_PeerReport *p = &r[j->nreports++];
+    *p = (lattice_sync_PeerReport)lattice_sync_PeerReport_init_zero;
+    p->peer.size = LT_KEY_LEN;
+    memcpy(p->peer.bytes, peer->b, LT_KEY_LEN);
+    snprintf(p->error, sizeof p->error, "%s", error ? error : "");
+    return p;
+}
+
 static void s_job_report(s_actor_t *a, const s_sess_t *s, const char *error)
 {
     s_job_t *j = s_job_find(a, s->job);
     if (!j)
         return;
-    lattice_sync_PeerReport *r = realloc(j->reports, (j->nreports + 1) * sizeof *j->reports);
-    if (!r)
+    lattice_sync_PeerReport *p = s_job_note(j, &s->peer, error);
+    if (!p)
         return;
-    j->reports = r;
-    lattice_sync_PeerReport *p = &r[j->nreports++];
-    *p = (lattice_sync_PeerReport)lattice_sync_PeerReport_init_zero;
-    p->peer.size = LT_KEY_LEN;
-    memcpy(p->peer.bytes, s->peer.b, LT_KEY_LEN);
     p->reached = s->phase >= P_FETCH;
-    snprintf(p->error, sizeof p->error, "%s", error ? error : "");
     p->received = s->received;
     p->peer_lacks = s->peer_lacks;
     p->rounds = s->rounds;
@@ -382,20 +400,24 @@ static void s_recon_done(s_actor_t *a, s_sess_t *s)
     s->peer_lacks = nhave;
     s->rounds = st.messages_sent;
     s->bytes = st.bytes_sent + st.bytes_received;
+    lt_err_t rc = LT_OK;
     if (nneed) {
         s->need = malloc(nneed * sizeof *s->need);
-        if (!s->need) {
-            s_sess_end(a, s, LT_ENOMEM, "out of memory");
-            return;
+        if (s->need) {
+            memcpy(s->need, need, nneed * sizeof *need);
+            s->nneed = nneed;
+        } else {
+            rc = LT_ENOMEM;
         }
-        memcpy(s->need, need, nneed * sizeof *need);
-        s->nneed = nneed;
     }
     lt_recon_destroy(&s->recon);
+    /* Done with the index on every path (an update may wait for it). */
     uint32_t id = s->id;
     s_idx_release(a, s->idx);
-    s = s_sess_find(a, id); /* the release may have ended it (out of memory) */
-    if (s)
+    s = s_sess_find(a, id); /* only sessions waiting for the index can end in there */
+    if (s && rc)
+        s_sess_end(a, s, rc, "out of memory");
+    else if (s)
         s_fetch_next(a, s);
 }
 
@@ -757,8 +779,12 @@ static void s_peers_reply(s_actor_t *a, const s_call_t *c, const lt_msg_t *m)
     for (size_t i = 0; a->have_self && i < peers.n; i++) {
         if (lt_pubkey_cmp(&peers.keys[i], &a->self) == 0 ||
             (j->only_one && lt_pubkey_cmp(&peers.keys[i], &j->only) != 0) ||
-            s_initiated(a, &peers.keys[i], &c->store) || s_cloning(a, &c->store))
+            s_initiated(a, &peers.keys[i], &c->store))
             continue;
+        if (s_cloning(a, &c->store)) {
+            (void)s_job_note(j, &peers.keys[i], "this node is cloning the store; try later");
+            continue;
+        }
         s_sess_t *s = s_sess_new(a, true, &peers.keys[i], &c->store);
         if (!s) {
             lt_log_warn(a->ctx->log, S_TAG, "too many sessions: %d at once", LT_SYNC_MAX_SESSIONS);
@@ -844,11 +870,13 @@ static void s_clone_free(s_clone_t *c)
 static void s_clone_answer(s_actor_t *a, s_clone_t *c, s_waiter_t *w)
 {
     if (c->over && c->status) {
-        s_reply_error(a, w->from, w->corr, c->status, c->error);
+        /* LT_EUNAVAILABLE would have the client ask again, for ever. */
+        s_reply_error(a, w->from, w->corr, c->status == LT_EUNAVAILABLE ? LT_EFAILED : c->status,
+                      c->error);
     } else {
         lattice_sync_CloneProgress m = lattice_sync_CloneProgress_init_zero;
         m.cloned = c->cloned;
-        m.total = c->total > c->cloned ? c->total : c->cloned;
+        m.total = !c->known ? 0 : c->total > c->cloned ? c->total : c->cloned;
         m.done = c->over;
         m.checked_here = c->checked_here;
         lt_buf_t b = LT_BUF_INIT;
@@ -896,6 +924,23 @@ static void s_clone_over(s_actor_t *a, s_clone_t *c, lt_err_t status, const char
     s_clone_tell(a, c, true);
 }
 
+/* A read refused for now (no link yet, a full one): true when it is to be
+ * tried again later, false when it has been refused too long. */
+static bool s_clone_later(s_actor_t *a, s_clone_t *c, lt_err_t status)
+{
+    uint64_t now = lt_ctx_now(a->ctx);
+    if ((status != LT_EUNAVAILABLE && status != LT_EFULL) ||
+        (c->failing_since && now - c->failing_since >= a->cfg.timeout_ms))
+        return false;
+    if (!c->failing_since)
+        c->failing_since = now;
+    c->backoff = c->backoff ? c->backoff * 2 : S_CLONE_RETRY_MS;
+    if (c->backoff > 4000)
+        c->backoff = 4000;
+    c->retry_at = now + c->backoff;
+    return true;
+}
+
 static void s_clone_read(s_actor_t *a, s_clone_t *c)
 {
     lattice_store_CloneRead m = lattice_store_CloneRead_init_zero;
@@ -905,12 +950,16 @@ static void s_clone_read(s_actor_t *a, s_clone_t *c)
     char to[LT_ADDR_MAX];
     snprintf(to, sizeof to, "store@%s", c->peer_hex);
     lt_buf_t b = LT_BUF_INIT;
-    c->reading =
-        lt_pb_encode_static(lattice_store_CloneRead_fields, &m, &b) == LT_OK &&
-        s_call(a, to, lattice_store_StoreMsgType_CLONE_READ, &b, C_CLONE_READ, c->id, &c->store);
+    lt_err_t rc = lt_pb_encode_static(lattice_store_CloneRead_fields, &m, &b);
+    if (rc == LT_OK) {
+        s_call_t call = {.kind = C_CLONE_READ, .ref = c->id, .store = c->store};
+        rc = lt_calls_request(&a->calls, a->ctx, to, lattice_store_StoreMsgType_CLONE_READ, b.data,
+                              b.len, &call);
+    }
     lt_buf_free(&b);
-    if (!c->reading)
-        s_clone_over(a, c, LT_EUNAVAILABLE, "cannot ask the peer's store");
+    c->reading = rc == LT_OK;
+    if (rc && !s_clone_later(a, c, rc))
+        s_clone_over(a, c, rc, "cannot ask the peer's store");
 }
 
 /* Reads on, ingests the held chunk, or ends: whatever the clone can do now. */
@@ -947,8 +996,8 @@ static void s_clone_step(s_actor_t *a, s_clone_t *c)
         s_clone_ingest(a, c);
     if (c->over)
         return;
-    bool more = !c->eof && c->from <= c->total;
-    if (more && !c->reading && !c->held)
+    bool more = !c->known || (!c->eof && c->from <= c->total);
+    if (more && !c->reading && !c->held && !c->retry_at)
         s_clone_read(a, c);
     else if (!more && !c->reading && !c->held && !c->ingesting)
         s_clone_over(a, c, LT_OK, NULL);
@@ -994,11 +1043,14 @@ static void s_clone_read_reply(s_actor_t *a, s_clone_t *c, const lt_msg_t *m)
     if (c->over)
         return;
     char why[256];
+    if (m->status != LT_OK && s_clone_later(a, c, m->status))
+        return; /* not now (no link yet, a full one): again in a while */
     if (m->status != LT_OK) {
         s_reason(m, why, sizeof why);
         s_clone_over(a, c, m->status, why);
         return;
     }
+    c->failing_since = c->backoff = 0;
     if (lt_buf_set(&c->chunk, m->body, m->len) != LT_OK) {
         s_clone_over(a, c, LT_ENOMEM, "out of memory");
         return;
@@ -1015,7 +1067,12 @@ static void s_clone_read_reply(s_actor_t *a, s_clone_t *c, const lt_msg_t *m)
         return;
     }
     c->from = ch.next_seq;
-    c->total = ch.total;
+    if (!c->known) {
+        /* What the peer holds now is what the clone reads; what it
+         * witnesses later reaches this node as any new write does. */
+        c->total = ch.total;
+        c->known = true;
+    }
     if (views.n == 0) {
         lt_pb_views_free(&views);
         c->eof = true;
@@ -1043,6 +1100,17 @@ static void s_clone_ingest_reply(s_actor_t *a, s_clone_t *c, const lt_msg_t *m)
     }
     c->cloned += c->ningest;
     c->ningest = 0;
+    lattice_store_IngestedBatch r = lattice_store_IngestedBatch_init_zero;
+    bool fresh =
+        lt_pb_decode_static(lattice_store_IngestedBatch_fields, &r, m->body, m->len) == LT_OK &&
+        r.witnessed + r.floating > 0;
+    c->idle_chunks = fresh ? 0 : c->idle_chunks + 1;
+    if (c->idle_chunks >= S_CLONE_IDLE_CHUNKS) {
+        s_clone_over(a, c, LT_EFAILED,
+                     "the peer's log brought nothing new for 64 chunks in a row "
+                     "('lattice sync' fetches what is left)");
+        return;
+    }
     s_clone_step(a, c);
     s_clone_tell(a, c, false);
 }
@@ -1079,6 +1147,14 @@ static void s_clone_request(s_actor_t *a, const lt_msg_t *msg)
         for (size_t i = 0; i < S_MAX_CLONES && !c; i++)
             if (!a->clones[i].id)
                 c = &a->clones[i];
+        /* Else the one that ended first (its outcome was kept for a while). */
+        for (size_t i = 0; i < S_MAX_CLONES && !c; i++) {
+            s_clone_t *o = &a->clones[i];
+            if (o->over && (!c || o->over_ms < c->over_ms))
+                c = o;
+        }
+        if (c && c->id)
+            s_clone_free(c);
         if (!c) {
             s_reply_error(a, msg->from, msg->corr, LT_EFULL,
                           "too many clones running at once; try again when one ends");
@@ -1090,7 +1166,6 @@ static void s_clone_request(s_actor_t *a, const lt_msg_t *msg)
         memcpy(c->peer.b, m.peer.bytes, LT_KEY_LEN);
         lt_hex(c->peer.b, LT_KEY_LEN, c->peer_hex);
         c->from = 1;
-        c->total = 1;
         c->chunk = (lt_buf_t)LT_BUF_INIT;
         /* Sessions on the store would fetch what the clone brings. */
         for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
@@ -1104,6 +1179,10 @@ static void s_clone_request(s_actor_t *a, const lt_msg_t *msg)
         s_clone_step(a, c);
     }
     s_waiter_t *w = NULL;
+    /* One request per requester: a new one replaces its last. */
+    for (size_t i = 0; i < S_CLONE_WAITERS && !w; i++)
+        if (c->waiters[i].used && strcmp(c->waiters[i].from, msg->from) == 0)
+            w = &c->waiters[i];
     for (size_t i = 0; i < S_CLONE_WAITERS && !w; i++)
         if (!c->waiters[i].used)
             w = &c->waiters[i];
@@ -1130,6 +1209,10 @@ static void s_clone_sweep(s_actor_t *a, uint64_t now)
         if (c->over && now - c->over_ms > S_CLONE_KEEP_MS) {
             s_clone_free(c);
             continue;
+        }
+        if (c->retry_at && now >= c->retry_at) {
+            c->retry_at = 0;
+            s_clone_step(a, c);
         }
         for (size_t k = 0; k < S_CLONE_WAITERS; k++)
             if (c->waiters[k].used && now - c->waiters[k].since >= S_CLONE_POLL_MS)
@@ -1438,8 +1521,15 @@ static void s_sweep(s_actor_t *a)
     for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
         s_sess_t *s = &a->sess[i];
         if (s->id && now - s->last_ms > a->cfg.timeout_ms)
-            s_sess_end(a, s, LT_ETIMEDOUT, "the peer stopped answering");
+            s_sess_end(a, s, LT_ETIMEDOUT,
+                       s->phase == P_INDEX ? "the store's index stayed busy (sessions with "
+                                             "slower peers, or the store service)"
+                                           : "the peer stopped answering");
     }
+    /* Index updates the store never answered: the sessions waiting for
+     * them end after the loop (ending one may add calls). */
+    s_idx_t *late[16];
+    size_t nlate = 0;
     /* Calls never answered: forget them (their sessions ended above). */
     for (size_t i = 0; i < lt_calls_count(&a->calls);) {
         uint64_t sent;
@@ -1447,7 +1537,9 @@ static void s_sweep(s_actor_t *a)
         if (now - sent > a->cfg.timeout_ms) {
             if (c->kind == C_ITEMS) {
                 s_idx_t *x = s_idx_get(a, &c->store, false);
-                if (x)
+                if (x && nlate < sizeof late / sizeof *late)
+                    late[nlate++] = x;
+                else if (x)
                     x->refreshing = false;
             } else if (c->kind == C_NODE_INFO) {
                 a->asking_self = false;
@@ -1468,6 +1560,8 @@ static void s_sweep(s_actor_t *a)
         }
         i++;
     }
+    for (size_t i = 0; i < nlate; i++)
+        s_idx_updated(a, late[i], "the store service did not answer the index update");
 }
 
 static lt_err_t s_start(lt_ctx_t *ctx, const void *cfg, void **self)

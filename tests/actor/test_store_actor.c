@@ -153,16 +153,22 @@ static void s_teardown(void)
 
 /* ---- requests ---- */
 
-static uint64_t s_inject(uint32_t type, const lt_buf_t *body)
+/* A request from the client to actor `to`; its corr. */
+static uint64_t s_inject_to(const char *to, uint32_t type, const lt_buf_t *body)
 {
     lt_msg_t m = {.kind = LT_MSG_REQUEST,
                   .corr = s_env->next_corr++,
                   .type = type,
                   .body = body ? body->data : NULL,
                   .len = body ? body->len : 0};
-    lt_err_t rc = lt_coop_inject(s_env->rt, "store", &m, S_CLIENT);
+    lt_err_t rc = lt_coop_inject(s_env->rt, to, &m, S_CLIENT);
     cr_assert_eq(rc, LT_OK, "inject: %s", lt_errname(rc));
     return m.corr;
+}
+
+static uint64_t s_inject(uint32_t type, const lt_buf_t *body)
+{
+    return s_inject_to("store", type, body);
 }
 
 static void s_run(void)
@@ -184,13 +190,18 @@ static s_got_t *s_reply_to(uint64_t corr)
 }
 
 /* One request, run to completion, its reply. */
-static s_got_t *s_call(uint32_t type, const lt_buf_t *body)
+static s_got_t *s_call_to(const char *to, uint32_t type, const lt_buf_t *body)
 {
-    uint64_t corr = s_inject(type, body);
+    uint64_t corr = s_inject_to(to, type, body);
     s_run();
     s_got_t *g = s_reply_to(corr);
     cr_assert_eq(g->type, type);
     return g;
+}
+
+static s_got_t *s_call(uint32_t type, const lt_buf_t *body)
+{
+    return s_call_to("store", type, body);
 }
 
 static s_got_t *s_call_ok(uint32_t type, const lt_buf_t *body)
@@ -2674,9 +2685,46 @@ Test(store_actor_restart, a_cycle_of_child_declarations_inherits_each_peer_once)
     lt_test_rmtree(&dir);
 }
 
-/* An IngestBatch of its[0..n) into sid, with `verified` and `quiet`. */
-static s_got_t *s_ingest_batch_ex(const lt_store_id_t *sid, const lt_buf_t *const *its, size_t n,
-                                  uint32_t verified, bool quiet)
+/* A stand-in "sync" service: passes the tester's request to the store as
+ * its own and the store's reply back (one at a time). */
+typedef struct {
+    char from[LT_ADDR_MAX];
+    uint64_t corr;
+} s_proxy_t;
+
+static s_proxy_t s_proxy;
+
+static lt_err_t s_proxy_start(lt_ctx_t *ctx, const void *cfg, void **self)
+{
+    (void)ctx;
+    (void)cfg;
+    *self = &s_proxy;
+    return LT_OK;
+}
+
+static void s_proxy_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
+{
+    s_proxy_t *p = self;
+    if (msg->kind == LT_MSG_REQUEST) {
+        snprintf(p->from, sizeof p->from, "%s", msg->from);
+        p->corr = msg->corr;
+        uint64_t corr;
+        cr_assert_eq(lt_ctx_request(ctx, "store", msg->type, msg->body, msg->len, &corr), LT_OK);
+    } else if (msg->kind == LT_MSG_REPLY) {
+        cr_assert_eq(
+            lt_ctx_reply_to(ctx, p->from, p->corr, msg->status, msg->type, msg->body, msg->len),
+            LT_OK);
+    }
+}
+
+static const lt_actor_ops_t s_proxy_sync = {
+    .abi = LT_ACTOR_ABI, .name = "sync", .start = s_proxy_start, .receive = s_proxy_receive};
+
+/* An IngestBatch of its[0..n) into sid, with `verified` and `quiet`, from
+ * the stand-in sync service (via_sync) or from a client. */
+static s_got_t *s_ingest_batch_ex(bool via_sync, const lt_store_id_t *sid,
+                                  const lt_buf_t *const *its, size_t n, uint32_t verified,
+                                  bool quiet)
 {
     lt_buf_t b = LT_BUF_INIT;
     cr_assert_eq(
@@ -2691,7 +2739,8 @@ static s_got_t *s_ingest_batch_ex(const lt_store_id_t *sid, const lt_buf_t *cons
     uint8_t tail[4] = {(lattice_store_IngestBatch_verified_tag << 3), (uint8_t)verified,
                        (lattice_store_IngestBatch_quiet_tag << 3), quiet};
     cr_assert_eq(lt_buf_append(&b, tail, sizeof tail), LT_OK);
-    s_got_t *g = s_call(lattice_store_StoreMsgType_INGEST_BATCH, &b);
+    s_got_t *g =
+        s_call_to(via_sync ? "sync" : "store", lattice_store_StoreMsgType_INGEST_BATCH, &b);
     lt_buf_free(&b);
     return g;
 }
@@ -2707,8 +2756,9 @@ static uint64_t s_witnessed_count(const lt_store_id_t *sid)
     return si.witnessed;
 }
 
-Test(store_actor, a_batch_skips_the_checks_its_local_sender_made_and_a_quiet_one_is_not_told)
+Test(store_actor, a_batch_skips_the_checks_the_sync_service_made_and_a_quiet_one_is_not_told)
 {
+    cr_assert_eq(lt_coop_add(s_env->rt, &s_proxy_sync, NULL), LT_OK);
     lt_store_id_t kv = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
     lt_identity_t p;
     lt_test_identity(&p, 74);
@@ -2720,16 +2770,19 @@ Test(store_actor, a_batch_skips_the_checks_its_local_sender_made_and_a_quiet_one
     uint64_t before = s_witnessed_count(&kv);
 
     /* Checked by the store: the spoilt one fails the batch, nothing commits. */
-    s_got_t *g = s_ingest_batch_ex(&kv, both, 2, 0, false);
+    s_got_t *g = s_ingest_batch_ex(true, &kv, both, 2, 0, false);
     cr_assert_eq(g->status, LT_ESIGNATURE, "%s", lt_errname(g->status));
     cr_assert_eq(s_witnessed_count(&kv), before);
     /* More verified than held: malformed. */
-    g = s_ingest_batch_ex(&kv, both, 2, 3, false);
+    g = s_ingest_batch_ex(true, &kv, both, 2, 3, false);
     cr_assert_eq(g->status, LT_EINVAL, "%s", lt_errname(g->status));
     cr_assert(strstr(s_errmsg(g), "verified"), "%s", s_errmsg(g));
-    /* Vouched for by the local sender (the sync service checked it): the
-     * store takes its word for the first and checks the second. */
-    g = s_ingest_batch_ex(&kv, both, 2, 1, false);
+    /* From a client, `verified` and `quiet` mean nothing. */
+    g = s_ingest_batch_ex(false, &kv, both, 2, 1, false);
+    cr_assert_eq(g->status, LT_ESIGNATURE, "a client was taken at its word");
+    /* Vouched for by the sync service (it checked it): the store takes its
+     * word for the first and checks the second. */
+    g = s_ingest_batch_ex(true, &kv, both, 2, 1, false);
     cr_assert_eq(g->status, LT_OK, "%s", lt_errname(g->status));
     cr_assert_eq(s_witnessed_count(&kv), before + 2);
     /* Only the first: a spoilt second is still refused. */
@@ -2737,7 +2790,7 @@ Test(store_actor, a_batch_skips_the_checks_its_local_sender_made_and_a_quiet_one
     s_sign_put(&p, &kv, s_env->clock + 3, &h3, NULL, 0, "d", "4", &i4);
     i4.data[i4.len - 1] ^= 0x01;
     const lt_buf_t *next[2] = {&i3, &i4};
-    g = s_ingest_batch_ex(&kv, next, 2, 1, false);
+    g = s_ingest_batch_ex(true, &kv, next, 2, 1, false);
     cr_assert_eq(g->status, LT_ESIGNATURE, "%s", lt_errname(g->status));
     i4.data[i4.len - 1] ^= 0x01;
 
@@ -2745,11 +2798,11 @@ Test(store_actor, a_batch_skips_the_checks_its_local_sender_made_and_a_quiet_one
     uint64_t watch = s_witness_watch()->corr;
     s_clear();
     const lt_buf_t *third[1] = {&i3}, *fourth[1] = {&i4};
-    cr_assert_eq(s_ingest_batch_ex(&kv, third, 1, 0, true)->status, LT_OK);
+    cr_assert_eq(s_ingest_batch_ex(true, &kv, third, 1, 0, true)->status, LT_OK);
     cr_assert_eq(s_witnessed_count(&kv), before + 3);
     s_got_t *ev[4];
     cr_assert_eq(s_witnessed_events(watch, ev, 4), 0, "a quiet batch was told");
-    cr_assert_eq(s_ingest_batch_ex(&kv, fourth, 1, 0, false)->status, LT_OK);
+    cr_assert_eq(s_ingest_batch_ex(true, &kv, fourth, 1, 0, false)->status, LT_OK);
     cr_assert_eq(s_witnessed_events(watch, ev, 4), 1, "a batch was not told");
     lt_buf_free(&i1);
     lt_buf_free(&i2);

@@ -401,3 +401,95 @@ Test(sync_actor, a_clone_chunk_with_a_forged_signature_stops_the_clone_and_commi
     cr_assert_eq(r->status, LT_ESIGNATURE, "%s", lt_errname(r->status));
     cr_assert_eq(tn_witnessed(1, &sid), before, "part of the forged chunk was committed");
 }
+
+/* A peer that claims a log without end: every CLONE_READ reply to node 1
+ * becomes one intention it holds already, the next sequence number after
+ * the last, and a total of 2^62. */
+typedef struct {
+    lt_buf_t first;
+    uint64_t next;
+} s_endless_t;
+
+static void s_varint(lt_buf_t *b, uint32_t field, uint64_t v)
+{
+    cr_assert_eq(lt_buf_put_u8(b, (uint8_t)(field << 3)), LT_OK);
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        cr_assert_eq(lt_buf_put_u8(b, byte | (v ? 0x80 : 0)), LT_OK);
+    } while (v);
+}
+
+static bool s_endless_log(tn_packet_t *pk, void *ctx)
+{
+    s_endless_t *e = ctx;
+    if (pk->node != 1 || pk->msg.kind != LT_MSG_REPLY ||
+        pk->msg.type != lattice_store_StoreMsgType_CLONE_READ || pk->msg.status != LT_OK)
+        return true;
+    lt_pb_input_t in = lt_pb_input(pk->body, pk->msg.len);
+    lt_pb_views_t vs = {.in = &in};
+    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
+    lt_pb_bind_views(&ch.intentions, &vs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, pk->body, pk->msg.len),
+                 LT_OK);
+    if (e->first.len == 0) {
+        cr_assert_gt(vs.n, 0);
+        cr_assert_eq(lt_buf_set(&e->first, vs.v[0].p, vs.v[0].len), LT_OK);
+    }
+    lt_pb_views_free(&vs);
+    lt_buf_t b = LT_BUF_INIT;
+    cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_CloneChunk_intentions_tag, e->first.data,
+                                    e->first.len),
+                 LT_OK);
+    s_varint(&b, lattice_store_CloneChunk_next_seq_tag, ++e->next);
+    s_varint(&b, lattice_store_CloneChunk_total_tag, 1ull << 62);
+    free(pk->body);
+    pk->body = b.data; /* the network frees it */
+    pk->msg.body = b.data;
+    pk->msg.len = b.len;
+    return true;
+}
+
+Test(sync_actor, a_peer_claiming_a_log_without_end_cannot_keep_a_clone_running)
+{
+    tn_setup(2, NULL);
+    lt_store_id_t sid = tn_create(0);
+    tn_join(0, 1, &sid);
+    tn_put(0, &sid, "k", "v");
+    (void)s_sync(1, &sid); /* node 1 holds everything: the peer's lies bring nothing new */
+    s_endless_t e = {.first = LT_BUF_INIT, .next = 1};
+    tn_w.tamper = s_endless_log;
+    tn_w.tamper_ctx = &e;
+    tn_reply_t *r = s_clone(1, &sid, 0, 0);
+    while (r->status == LT_OK && !s_progress(r).done)
+        r = s_clone(1, &sid, 0, s_progress(r).cloned);
+    cr_assert_eq(r->status, LT_EFAILED, "%s", lt_errname(r->status));
+    cr_assert(strstr(s_error_text(r), "nothing new"), "%s", s_error_text(r));
+    cr_assert_lt(e.next, 200, "the clone read %llu chunks", (unsigned long long)e.next);
+    /* And the store takes sessions again. */
+    tn_w.tamper = NULL;
+    s_report_t rep = s_sync(1, &sid);
+    cr_assert(rep.p[0].reached, "%s", rep.p[0].error);
+    lt_buf_free(&e.first);
+}
+
+Test(sync_actor, a_clone_whose_reads_are_refused_for_a_while_waits_and_goes_on)
+{
+    tn_setup(2, NULL);
+    lt_store_id_t sid = tn_create(0);
+    tn_join(0, 1, &sid);
+    s_fill(&sid, 40);
+    /* Node 1's link is full: its reads are refused (LT_EFULL) as sent. */
+    tn_w.n[1].congested = true;
+    lattice_sync_CloneProgress p = s_progress(s_clone(1, &sid, 0, 0));
+    cr_assert(!p.done);
+    cr_assert_eq(p.cloned, 0);
+    cr_assert_eq(p.total, 0, "a total before the peer said one");
+    tn_w.n[1].congested = false;
+    while (!p.done)
+        p = s_progress(s_clone(1, &sid, 0, p.cloned));
+    cr_assert_eq(p.cloned, tn_witnessed(0, &sid));
+    char got[2100];
+    tn_get(1, &sid, "c0039", got, sizeof got, NULL);
+    cr_assert_eq(strncmp(got, "value 39;", 9), 0, "%.20s", got);
+}

@@ -316,6 +316,11 @@ int lt_cli_cmd_peer_join(lt_cli_t *cli, const lt_cli_call_t *call)
     err = lt_client_clone(c, &id, &from, tty ? s_clone_progress : NULL, NULL, &n);
     if (tty)
         fputc('\n', stderr);
+    if (err == LT_ENOTFOUND) /* no sync service on this node */
+        return lt_cli_fail(cli, err,
+                           "peer join: joined store %.8s, but nothing cloned it (the clone and "
+                           "'lattice sync' are the sync service's: run latticed with it)",
+                           store);
     if (err != LT_OK)
         return lt_cli_fail(cli, err,
                            "peer join: joined store %.8s, but its clone stopped after %" PRIu64
