@@ -352,16 +352,22 @@ static lt_err_t s_kernel_start(lt_ctx_t *ctx, const void *cfg, void **self)
     return LT_OK;
 }
 
-/* Takes the store's admitted set (every request answered) and nothing else:
- * the simulator's links are its topology. */
+/* Takes the store's admitted set (every request answered) and nothing else
+ * (the links are the host's), and says a link came up when the host asks. */
 static void s_kernel_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
 {
     (void)self;
-    if (msg->kind == LT_MSG_REQUEST && lt_ctx_reply(ctx, msg, LT_OK, msg->type, NULL, 0) != LT_OK)
+    if (msg->kind != LT_MSG_REQUEST)
+        return;
+    lt_err_t rc = LT_OK;
+    if (msg->type == LT_SIM_KERNEL_SAY_LINK_UP)
+        rc = lt_ctx_event(ctx, "sync", lattice_kernel_KernelMsgType_KERNEL_LINK_UP, msg->body,
+                          msg->len);
+    if (lt_ctx_reply(ctx, msg, rc, msg->type, NULL, 0) != LT_OK)
         lt_log_warn(ctx->log, "kernel", "cannot answer %s", msg->from);
 }
 
-static const lt_actor_ops_t s_kernel = {
+const lt_actor_ops_t lt_sim_kernel = {
     .abi = LT_ACTOR_ABI, .name = "kernel", .start = s_kernel_start, .receive = s_kernel_receive};
 
 /* ---- running ---- */
@@ -496,14 +502,9 @@ static void s_link_up(s_world_t *w, int i, int j)
     lattice_kernel_LinkUp m = lattice_kernel_LinkUp_init_zero;
     S_SET(m.key, w->n[j].id.pk.b, LT_KEY_LEN);
     lt_buf_t b = LT_BUF_INIT;
-    if (s_enc(lattice_kernel_LinkUp_fields, &m, &b) == LT_OK) {
-        lt_msg_t ev = {.kind = LT_MSG_EVENT,
-                       .type = lattice_kernel_KernelMsgType_KERNEL_LINK_UP,
-                       .body = b.data,
-                       .len = b.len};
-        if (lt_coop_inject(w->n[i].rt, "sync", &ev, "kernel") != LT_OK)
-            w->res->mailbox_full++;
-    }
+    if (s_enc(lattice_kernel_LinkUp_fields, &m, &b) != LT_OK ||
+        s_tell(w, i, "kernel", LT_SIM_KERNEL_SAY_LINK_UP, &b, S_WRITER "k") != LT_OK)
+        w->res->mailbox_full++;
     lt_buf_free(&b);
 }
 
@@ -666,7 +667,7 @@ static lt_err_t s_node_start(s_world_t *w, unsigned i)
                            .external_ctx = n};
     lt_err_t rc = lt_coop_new(&cc, &n->rt);
     if (rc == LT_OK)
-        rc = lt_coop_add(n->rt, &s_kernel, NULL);
+        rc = lt_coop_add(n->rt, &lt_sim_kernel, NULL);
     lt_store_actor_config_t sc = {.identity = n->id};
     if (rc == LT_OK)
         rc = lt_kv_mem_open(LT_CF_COUNT, &sc.kv);

@@ -24,6 +24,7 @@
 #ifndef LT_SIM_H
 #define LT_SIM_H
 
+#include "ipc/actor.h"
 #include "weaver/buf.h"
 #include "weaver/errors.h"
 
@@ -101,6 +102,13 @@ typedef struct {
     lt_sim_sample_t *samples;
     size_t nsamples;
 } lt_sim_result_t;
+
+/* The kernel of a simulated node, as far as its actors talk to it: it
+ * answers every request (the store's admitted set: the links are the
+ * host's) and, asked LT_SIM_KERNEL_SAY_LINK_UP with a kernel.proto LinkUp
+ * body, tells the node's sync actor that link came up (KERNEL_LINK_UP). */
+#define LT_SIM_KERNEL_SAY_LINK_UP 0x7001
+extern const lt_actor_ops_t lt_sim_kernel;
 
 void lt_sim_config_default(lt_sim_config_t *cfg);
 /* Runs the simulation; LT_EINVAL (why in err) for a config it cannot run. */

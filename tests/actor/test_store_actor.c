@@ -1859,9 +1859,46 @@ static lt_hash_t s_sign_put(const lt_identity_t *who, const lt_store_id_t *sid, 
     return h;
 }
 
-/* INGEST_BATCH of the signed intentions its[0..n) into sid: the reply. */
-static lattice_store_IngestedBatch s_ingest_batch(const lt_store_id_t *sid,
-                                                  const lt_buf_t *const *its, size_t n)
+/* A stand-in "sync" service: passes the tester's request to the store as
+ * its own and the store's reply back (one at a time). */
+typedef struct {
+    char from[LT_ADDR_MAX];
+    uint64_t corr;
+} s_proxy_t;
+
+static s_proxy_t s_proxy;
+
+static lt_err_t s_proxy_start(lt_ctx_t *ctx, const void *cfg, void **self)
+{
+    (void)ctx;
+    (void)cfg;
+    *self = &s_proxy;
+    return LT_OK;
+}
+
+static void s_proxy_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
+{
+    s_proxy_t *p = self;
+    if (msg->kind == LT_MSG_REQUEST) {
+        snprintf(p->from, sizeof p->from, "%s", msg->from);
+        p->corr = msg->corr;
+        uint64_t corr;
+        cr_assert_eq(lt_ctx_request(ctx, "store", msg->type, msg->body, msg->len, &corr), LT_OK);
+    } else if (msg->kind == LT_MSG_REPLY) {
+        cr_assert_eq(
+            lt_ctx_reply_to(ctx, p->from, p->corr, msg->status, msg->type, msg->body, msg->len),
+            LT_OK);
+    }
+}
+
+static const lt_actor_ops_t s_proxy_sync = {
+    .abi = LT_ACTOR_ABI, .name = "sync", .start = s_proxy_start, .receive = s_proxy_receive};
+
+/* An IngestBatch of its[0..n) into sid, with `verified` and `quiet`, from
+ * the stand-in sync service (via_sync) or from a client. */
+static s_got_t *s_ingest_batch_ex(bool via_sync, const lt_store_id_t *sid,
+                                  const lt_buf_t *const *its, size_t n, uint32_t verified,
+                                  bool quiet)
 {
     lt_buf_t b = LT_BUF_INIT;
     cr_assert_eq(
@@ -1871,13 +1908,28 @@ static lattice_store_IngestedBatch s_ingest_batch(const lt_store_id_t *sid,
         cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, its[i]->data,
                                         its[i]->len),
                      LT_OK);
-    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_INGEST_BATCH, &b);
+    /* Varint fields by hand: verified (3), quiet (4); values below 128. */
+    cr_assert_lt(verified, 128);
+    uint8_t tail[4] = {(lattice_store_IngestBatch_verified_tag << 3), (uint8_t)verified,
+                       (lattice_store_IngestBatch_quiet_tag << 3), quiet};
+    cr_assert_eq(lt_buf_append(&b, tail, sizeof tail), LT_OK);
+    s_got_t *g =
+        s_call_to(via_sync ? "sync" : "store", lattice_store_StoreMsgType_INGEST_BATCH, &b);
+    lt_buf_free(&b);
+    return g;
+}
+
+/* INGEST_BATCH of the signed intentions its[0..n) into sid: the reply. */
+static lattice_store_IngestedBatch s_ingest_batch(const lt_store_id_t *sid,
+                                                  const lt_buf_t *const *its, size_t n)
+{
+    s_got_t *g = s_ingest_batch_ex(false, sid, its, n, 0, false);
+    cr_assert_eq(g->status, LT_OK, "%s", lt_errname(g->status));
     lattice_store_IngestedBatch r = lattice_store_IngestedBatch_init_zero;
     cr_assert_eq(lt_pb_decode_static(lattice_store_IngestedBatch_fields, &r, g->body, g->len),
                  LT_OK);
     for (pb_size_t i = 0; i < r.missing_count; i++)
         cr_assert_eq(r.missing[i].size, LT_HASH_LEN);
-    lt_buf_free(&b);
     return r;
 }
 
@@ -2683,66 +2735,6 @@ Test(store_actor_restart, a_cycle_of_child_declarations_inherits_each_peer_once)
     cr_assert_eq(s_fetch(sfrom, &root, &h, 1)->status, LT_EREFUSED);
     s_teardown();
     lt_test_rmtree(&dir);
-}
-
-/* A stand-in "sync" service: passes the tester's request to the store as
- * its own and the store's reply back (one at a time). */
-typedef struct {
-    char from[LT_ADDR_MAX];
-    uint64_t corr;
-} s_proxy_t;
-
-static s_proxy_t s_proxy;
-
-static lt_err_t s_proxy_start(lt_ctx_t *ctx, const void *cfg, void **self)
-{
-    (void)ctx;
-    (void)cfg;
-    *self = &s_proxy;
-    return LT_OK;
-}
-
-static void s_proxy_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
-{
-    s_proxy_t *p = self;
-    if (msg->kind == LT_MSG_REQUEST) {
-        snprintf(p->from, sizeof p->from, "%s", msg->from);
-        p->corr = msg->corr;
-        uint64_t corr;
-        cr_assert_eq(lt_ctx_request(ctx, "store", msg->type, msg->body, msg->len, &corr), LT_OK);
-    } else if (msg->kind == LT_MSG_REPLY) {
-        cr_assert_eq(
-            lt_ctx_reply_to(ctx, p->from, p->corr, msg->status, msg->type, msg->body, msg->len),
-            LT_OK);
-    }
-}
-
-static const lt_actor_ops_t s_proxy_sync = {
-    .abi = LT_ACTOR_ABI, .name = "sync", .start = s_proxy_start, .receive = s_proxy_receive};
-
-/* An IngestBatch of its[0..n) into sid, with `verified` and `quiet`, from
- * the stand-in sync service (via_sync) or from a client. */
-static s_got_t *s_ingest_batch_ex(bool via_sync, const lt_store_id_t *sid,
-                                  const lt_buf_t *const *its, size_t n, uint32_t verified,
-                                  bool quiet)
-{
-    lt_buf_t b = LT_BUF_INIT;
-    cr_assert_eq(
-        lt_pb_append_bytes(&b, lattice_store_IngestBatch_store_tag, sid->b, LT_STORE_ID_LEN),
-        LT_OK);
-    for (size_t i = 0; i < n; i++)
-        cr_assert_eq(lt_pb_append_bytes(&b, lattice_store_IngestBatch_intentions_tag, its[i]->data,
-                                        its[i]->len),
-                     LT_OK);
-    /* Varint fields by hand: verified (3), quiet (4); values below 128. */
-    cr_assert_lt(verified, 128);
-    uint8_t tail[4] = {(lattice_store_IngestBatch_verified_tag << 3), (uint8_t)verified,
-                       (lattice_store_IngestBatch_quiet_tag << 3), quiet};
-    cr_assert_eq(lt_buf_append(&b, tail, sizeof tail), LT_OK);
-    s_got_t *g =
-        s_call_to(via_sync ? "sync" : "store", lattice_store_StoreMsgType_INGEST_BATCH, &b);
-    lt_buf_free(&b);
-    return g;
 }
 
 static uint64_t s_witnessed_count(const lt_store_id_t *sid)

@@ -256,6 +256,18 @@ static lattice_sync_CloneProgress s_progress(const tn_reply_t *r)
     return p;
 }
 
+/* Asks node i about its clone of sid from node `from` until it is over;
+ * the last reply (progress with done, or the error). */
+static tn_reply_t *s_clone_to_end(int i, const lt_store_id_t *sid, int from)
+{
+    tn_reply_t *r = s_clone(i, sid, from, 0);
+    for (int n = 0; r->status == LT_OK && !s_progress(r).done; n++) {
+        cr_assert_lt(n, 100000, "the clone never ended");
+        r = s_clone(i, sid, from, s_progress(r).cloned);
+    }
+    return r;
+}
+
 /* Node 0 writes n puts of 2000-byte values to sid: several clone chunks. */
 static void s_fill(const lt_store_id_t *sid, int n)
 {
@@ -315,9 +327,7 @@ Test(sync_actor, a_clone_fills_an_empty_store_chunk_by_chunk_and_says_how_far_it
     cr_assert(p.done);
     cr_assert_eq(p.cloned, w0);
     /* ...and with seen = 0 a new clone starts: all duplicates now. */
-    p = s_progress(s_clone(1, &sid, 0, 0));
-    while (!p.done)
-        p = s_progress(s_clone(1, &sid, 0, p.cloned));
+    p = s_progress(s_clone_to_end(1, &sid, 0));
     cr_assert_eq(tn_witnessed(1, &sid), w1);
     /* A clone no one started, without a peer to start it: not found. */
     lt_store_id_t other = tn_create(1);
@@ -345,20 +355,32 @@ Test(sync_actor, a_clone_holds_off_sessions_and_a_silent_peer_ends_it_with_a_rea
             refused = !rep.p[i].reached && strstr(rep.p[i].error, "cloning");
     cr_assert(refused, "node 1 answered a session during its clone");
     /* The peer never answers: the clone ends with the reason, kept. */
-    tn_reply_t *r = s_clone(1, &sid, 0, 0);
-    while (r->status == LT_OK && !s_progress(r).done)
-        r = s_clone(1, &sid, 0, s_progress(r).cloned);
+    tn_reply_t *r = s_clone_to_end(1, &sid, 0);
     cr_assert_eq(r->status, LT_ETIMEDOUT, "%s", lt_errname(r->status));
     cr_assert(strstr(s_error_text(r), "stopped answering"), "%s", s_error_text(r));
     /* Back up: a new clone gets it all, and sessions run again. */
     tn_w.n[0].down = false;
-    p = s_progress(s_clone(1, &sid, 0, 0));
-    while (!p.done)
-        p = s_progress(s_clone(1, &sid, 0, p.cloned));
+    p = s_progress(s_clone_to_end(1, &sid, 0));
     tn_expect_value(1, &sid, "k", "v");
     rep = s_sync(2, &sid);
     for (size_t i = 0; i < rep.n; i++)
         cr_assert(rep.p[i].reached, "%s", rep.p[i].error);
+}
+
+/* Whether pk is a successful CLONE_READ reply to node 1; its intentions
+ * into vs then (free with lt_pb_views_free; they point into pk's body). */
+static bool s_chunk_to_1(tn_packet_t *pk, lt_pb_input_t *in, lt_pb_views_t *vs)
+{
+    if (pk->node != 1 || pk->msg.kind != LT_MSG_REPLY ||
+        pk->msg.type != lattice_store_StoreMsgType_CLONE_READ || pk->msg.status != LT_OK)
+        return false;
+    *in = lt_pb_input(pk->body, pk->msg.len);
+    *vs = (lt_pb_views_t){.in = in};
+    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
+    lt_pb_bind_views(&ch.intentions, vs);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, pk->body, pk->msg.len),
+                 LT_OK);
+    return true;
 }
 
 /* Spoils the signature of the last intention of the first CLONE_READ reply
@@ -366,15 +388,10 @@ Test(sync_actor, a_clone_holds_off_sessions_and_a_silent_peer_ends_it_with_a_rea
 static bool s_spoil_chunk(tn_packet_t *pk, void *ctx)
 {
     int *done = ctx;
-    if (*done || pk->node != 1 || pk->msg.kind != LT_MSG_REPLY ||
-        pk->msg.type != lattice_store_StoreMsgType_CLONE_READ)
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+    if (*done || !s_chunk_to_1(pk, &in, &vs))
         return true;
-    lt_pb_input_t in = lt_pb_input(pk->body, pk->msg.len);
-    lt_pb_views_t vs = {.in = &in};
-    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
-    lt_pb_bind_views(&ch.intentions, &vs);
-    cr_assert_eq(lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, pk->body, pk->msg.len),
-                 LT_OK);
     cr_assert_gt(vs.n, 1);
     const lt_view_t *last = &vs.v[vs.n - 1];
     pk->body[(last->p - pk->body) + last->len - 1] ^= 0x01;
@@ -393,9 +410,7 @@ Test(sync_actor, a_clone_chunk_with_a_forged_signature_stops_the_clone_and_commi
     int spoilt = 0;
     tn_w.tamper = s_spoil_chunk;
     tn_w.tamper_ctx = &spoilt;
-    tn_reply_t *r = s_clone(1, &sid, 0, 0);
-    while (r->status == LT_OK && !s_progress(r).done)
-        r = s_clone(1, &sid, 0, s_progress(r).cloned);
+    tn_reply_t *r = s_clone_to_end(1, &sid, 0);
     cr_assert(spoilt, "no chunk went by");
     /* Whichever process checked it, the sync actor or the store. */
     cr_assert_eq(r->status, LT_ESIGNATURE, "%s", lt_errname(r->status));
@@ -423,15 +438,10 @@ static void s_varint(lt_buf_t *b, uint32_t field, uint64_t v)
 static bool s_endless_log(tn_packet_t *pk, void *ctx)
 {
     s_endless_t *e = ctx;
-    if (pk->node != 1 || pk->msg.kind != LT_MSG_REPLY ||
-        pk->msg.type != lattice_store_StoreMsgType_CLONE_READ || pk->msg.status != LT_OK)
+    lt_pb_input_t in;
+    lt_pb_views_t vs;
+    if (!s_chunk_to_1(pk, &in, &vs))
         return true;
-    lt_pb_input_t in = lt_pb_input(pk->body, pk->msg.len);
-    lt_pb_views_t vs = {.in = &in};
-    lattice_store_CloneChunk ch = lattice_store_CloneChunk_init_zero;
-    lt_pb_bind_views(&ch.intentions, &vs);
-    cr_assert_eq(lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, pk->body, pk->msg.len),
-                 LT_OK);
     if (e->first.len == 0) {
         cr_assert_gt(vs.n, 0);
         cr_assert_eq(lt_buf_set(&e->first, vs.v[0].p, vs.v[0].len), LT_OK);
@@ -460,9 +470,7 @@ Test(sync_actor, a_peer_claiming_a_log_without_end_cannot_keep_a_clone_running)
     s_endless_t e = {.first = LT_BUF_INIT, .next = 1};
     tn_w.tamper = s_endless_log;
     tn_w.tamper_ctx = &e;
-    tn_reply_t *r = s_clone(1, &sid, 0, 0);
-    while (r->status == LT_OK && !s_progress(r).done)
-        r = s_clone(1, &sid, 0, s_progress(r).cloned);
+    tn_reply_t *r = s_clone_to_end(1, &sid, 0);
     cr_assert_eq(r->status, LT_EFAILED, "%s", lt_errname(r->status));
     cr_assert(strstr(s_error_text(r), "nothing new"), "%s", s_error_text(r));
     cr_assert_lt(e.next, 200, "the clone read %llu chunks", (unsigned long long)e.next);

@@ -21,34 +21,6 @@
 tn_world_t tn_w;
 static tn_opts_t s_opts;
 
-/* The kernel of a node, as far as its actors talk to it: it takes the
- * store's admitted set (and ignores it), and on the tester's word tells the
- * sync actor that a link came up. */
-#define S_KERNEL_SAY_LINK_UP 0x7001
-
-static lt_err_t s_kernel_start(lt_ctx_t *ctx, const void *cfg, void **self)
-{
-    (void)ctx;
-    (void)cfg;
-    *self = NULL;
-    return LT_OK;
-}
-
-static void s_kernel_receive(void *self, lt_ctx_t *ctx, const lt_msg_t *msg)
-{
-    (void)self;
-    if (msg->kind != LT_MSG_REQUEST)
-        return;
-    if (msg->type == S_KERNEL_SAY_LINK_UP)
-        cr_assert_eq(lt_ctx_event(ctx, "sync", lattice_kernel_KernelMsgType_KERNEL_LINK_UP,
-                                  msg->body, msg->len),
-                     LT_OK);
-    cr_assert_eq(lt_ctx_reply(ctx, msg, LT_OK, msg->type, NULL, 0), LT_OK);
-}
-
-static const lt_actor_ops_t s_kernel = {
-    .abi = LT_ACTOR_ABI, .name = "kernel", .start = s_kernel_start, .receive = s_kernel_receive};
-
 void tn_link_up(int i, int peer)
 {
     lattice_kernel_LinkUp m = lattice_kernel_LinkUp_init_zero;
@@ -56,7 +28,7 @@ void tn_link_up(int i, int peer)
     memcpy(m.key.bytes, tn_w.n[peer].id.pk.b, LT_KEY_LEN);
     lt_buf_t b = LT_BUF_INIT;
     tn_enc(lattice_kernel_LinkUp_fields, &m, &b);
-    cr_assert_eq(tn_ask(i, "kernel", S_KERNEL_SAY_LINK_UP, &b)->status, LT_OK);
+    cr_assert_eq(tn_ask(i, "kernel", LT_SIM_KERNEL_SAY_LINK_UP, &b)->status, LT_OK);
     lt_buf_free(&b);
 }
 
@@ -160,7 +132,7 @@ static void s_node_start(int i)
                            .external = s_external,
                            .external_ctx = n};
     cr_assert_eq(lt_coop_new(&cc, &n->rt), LT_OK);
-    cr_assert_eq(lt_coop_add(n->rt, &s_kernel, NULL), LT_OK);
+    cr_assert_eq(lt_coop_add(n->rt, &lt_sim_kernel, NULL), LT_OK);
     lt_store_actor_config_t sc = {.identity = n->id};
     cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &sc.kv), LT_OK);
     cr_assert_eq(lt_coop_add(n->rt, &lt_store_actor, &sc), LT_OK);

@@ -8,6 +8,7 @@
 #define LT_TESTNET_H
 
 #include "boards/coop.h"
+#include "sim/sim.h"
 #include "store/ops_codec.h"
 #include "weaver/identity.h"
 
