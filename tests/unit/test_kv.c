@@ -707,19 +707,21 @@ Test(kv, memory_backend_rejects_bad_family_counts)
 
 /* ---- RocksDB -------------------------------------------------------------- */
 
-Test(kv, rocksdb_data_survives_close_and_reopen, .fini = s_fx_close)
+/* A persistent backend (opened by `open` at a path, created or not) keeps
+ * synced and unsynced batches and deletes across close and reopen. */
+static lt_kv_t *s_survives_reopen(lt_kv_t *(*open)(const char *path, bool create), const char *name)
 {
     char path[PATH_MAX];
     s_fx_tmpdir();
-    s_path(path, "db");
-    lt_kv_t *kv = s_fx.kv[0] = s_open_rocksdb(path, true);
+    s_path(path, name);
+    lt_kv_t *kv = s_fx.kv[0] = open(path, true);
     s_put(kv, 0, "unsynced", "u");
     lt_kv_op_t ops[] = {s_op(1, "synced", 6, "s"), s_op(2, "\x80\xff", 2, "high")};
     lt_kv_batch_t b = {ops, 2};
     cr_assert_eq(lt_kv_write(kv, &b, true), LT_OK);
     lt_kv_close(&s_fx.kv[0]);
 
-    kv = s_fx.kv[0] = s_open_rocksdb(path, false);
+    kv = s_fx.kv[0] = open(path, false);
     s_expect(kv, 0, "unsynced", "u");
     s_expect(kv, 1, "synced", "s");
     s_expect(kv, 2, "\x80\xff", "high");
@@ -727,9 +729,15 @@ Test(kv, rocksdb_data_survives_close_and_reopen, .fini = s_fx_close)
     cr_assert_eq(kv->ops->flush(kv->self), LT_OK);
     lt_kv_close(&s_fx.kv[0]);
 
-    kv = s_fx.kv[0] = s_open_rocksdb(path, false);
+    kv = s_fx.kv[0] = open(path, false);
     s_expect(kv, 0, "unsynced", NULL);
     s_expect_scan(kv, 1, "synced=s;");
+    return kv;
+}
+
+Test(kv, rocksdb_data_survives_close_and_reopen, .fini = s_fx_close)
+{
+    (void)s_survives_reopen(s_open_rocksdb, "db");
 }
 
 Test(kv, rocksdb_opened_twice_is_locked, .fini = s_fx_close)
@@ -1223,26 +1231,7 @@ static void s_copy_file(const char *from, const char *to)
 
 Test(kv, log_data_survives_close_and_reopen, .fini = s_fx_close)
 {
-    char path[PATH_MAX];
-    s_fx_tmpdir();
-    s_path(path, "log");
-    lt_kv_t *kv = s_fx.kv[0] = s_open_log(path, true);
-    s_put(kv, 0, "unsynced", "u");
-    lt_kv_op_t ops[] = {s_op(1, "synced", 6, "s"), s_op(2, "\x80\xff", 2, "high")};
-    lt_kv_batch_t b = {ops, 2};
-    cr_assert_eq(lt_kv_write(kv, &b, true), LT_OK);
-    lt_kv_close(&s_fx.kv[0]);
-
-    kv = s_fx.kv[0] = s_open_log(path, false);
-    s_expect(kv, 0, "unsynced", "u");
-    s_expect(kv, 1, "synced", "s");
-    s_expect(kv, 2, "\x80\xff", "high");
-    s_del(kv, 0, "unsynced");
-    lt_kv_close(&s_fx.kv[0]);
-
-    kv = s_fx.kv[0] = s_open_log(path, false);
-    s_expect(kv, 0, "unsynced", NULL);
-    s_expect_scan(kv, 1, "synced=s;");
+    lt_kv_t *kv = s_survives_reopen(s_open_log, "log");
     lt_kv_log_stats_t st;
     lt_kv_log_stats(kv, &st);
     cr_assert_eq(st.torn_bytes_cut, 0);
