@@ -487,6 +487,40 @@ static lt_err_t s_cascade(lt_store_t *st, const lt_hash_t *first, unsigned *witn
     return rc;
 }
 
+/* Whether the store surely does not hold the intention in (whose key in
+ * the intention and floating families is key), judged without looking it
+ * up among those held: that lookup is a miss in every table for a new
+ * intention, and most of what a clone ingests is new, each one extending
+ * its author's tip.
+ *
+ * Why it holds. Witnessing Y removes Y.store_prev from its author's tips
+ * and inserts Y, and a hash is witnessed once: a hash still in an author's
+ * tips is no witnessed intention's store_prev for that author, and an
+ * author without tips has witnessed nothing. So when in.store_prev is one
+ * of its author's tips (or in has none and the author no tips), in is not
+ * witnessed; and what is held and not witnessed floats. The tips row is
+ * the one the witness step reads next (the transaction keeps it); the
+ * floating row is looked up only while something floats, in a family that
+ * small. Any doubt (a row that does not read) answers false: the caller
+ * looks the intention up. */
+static bool s_surely_new(lt_store_t *st, const lt_intention_t *in, const uint8_t *key, size_t klen)
+{
+    uint8_t tkey[S_KEY_MAX];
+    size_t tklen = lt_key2(tkey, &st->id, in->author.b, LT_KEY_LEN, NULL, 0);
+    lt_buf_t l = LT_BUF_INIT;
+    bool sure = false;
+    if (s_list_get(st, LT_CF_TIPS, tkey, tklen, &l) == LT_OK) {
+        if (lt_hash_is_zero(&in->store_prev))
+            sure = l.len == 0;
+        for (size_t o = 0; !sure && o < l.len; o += LT_HASH_LEN)
+            sure = memcmp(l.data + o, in->store_prev.b, LT_HASH_LEN) == 0;
+    }
+    lt_buf_free(&l);
+    if (sure && st->nfloating)
+        sure = lt_txn_read(st->db->txn, LT_CF_FLOATING, key, klen, NULL) == LT_ENOTFOUND;
+    return sure;
+}
+
 /* Stores and witnesses (or floats) a validated intention. A failure here
  * leaves the pending transaction half-written: the caller poisons the db. */
 static lt_err_t s_accept(lt_store_t *st, const lt_signed_t *s, const uint8_t *key, size_t klen,
@@ -533,7 +567,9 @@ static lt_err_t s_ingest(lt_store_t *st, const uint8_t *bytes, size_t len, bool 
     }
     uint8_t key[S_KEY_MAX];
     size_t klen = lt_key2(key, &st->id, s.hash.b, LT_HASH_LEN, NULL, 0);
-    rc = lt_txn_get(db->txn, LT_CF_INTENTIONS, key, klen, NULL);
+    rc = s_surely_new(st, &s.in, key, klen)
+             ? LT_ENOTFOUND
+             : lt_txn_get(db->txn, LT_CF_INTENTIONS, key, klen, NULL);
     if (rc == LT_OK) {
         res->status = LT_INGEST_DUPLICATE;
         return LT_OK;
@@ -756,18 +792,55 @@ lt_err_t lt_store_forks(lt_store_t *st, lt_fork_fn fn, void *ctx, unsigned *coun
     return rc;
 }
 
+/* The committed witness record at the iterator when it is the one of seq
+ * (the iterator then moves past it); false otherwise, the iterator left
+ * where it is. */
+static bool s_iter_record(lt_store_t *st, lt_kv_iter_t *it, uint64_t seq, lt_witness_t *w)
+{
+    lt_kv_t *kv = st->db->kv;
+    if (!it || !lt_kv_iter_has_prefix(kv, it, st->id.b, LT_STORE_ID_LEN))
+        return false;
+    size_t klen, vlen;
+    const uint8_t *k = kv->ops->iter_key(it, &klen);
+    if (klen != LT_STORE_ID_LEN + 8 || lt_get_u64be(k + LT_STORE_ID_LEN) != seq)
+        return false;
+    const uint8_t *v = kv->ops->iter_value(it, &vlen);
+    if (lt_witness_decode(v, vlen, w) != LT_OK)
+        return false;
+    kv->ops->iter_next(it);
+    return true;
+}
+
 lt_err_t lt_store_scan_witness(lt_store_t *st, uint64_t from, lt_witness_fn fn, void *ctx)
 {
+    /* The records are consecutive keys: one iterator reads them in order
+     * for a fraction of a point read each (a clone or a sync index reads
+     * the whole log). It sees committed rows only, so it is used only
+     * while nothing is staged (as when the store actor serves a read);
+     * a record it does not hold as expected is read the old way, through
+     * the transaction, which also reports a missing or damaged one. */
+    lt_kv_t *kv = st->db->kv;
+    lt_kv_iter_t *it = NULL;
+    uint64_t seq = from ? from : 1;
+    if (seq <= st->seq && lt_txn_size(st->db->txn) == 0 &&
+        lt_kv_iter_new(kv, LT_CF_WITNESS, &it) == LT_OK) {
+        uint8_t key[S_KEY_MAX];
+        size_t klen = lt_key_seq(key, &st->id, seq);
+        kv->ops->iter_seek(it, key, klen);
+    }
     lt_buf_t scratch = LT_BUF_INIT;
     lt_err_t rc = LT_OK;
-    for (uint64_t seq = from ? from : 1; rc == LT_OK && seq <= st->seq; seq++) {
+    for (; rc == LT_OK && seq <= st->seq; seq++) {
         lt_witness_t w;
-        rc = s_read_record(st, seq, &w, &scratch);
+        if (!s_iter_record(st, it, seq, &w))
+            rc = s_read_record(st, seq, &w, &scratch);
         if (rc == LT_OK)
             rc = fn(ctx, seq, &w.intention);
         else
             rc = s_corrupt(st, seq, NULL, "the record is missing or does not decode");
     }
+    if (it)
+        kv->ops->iter_free(it);
     lt_buf_free(&scratch);
     return rc;
 }

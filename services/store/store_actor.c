@@ -570,10 +570,12 @@ static bool s_may_change_peers(const uint8_t *signed_bytes, size_t len,
         return false;
     if (res->witnessed > 1)
         return true;
-    lt_signed_t s;
+    /* The intention alone, without the signature or the hash that
+     * lt_signed_parse would compute again: ingest checked both. */
+    lt_intention_t in;
     lt_uop_t u;
-    return lt_signed_parse(signed_bytes, len, &s) == LT_OK &&
-           lt_uop_decode(s.in.ops, s.in.ops_len, &u) == LT_OK && u.is_system;
+    return len >= LT_SIG_LEN && lt_intention_decode(signed_bytes, len - LT_SIG_LEN, &in) == LT_OK &&
+           lt_uop_decode(in.ops, in.ops_len, &u) == LT_OK && u.is_system;
 }
 
 static int s_key_cmp(const void *x, const void *y)

@@ -396,6 +396,36 @@ Test(intention_store, a_duplicate_is_reported_and_changes_nothing)
     lt_buf_free(&z.bytes);
 }
 
+/* An intention that extends its author's tip yet waits for a dep: the tip
+ * alone does not make it new (ingest's shortcut must also ask the floating
+ * rows). */
+Test(intention_store, a_duplicate_floating_on_a_dep_past_the_tip_is_reported)
+{
+    s_node_t *n = &s_nodes[0];
+    s_node_open(n, 1, LT_TEST_MEM, S_T0);
+    lt_identity_t a, b;
+    lt_test_identity(&a, 31);
+    lt_test_identity(&b, 32);
+    s_int_t x = s_sign_put(&a, S_T0, NULL, NULL, 0, "k", "v1");
+    s_int_t d = s_sign_put(&b, S_T0 + 1, NULL, NULL, 0, "j", "w1");
+    s_int_t z = s_sign_put(&a, S_T0 + 2, &x.hash, &d.hash, 1, "k", "v2");
+    s_ingest(n, &x, LT_INGEST_WITNESSED);
+    s_ingest(n, &z, LT_INGEST_FLOATING);
+    s_ingest(n, &z, LT_INGEST_DUPLICATE); /* in the same commit group */
+    s_commit(n);
+    s_ingest(n, &z, LT_INGEST_DUPLICATE); /* after the commit */
+    lt_ingest_result_t r = s_ingest(n, &d, LT_INGEST_WITNESSED);
+    cr_assert_eq(r.witnessed, 2);
+    s_ingest(n, &z, LT_INGEST_DUPLICATE); /* witnessed now */
+    s_commit(n);
+    cr_assert_eq(lt_store_witnessed_count(n->st), 3);
+    cr_assert_eq(s_floating(n), 0);
+    s_expect_value(n, "k", "v2");
+    lt_buf_free(&x.bytes);
+    lt_buf_free(&d.bytes);
+    lt_buf_free(&z.bytes);
+}
+
 Test(intention_store, a_chain_delivered_in_reverse_floats_then_cascades)
 {
     enum { N = 50 };
