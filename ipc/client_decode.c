@@ -886,32 +886,3 @@ lt_err_t lt_client_invite_token_decode(const char *token, lt_client_invite_t *ou
         sodium_memzero(out, sizeof *out);
     return rc;
 }
-
-/* ---- clone ---- */
-
-lt_err_t lt_client_decode_clone_chunk(const uint8_t *body, size_t len, uint64_t from_seq,
-                                      lt_view_t **views, size_t *n, uint64_t *next_seq,
-                                      uint64_t *total, lt_errbuf_t *eb)
-{
-    *views = NULL;
-    *n = 0;
-    lt_pb_input_t in = lt_pb_input(body, len);
-    lt_pb_views_t vs = {.in = &in};
-    lattice_store_CloneChunk m = lattice_store_CloneChunk_init_zero;
-    lt_pb_bind_views(&m.intentions, &vs);
-    if (!s_decode(lattice_store_CloneChunk_fields, &m, body, len)) {
-        lt_pb_views_free(&vs);
-        return s_malformed(eb, S_STORE, "the clone chunk does not decode");
-    }
-    /* Each intention moves the next read on by one; none: it stays. */
-    if (m.next_seq != (vs.n ? from_seq + vs.n : m.next_seq) || (vs.n && m.next_seq <= from_seq) ||
-        (vs.n == 0 && m.next_seq != 0 && m.next_seq != from_seq)) {
-        lt_pb_views_free(&vs);
-        return s_malformed(eb, S_STORE, "the clone chunk's sequence numbers do not follow");
-    }
-    *views = vs.v;
-    *n = vs.n;
-    *next_seq = vs.n ? m.next_seq : from_seq;
-    *total = m.total;
-    return LT_OK;
-}

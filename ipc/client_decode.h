@@ -123,12 +123,4 @@ LT_NODISCARD lt_err_t lt_client_decode_sync_report(const uint8_t *body, size_t l
                                                    lt_client_sync_peer_t **out, size_t *n,
                                                    lt_errbuf_t *eb);
 
-/* A CloneChunk (CLONE_READ): views of its signed intentions into body
- * (*views: an array of *n, free() it; NULL when none), and where the next
- * read starts and how many the peer holds. next_seq must not go back. */
-LT_NODISCARD lt_err_t lt_client_decode_clone_chunk(const uint8_t *body, size_t len,
-                                                   uint64_t from_seq, lt_view_t **views, size_t *n,
-                                                   uint64_t *next_seq, uint64_t *total,
-                                                   lt_errbuf_t *eb);
-
 #endif

@@ -1061,12 +1061,14 @@ static void s_clone_read_reply(s_actor_t *a, s_clone_t *c, const lt_msg_t *m)
     lt_pb_bind_views(&ch.intentions, &views);
     if (lt_pb_decode_static(lattice_store_CloneChunk_fields, &ch, c->chunk.data, c->chunk.len) !=
             LT_OK ||
-        ch.next_seq < c->from || (views.n > 0 && ch.next_seq == c->from)) {
+        /* Each intention moves the next read on by one; none: it stays. */
+        (views.n ? ch.next_seq != c->from + views.n : ch.next_seq != c->from && ch.next_seq)) {
         lt_pb_views_free(&views);
         s_clone_over(a, c, LT_EINVAL, "the peer's store sent a malformed CLONE_READ reply");
         return;
     }
-    c->from = ch.next_seq;
+    if (views.n)
+        c->from = ch.next_seq;
     if (!c->known) {
         /* What the peer holds now is what the clone reads; what it
          * witnesses later reaches this node as any new write does. */

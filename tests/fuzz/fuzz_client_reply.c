@@ -42,7 +42,6 @@ enum {
     S_INVITED,
     S_PEER_LIST,
     S_INVITE_TOKEN,
-    S_CLONE_CHUNK,
     S_SYNC_REPORT,
     S_DECODERS
 };
@@ -398,26 +397,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         }
         lt_client_free(peers);
-        break;
-    }
-    case S_CLONE_CHUNK: {
-        /* From sequence 5: what it hands back stays inside the body, and
-         * the next read never goes back. */
-        lt_view_t *views = NULL;
-        size_t n = 0;
-        uint64_t next = 0, total = 0;
-        rc = lt_client_decode_clone_chunk(body, len, 5, &views, &n, &next, &total, &eb);
-        if (rc == LT_OK) {
-            if (next < 5 || (n && next != 5 + n))
-                abort();
-            for (size_t i = 0; i < n; i++)
-                if (views[i].len > len || views[i].p < body ||
-                    views[i].p + views[i].len > body + len)
-                    abort();
-        } else if (views || n) {
-            abort();
-        }
-        free(views);
         break;
     }
     case S_SYNC_REPORT: {
