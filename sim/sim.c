@@ -554,28 +554,29 @@ static void s_link(s_world_t *w, unsigned a, unsigned b)
     w->adj[b * w->count + a] = 1;
 }
 
-/* A random k-regular graph by pairing stubs, drawn again until it is simple
- * and connected (a bounded number of tries). */
+/* A random k-regular graph: k link ends per node, paired at random (the
+ * configuration model), drawn again until the graph is simple and connected
+ * (at most 1000 draws). */
 static bool s_kregular(s_world_t *w, unsigned k)
 {
     unsigned n = w->count;
-    unsigned *stubs = malloc((size_t)n * k * sizeof *stubs);
-    if (!stubs)
+    unsigned *ends = malloc((size_t)n * k * sizeof *ends);
+    if (!ends)
         return false;
     for (int attempt = 0; attempt < 1000; attempt++) {
         memset(w->adj, 0, (size_t)n * n);
         size_t ns = 0;
         for (unsigned i = 0; i < n; i++)
             for (unsigned j = 0; j < k; j++)
-                stubs[ns++] = i;
+                ends[ns++] = i;
         bool ok = true;
         while (ns > 0 && ok) {
             size_t x = s_draw(&w->work_rng, ns);
-            unsigned a = stubs[x];
-            stubs[x] = stubs[--ns];
+            unsigned a = ends[x];
+            ends[x] = ends[--ns];
             size_t y = s_draw(&w->work_rng, ns);
-            unsigned b = stubs[y];
-            stubs[y] = stubs[--ns];
+            unsigned b = ends[y];
+            ends[y] = ends[--ns];
             ok = a != b && !w->adj[a * n + b];
             if (ok)
                 s_link(w, a, b);
@@ -602,11 +603,11 @@ static bool s_kregular(s_world_t *w, unsigned k)
         free(seen);
         free(q);
         if (reached == n) {
-            free(stubs);
+            free(ends);
             return true;
         }
     }
-    free(stubs);
+    free(ends);
     return false;
 }
 

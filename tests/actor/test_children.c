@@ -7,6 +7,7 @@
 #include "testnet.h"
 
 #include "gossip/gossip_actor.h"
+#include "support/testutil.h"
 
 #include "gossip.pb.h"
 #include "sync.pb.h"
@@ -29,21 +30,7 @@ static bool s_holds(int i, const lt_store_id_t *sid)
 {
     tn_reply_t *r = tn_ask(i, "store", lattice_store_StoreMsgType_STORE_LIST, NULL);
     cr_assert_eq(r->status, LT_OK);
-    lt_pb_input_t in = lt_pb_input(r->body, r->len);
-    lt_pb_views_t views = {.in = &in};
-    lattice_store_StoreList sl = lattice_store_StoreList_init_zero;
-    lt_pb_bind_views(&sl.stores, &views);
-    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreList_fields, &sl, r->body, r->len), LT_OK);
-    bool found = false;
-    for (size_t k = 0; k < views.n && !found; k++) {
-        lattice_store_StoreSummary ss = lattice_store_StoreSummary_init_zero;
-        cr_assert_eq(lt_pb_decode_static(lattice_store_StoreSummary_fields, &ss, views.v[k].p,
-                                         views.v[k].len),
-                     LT_OK);
-        found = memcmp(ss.store.bytes, sid->b, LT_STORE_ID_LEN) == 0;
-    }
-    lt_pb_views_free(&views);
-    return found;
+    return lt_test_store_list_has(r->body, r->len, sid);
 }
 
 static lattice_store_StoreInfo s_info(int i, const lt_store_id_t *sid)
@@ -234,17 +221,25 @@ Test(children, a_child_opens_after_a_sync_of_its_parent_and_its_history_follows)
     tn_expect_value(0, &child, "late", "from one");
 }
 
-Test(children, a_grandchild_is_discovered_like_a_child)
+/* Three nodes holding a root (made on node 0, joined by 1 and 2), its
+ * child "kid" and the child's "grandkid", all made on node 0. */
+static void s_family(lt_store_id_t *root, lt_store_id_t *child, lt_store_id_t *grand)
 {
     tn_opts_t o = {.gossip = true};
     tn_setup(3, &o);
-    lt_store_id_t root = tn_create(0);
-    tn_join(0, 1, &root);
-    tn_join(0, 2, &root);
-    lt_store_id_t child = tn_create_in(0, &root, "kid");
+    *root = tn_create(0);
+    tn_join(0, 1, root);
+    tn_join(0, 2, root);
+    *child = tn_create_in(0, root, "kid");
     tn_settle();
-    lt_store_id_t grand = tn_create_in(0, &child, "grandkid");
+    *grand = tn_create_in(0, child, "grandkid");
     tn_settle();
+}
+
+Test(children, a_grandchild_is_discovered_like_a_child)
+{
+    lt_store_id_t root, child, grand;
+    s_family(&root, &child, &grand);
     for (int i = 1; i < 3; i++) {
         cr_assert(s_holds(i, &child), "node %d does not hold the child", i);
         cr_assert(s_holds(i, &grand), "node %d does not hold the grandchild", i);
@@ -266,15 +261,8 @@ Test(children, a_grandchild_is_discovered_like_a_child)
 
 Test(children, removing_a_child_closes_it_on_every_node_that_holds_its_parent)
 {
-    tn_opts_t o = {.gossip = true};
-    tn_setup(3, &o);
-    lt_store_id_t root = tn_create(0);
-    tn_join(0, 1, &root);
-    tn_join(0, 2, &root);
-    lt_store_id_t child = tn_create_in(0, &root, "kid");
-    tn_settle();
-    lt_store_id_t grand = tn_create_in(0, &child, "grandkid");
-    tn_settle();
+    lt_store_id_t root, child, grand;
+    s_family(&root, &child, &grand);
     for (int i = 0; i < 3; i++)
         cr_assert(s_holds(i, &child) && s_holds(i, &grand), "node %d", i);
 

@@ -2598,21 +2598,7 @@ Test(store_actor_restart, store_ids_follow_the_runtime_random_source)
 static bool s_listed(const lt_store_id_t *sid)
 {
     s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_LIST, NULL);
-    lt_pb_input_t in = lt_pb_input(g->body, g->len);
-    lt_pb_views_t views = {.in = &in};
-    lattice_store_StoreList sl = lattice_store_StoreList_init_zero;
-    lt_pb_bind_views(&sl.stores, &views);
-    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreList_fields, &sl, g->body, g->len), LT_OK);
-    bool found = false;
-    for (size_t k = 0; k < views.n && !found; k++) {
-        lattice_store_StoreSummary ss = lattice_store_StoreSummary_init_zero;
-        cr_assert_eq(lt_pb_decode_static(lattice_store_StoreSummary_fields, &ss, views.v[k].p,
-                                         views.v[k].len),
-                     LT_OK);
-        found = memcmp(ss.store.bytes, sid->b, LT_STORE_ID_LEN) == 0;
-    }
-    lt_pb_views_free(&views);
-    return found;
+    return lt_test_store_list_has(g->body, g->len, sid);
 }
 
 /* A child declared while the node could not open it (a crash between the

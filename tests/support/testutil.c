@@ -2,7 +2,10 @@
 #define _XOPEN_SOURCE 700 /* nftw */
 #include "support/testutil.h"
 
+#include "store/ops_codec.h"
 #include "store/tables.h"
+
+#include "store.pb.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -161,4 +164,23 @@ void lt_test_node_exchange(lt_test_node_t *from, lt_test_node_t *to)
     cr_assert_eq(lt_store_scan_witness(from->st, 1, s_xfer_one, &x), LT_OK);
     lt_err_t rc = lt_db_commit(to->db);
     cr_assert_eq(rc, LT_OK, "commit: %s: %s", lt_errname(rc), lt_db_errmsg(to->db));
+}
+
+bool lt_test_store_list_has(const uint8_t *body, size_t len, const lt_store_id_t *sid)
+{
+    lt_pb_input_t in = lt_pb_input(body, len);
+    lt_pb_views_t views = {.in = &in};
+    lattice_store_StoreList sl = lattice_store_StoreList_init_zero;
+    lt_pb_bind_views(&sl.stores, &views);
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreList_fields, &sl, body, len), LT_OK);
+    bool found = false;
+    for (size_t k = 0; k < views.n && !found; k++) {
+        lattice_store_StoreSummary ss = lattice_store_StoreSummary_init_zero;
+        cr_assert_eq(lt_pb_decode_static(lattice_store_StoreSummary_fields, &ss, views.v[k].p,
+                                         views.v[k].len),
+                     LT_OK);
+        found = memcmp(ss.store.bytes, sid->b, LT_STORE_ID_LEN) == 0;
+    }
+    lt_pb_views_free(&views);
+    return found;
 }

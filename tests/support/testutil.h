@@ -54,6 +54,10 @@ void lt_test_node_exchange(lt_test_node_t *from, lt_test_node_t *to);
 /* Closes the db and removes its directory; safe on a node never opened. */
 void lt_test_node_close(lt_test_node_t *n);
 
+/* Whether a StoreList reply body (STORE_LIST) lists store sid; asserts that
+ * it decodes. */
+bool lt_test_store_list_has(const uint8_t *body, size_t len, const lt_store_id_t *sid);
+
 static inline const uint8_t *lt_test_b(const char *s)
 {
     return (const uint8_t *)s;
