@@ -77,6 +77,16 @@ static bool s_has_prefix(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* A non-empty address of printable ASCII that fits a message's `from`. */
+static bool s_printable(const char *addr)
+{
+    size_t n = 0;
+    for (; addr[n]; n++)
+        if (addr[n] <= ' ' || addr[n] > '~' || n + 1 >= LT_ADDR_MAX)
+            return false;
+    return n > 0;
+}
+
 static bool s_node_valid(const char *node)
 {
     size_t n = 0;
@@ -191,13 +201,19 @@ static lt_err_t s_route(lt_coop_t *rt, const char *to, const lt_msg_t *msg, cons
         hook = rt->cfg.external;
         hook_ctx = rt->cfg.external_ctx;
     } else if (!lt_addr_valid(to)) {
-        return LT_EINVAL;
+        if (!rt->cfg.host || !s_printable(to))
+            return LT_EINVAL;
+        hook = rt->cfg.host;
+        hook_ctx = rt->cfg.host_ctx;
     } else if (!s_is_local(rt, to, &name_len)) {
         hook = rt->cfg.remote_send;
         hook_ctx = rt->cfg.remote_ctx;
     } else {
         s_actor_t *dst = s_find(rt, to, name_len);
-        return dst ? s_enqueue(rt, dst, msg, from) : LT_ENOTFOUND;
+        if (dst)
+            return s_enqueue(rt, dst, msg, from);
+        hook = rt->cfg.host;
+        hook_ctx = rt->cfg.host_ctx;
     }
     if (!hook)
         return LT_ENOTFOUND;
@@ -451,6 +467,12 @@ lt_err_t lt_coop_inject(lt_coop_t *rt, const char *to, const lt_msg_t *msg, cons
     size_t name_len;
     if (s_has_prefix(from, LT_COOP_EXT_PREFIX)) {
         if (strlen(from) >= LT_ADDR_MAX)
+            return LT_EINVAL;
+    } else if (rt->cfg.host) {
+        /* The host routes what is not ours; it may not speak for an actor
+         * hosted here. */
+        if (!s_printable(from) ||
+            (lt_addr_valid(from) && s_is_local(rt, from, &name_len) && s_find(rt, from, name_len)))
             return LT_EINVAL;
     } else if (!lt_addr_valid(from) || s_is_local(rt, from, &name_len)) {
         return LT_EINVAL; /* outside code may not speak for a local actor */

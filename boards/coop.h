@@ -80,6 +80,15 @@ typedef struct {
      * LT_ENOTFOUND). Same terms as remote_send. */
     lt_err_t (*external)(void *ctx, const char *to, const lt_msg_t *msg);
     void *external_ctx;
+    /* Messages to every other address (may be NULL): a name on this node
+     * that no hosted actor holds ("kernel", a service run as a process) or
+     * an address form this runtime does not parse itself (a kernel's
+     * "client:..." reply-to addresses). Same terms as remote_send. Set when
+     * the runtime lives inside a kernel that routes the rest (lattice-nano);
+     * without it such a send is LT_ENOTFOUND for a name and LT_EINVAL for
+     * anything else. */
+    lt_err_t (*host)(void *ctx, const char *to, const lt_msg_t *msg);
+    void *host_ctx;
 } lt_coop_config_t;
 
 /* Counters of one actor; they start at zero when it is added. */
@@ -129,7 +138,10 @@ LT_NODISCARD lt_err_t lt_coop_remove(lt_coop_t *rt, const char *name);
  * name, or name@<config.node>). `from` is where the reply goes:
  * "ext:<anything>" for an external client (replies reach the external hook),
  * or "name@<node key>" for a peer's service (replies reach remote_send: how
- * the network delivers what arrives from other nodes). msg->from is ignored;
+ * the network delivers what arrives from other nodes). With a host hook,
+ * `from` may also be any other address of fewer than LT_ADDR_MAX printable
+ * characters that names no hosted actor (replies reach the host hook: a
+ * kernel's clients and its own address). msg->from is ignored;
  * the body is copied. LT_EINVAL for a malformed message, `from` or `to`, or a
  * body over max_body; LT_ENOTFOUND when no such actor here (an address on
  * another node included); LT_EFULL when its mailbox is full. */

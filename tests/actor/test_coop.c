@@ -733,6 +733,59 @@ Test(coop, remote_addresses_go_to_the_remote_hook)
     lt_coop_destroy(&n.rt);
 }
 
+static lt_err_t s_host(void *ctx, const char *to, const lt_msg_t *m)
+{
+    return s_hook(ctx, "host", to, m);
+}
+
+Test(coop, a_host_hook_takes_unhosted_names_and_foreign_address_forms)
+{
+    s_node_t n;
+    memset(&n, 0, sizeof n);
+    n.seed = 7;
+    lt_coop_config_t cfg = {.now = s_clock,
+                            .now_ctx = &n.now,
+                            .random = s_prng,
+                            .random_ctx = &n.seed,
+                            .node = S_NODE_A,
+                            .remote_send = s_remote,
+                            .remote_ctx = &n.obs,
+                            .host = s_host,
+                            .host_ctx = &n.obs};
+    cr_assert_eq(lt_coop_new(&cfg, &n.rt), LT_OK);
+    s_add(&n, &s_driver_ops);
+    s_add(&n, &s_echo_ops);
+    /* A name no actor holds and a form the runtime does not parse go to the
+     * host; hosted names, this node's own key and other nodes do not. */
+    cr_assert_eq(s_drive(&n, S_DO_REQUEST, "kernel", "k"), LT_OK);
+    cr_assert_eq(s_drive(&n, S_DO_SEND, "client:00ff", "c"), LT_OK);
+    cr_assert_eq(s_drive(&n, S_DO_SEND, "echo@" S_NODE_B, "r"), LT_OK);
+    cr_assert_eq(s_drive(&n, S_DO_SEND, "bad addr", "x"), LT_EINVAL, "not printable");
+    s_expect(&n, "host kernel <- driver req corr=1 type=7 status=LT_OK body=k\n"
+                 "driver request corr=1 -> kernel: LT_OK\n"
+                 "host client:00ff <- driver evt corr=0 type=0 status=LT_OK body=c\n"
+                 "driver event -> client:00ff: LT_OK\n"
+                 "remote echo@" S_NODE_B " <- driver evt corr=0 type=0 status=LT_OK body=r\n"
+                 "driver event -> echo@" S_NODE_B ": LT_OK\n"
+                 "driver event -> bad addr: LT_EINVAL\n");
+
+    /* What the host injects on behalf of its clients is answered through
+     * it; it still cannot speak for a hosted actor. */
+    lt_msg_t m = {.kind = LT_MSG_REQUEST, .corr = 9, .body = (const uint8_t *)"q", .len = 1};
+    cr_assert_eq(lt_coop_inject(n.rt, "echo", &m, "client:0a0b"), LT_OK);
+    cr_assert_eq(lt_coop_inject(n.rt, "echo", &m, "kernel"), LT_OK);
+    cr_assert_eq(lt_coop_inject(n.rt, "echo", &m, "driver"), LT_EINVAL);
+    cr_assert_eq(lt_coop_inject(n.rt, "echo", &m, "echo@" S_NODE_A), LT_EINVAL);
+    cr_assert_eq(lt_coop_inject(n.rt, "echo", &m, "two words"), LT_EINVAL);
+    cr_assert_eq(lt_coop_inject(n.rt, "echo", &m, ""), LT_EINVAL);
+    cr_assert_eq(lt_coop_run(n.rt, 10), 2);
+    s_expect(&n, "echo req from=client:0a0b corr=9 body=q\n"
+                 "host client:0a0b <- echo rep corr=9 type=0 status=LT_OK body=q\n"
+                 "echo req from=kernel corr=9 body=q\n"
+                 "host kernel <- echo rep corr=9 type=0 status=LT_OK body=q\n");
+    lt_coop_destroy(&n.rt);
+}
+
 Test(coop, without_hooks_remote_and_external_addresses_are_not_found)
 {
     uint64_t now = 0, seed = 1;
