@@ -611,5 +611,7 @@ void lt_coop_stats(const lt_coop_t *rt, lt_coop_stats_t *out)
                              .timers_fired = rt->timers_fired,
                              .actors = rt->nactors,
                              .pending = rt->pending,
-                             .timers = rt->ntimers};
+                             .timers = rt->ntimers,
+                             .body_bytes =
+                                 rt->cfg.max_actors * rt->cfg.mailbox_cap * rt->cfg.max_body};
 }

@@ -108,6 +108,10 @@ typedef struct {
     size_t actors;  /* actors hosted now */
     size_t pending; /* messages waiting in all mailboxes */
     size_t timers;  /* timers set and not yet fired */
+    /* Bytes of mailbox bodies lt_coop_new allocated (every slot of every
+     * actor, max_body each): memory that is resident only as far as
+     * messages have reached into it. */
+    size_t body_bytes;
 } lt_coop_stats_t;
 
 /* Creates a runtime with no actors and allocates all of its tables.

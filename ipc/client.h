@@ -99,6 +99,7 @@ typedef struct {
     uint32_t restarts;
     uint32_t proto;
     bool attached;
+    bool in_process; /* runs in the kernel's own thread (lattice-nano) */
     uint64_t since_ms;
     uint32_t queued;   /* messages the kernel holds for it */
     uint32_t inflight; /* requests forwarded to it and not answered yet */

@@ -125,6 +125,7 @@ static lt_err_t s_service(const lattice_kernel_ServiceInfo *in, lt_client_servic
     out->restarts = in->restarts;
     out->proto = in->proto;
     out->attached = in->attached;
+    out->in_process = in->in_process;
     out->since_ms = in->since_ms;
     out->queued = in->queued;
     out->inflight = in->inflight;

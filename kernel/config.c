@@ -175,7 +175,35 @@ static bool s_parse_services(const char *list, bool wanted[S_NKNOWN], FILE *err)
     return true;
 }
 
-lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, FILE *out, FILE *err)
+bool lt_kconfig_add_listen(lt_kconfig_t *cfg, const char *text, const char *prog, FILE *err)
+{
+    const char *why = NULL;
+    if (!lt_kconfig_listen_ok(text, &why)) {
+        fprintf(err, "%s: --listen '%s': %s (e.g. tcp://0.0.0.0:7400)\n", prog, text, why);
+        return false;
+    }
+    if (cfg->nlisten == LT_KCONFIG_MAX_LISTEN) {
+        fprintf(err, "%s: --listen: at most %d addresses\n", prog, LT_KCONFIG_MAX_LISTEN);
+        return false;
+    }
+    snprintf(cfg->listen[cfg->nlisten++], LT_KCONFIG_ADDR_MAX, "%s", text);
+    return true;
+}
+
+bool lt_kconfig_set_log_level(lt_kconfig_t *cfg, const char *text, const char *prog, FILE *err)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(text, levels[i]) == 0) {
+            cfg->log_level = (lt_log_level_t)i;
+            return true;
+        }
+    }
+    fprintf(err, "%s: --log-level is one of error, warn, info, debug\n", prog);
+    return false;
+}
+
+void lt_kconfig_defaults(lt_kconfig_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->max_restarts = LT_KCONFIG_MAX_RESTARTS;
@@ -188,6 +216,11 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
     cfg->adopt_timeout_ms = LT_KCONFIG_ADOPT_TIMEOUT_MS;
     cfg->start_timeout_ms = LT_KCONFIG_START_TIMEOUT_MS;
     cfg->log_level = LT_LOG_INFO;
+}
+
+lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, FILE *out, FILE *err)
+{
+    lt_kconfig_defaults(cfg);
 
     enum {
         O_HOME = 256,
@@ -312,35 +345,14 @@ lt_kconfig_result_t lt_kconfig_parse(lt_kconfig_t *cfg, int argc, char **argv, F
                 return LT_KCONFIG_USAGE;
             cfg->start_timeout_ms = (uint32_t)v;
             break;
-        case O_LISTEN: {
-            const char *why = NULL;
-            if (!lt_kconfig_listen_ok(optarg, &why)) {
-                fprintf(err, "latticed: --listen '%s': %s (e.g. tcp://0.0.0.0:7400)\n", optarg,
-                        why);
+        case O_LISTEN:
+            if (!lt_kconfig_add_listen(cfg, optarg, "latticed", err))
                 return LT_KCONFIG_USAGE;
-            }
-            if (cfg->nlisten == LT_KCONFIG_MAX_LISTEN) {
-                fprintf(err, "latticed: --listen: at most %d addresses\n", LT_KCONFIG_MAX_LISTEN);
-                return LT_KCONFIG_USAGE;
-            }
-            snprintf(cfg->listen[cfg->nlisten++], LT_KCONFIG_ADDR_MAX, "%s", optarg);
             break;
-        }
-        case O_LOG_LEVEL: {
-            static const char *const levels[] = {"error", "warn", "info", "debug"};
-            bool ok = false;
-            for (int i = 0; i < 4; i++) {
-                if (strcmp(optarg, levels[i]) == 0) {
-                    cfg->log_level = (lt_log_level_t)i;
-                    ok = true;
-                }
-            }
-            if (!ok) {
-                fprintf(err, "latticed: --log-level is one of error, warn, info, debug\n");
+        case O_LOG_LEVEL:
+            if (!lt_kconfig_set_log_level(cfg, optarg, "latticed", err))
                 return LT_KCONFIG_USAGE;
-            }
             break;
-        }
         case O_HELP:
             s_usage(out);
             return LT_KCONFIG_EXIT;

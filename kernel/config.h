@@ -33,6 +33,7 @@
 typedef struct {
     char name[LT_NAME_MAX];
     bool attached; /* --attach: the kernel never spawns it */
+    bool inproc;   /* hosted in the kernel's thread (lattice-nano) */
 } lt_kconfig_service_t;
 
 typedef struct {
@@ -77,6 +78,14 @@ typedef enum {
     LT_KCONFIG_EXIT,  /* --help or --version printed: exit 0 */
     LT_KCONFIG_USAGE, /* bad command line, message printed: exit 2 */
 } lt_kconfig_result_t;
+
+/* Every knob at its default, no services, no listen address. */
+void lt_kconfig_defaults(lt_kconfig_t *cfg);
+
+/* Options latticed and lattice-nano share: each checks text, prints one
+ * line to err naming prog when it is wrong (false), else sets cfg. */
+bool lt_kconfig_add_listen(lt_kconfig_t *cfg, const char *text, const char *prog, FILE *err);
+bool lt_kconfig_set_log_level(lt_kconfig_t *cfg, const char *text, const char *prog, FILE *err);
 
 /* Fills cfg from argv (defaults first). Prints --help/--version to out and
  * a one-line error (plus a hint) to err. */

@@ -36,10 +36,12 @@ static void s_info(const lt_ksvc_t *s, lattice_kernel_ServiceInfo *out)
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", s->name);
     out->state = (lattice_kernel_ServiceState)lt_sup_public_state(s);
-    out->pid = s->pid > 0 ? (uint32_t)s->pid : 0;
+    /* A hosted service runs in the kernel's own process. */
+    out->pid = s->inproc ? (uint32_t)getpid() : s->pid > 0 ? (uint32_t)s->pid : 0;
     out->restarts = s->restarts;
     out->proto = s->proto;
     out->attached = s->attached;
+    out->in_process = s->inproc;
     out->since_ms = s->since_ms;
     out->queued = (uint32_t)s->queue.count;
     out->inflight = (uint32_t)s->inflight.count;

@@ -34,6 +34,7 @@ typedef struct {
     int lock_fd;                         /* -1: not locked */
     int log_fd;                          /* -1: no log file (stderr only) */
     bool pid_written;
+    const char *program; /* names the log lines; NULL: "latticed" */
 } lt_home_t;
 
 /* The home to use: `given` when not empty, else $LATTICE_HOME, else
@@ -66,7 +67,7 @@ LT_NODISCARD lt_err_t lt_home_open_log(lt_home_t *h, lt_errbuf_t *eb);
 void lt_home_close(lt_home_t *h);
 
 /* Log sink (weaver/log.h) with ctx = the lt_home_t: one line
- * "<UTC time> latticed[<pid>] <level>: <tag>: <line>" to stderr and, when open, appended to
+ * "<UTC time> <program>[<pid>] <level>: <tag>: <line>" to stderr and, when open, appended to
  * the log file in one write (so lines of concurrent processes never mix). */
 void lt_home_log_sink(void *ctx, lt_log_level_t level, const char *tag, const char *line);
 

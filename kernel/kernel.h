@@ -51,6 +51,9 @@ typedef enum {
 typedef struct {
     char name[LT_NAME_MAX];
     bool attached;
+    /* Its actor runs in the kernel's own thread (kernel/inproc.h): no
+     * process, no heartbeats; "registered" while the actor is hosted. */
+    bool inproc;
     /* ---- supervisor ---- */
     lt_ksvc_state_t state;
     pid_t pid;            /* the running process (0: none) */
@@ -94,6 +97,12 @@ typedef struct lt_kernel {
     void *zctx;
     void *router;
     lt_links_t links; /* peer links (links.c) */
+    /* The services hosted in this thread (inproc.c), or NULL (latticed). */
+    struct lt_inproc *inproc;
+    /* Called once when the node begins to stop, before any service stops
+     * (may be NULL): lattice-nano's memory report. */
+    void (*on_stopping)(struct lt_kernel *k, void *ctx);
+    void *on_stopping_ctx;
     lt_ksvc_t svcs[LT_KCONFIG_MAX_SERVICES];
     size_t nsvcs;
     uint64_t started_mono_ms;

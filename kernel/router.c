@@ -7,6 +7,7 @@
 
 #include "ipc/frame.h"
 #include "kernel/control.h"
+#include "kernel/inproc.h"
 #include "kernel/supervisor.h"
 
 #include <errno.h>
@@ -69,7 +70,7 @@ static int s_send_rid(lt_kernel_t *k, const uint8_t *rid, size_t rid_len, const 
 
 static int s_send_svc(lt_kernel_t *k, lt_ksvc_t *s, const lt_frame_t *f)
 {
-    int rc = s_send_rid(k, s->rid, s->rid_len, f);
+    int rc = s->inproc ? lt_inproc_send(k, s, f) : s_send_rid(k, s->rid, s->rid_len, f);
     if (rc == 0)
         s->last_sent_ms = lt_kernel_mono_ms();
     return rc;
@@ -262,6 +263,29 @@ static bool s_may_warn(uint64_t *last)
     return true;
 }
 
+static void s_registered(lt_kernel_t *k, lt_ksvc_t *s)
+{
+    s->registered = true;
+    s->last_heard_ms = lt_kernel_mono_ms();
+    s->last_sent_ms = 0; /* heartbeat it at once: it learns the kernel is here */
+    s->drain_blocked = false;
+    lt_router_drain(k, s);
+    /* The store keeps who may open peer links: ask it for the set now (a
+     * new kernel, or a new store process). */
+    if (lt_links_active(k) && strcmp(s->name, LT_LINKS_ADMIT_SERVICE) == 0) {
+        lt_frame_t ev = {.cmd = LT_FRAME_EVENT,
+                         .type = lattice_kernel_KernelMsgType_KERNEL_ADMIT_WANTED};
+        snprintf(ev.addr, sizeof ev.addr, "%s", LT_FRAME_KERNEL_ADDR);
+        if (s_send_svc(k, s, &ev) != 0)
+            lt_log_warn(&k->log, s->name, "cannot ask it who may open peer links");
+    }
+    /* The sync service hears of each link to a peer as it comes up: the
+     * ones up already, now (a new sync process, or links opened before it
+     * registered). */
+    if (lt_links_active(k) && strcmp(s->name, LT_LINKS_UP_SERVICE) == 0)
+        lt_links_announce(k);
+}
+
 static void s_on_ready(lt_kernel_t *k, const uint8_t *rid, size_t rid_len, const lt_frame_t *f)
 {
     lt_ksvc_t *s = lt_kernel_service(k, f->name);
@@ -305,27 +329,17 @@ static void s_on_ready(lt_kernel_t *k, const uint8_t *rid, size_t rid_len, const
     }
     memcpy(s->rid, rid, rid_len);
     s->rid_len = rid_len;
-    s->registered = true;
     s->proto = f->proto;
     s->ready_pid = f->pid;
-    s->last_heard_ms = lt_kernel_mono_ms();
-    s->last_sent_ms = 0; /* heartbeat it at once: it learns the kernel is here */
-    s->drain_blocked = false;
-    lt_router_drain(k, s);
-    /* The store keeps who may open peer links: ask it for the set now (a
-     * new kernel, or a new store process). */
-    if (lt_links_active(k) && strcmp(s->name, LT_LINKS_ADMIT_SERVICE) == 0) {
-        lt_frame_t ev = {.cmd = LT_FRAME_EVENT,
-                         .type = lattice_kernel_KernelMsgType_KERNEL_ADMIT_WANTED};
-        snprintf(ev.addr, sizeof ev.addr, "%s", LT_FRAME_KERNEL_ADDR);
-        if (s_send_svc(k, s, &ev) != 0)
-            lt_log_warn(&k->log, s->name, "cannot ask it who may open peer links");
-    }
-    /* The sync service hears of each link to a peer as it comes up: the
-     * ones up already, now (a new sync process, or links opened before it
-     * registered). */
-    if (lt_links_active(k) && strcmp(s->name, LT_LINKS_UP_SERVICE) == 0)
-        lt_links_announce(k);
+    s_registered(k, s);
+}
+
+void lt_router_hosted(lt_kernel_t *k, lt_ksvc_t *s)
+{
+    s->rid_len = 0;
+    s->proto = 0;
+    s->ready_pid = 0;
+    s_registered(k, s);
 }
 
 /* ---- delivery ---- */
@@ -372,6 +386,16 @@ static int s_forward(lt_kernel_t *k, lt_ksvc_t *s, lt_frame_cmd_t cmd, const cha
     if (rc == EAGAIN) {
         s->drain_blocked = true;
         return rc;
+    }
+    if (s->inproc) {
+        /* Hosted: no connection to lose. The runtime refused this one
+         * message (a bug on one side or the other): answer it. */
+        lt_log_warn(&k->log, s->name, "the runtime refused a message from %s (%s)", from,
+                    zmq_strerror(rc));
+        if (cmd == LT_FRAME_REQUEST)
+            lt_router_reply_error(k, from, s->name, corr, type, LT_EUNAVAILABLE,
+                                  "service %s could not take the request", s->name);
+        return 0;
     }
     /* The connection vanished without DISCONNECT (EHOSTUNREACH): the
      * process is gone or going; the supervisor will hear of its exit. */
@@ -529,6 +553,12 @@ void lt_router_from_link(lt_kernel_t *k, const char *from, const lt_frame_t *f)
     s_route(k, NULL, from, f);
 }
 
+void lt_router_from_hosted(lt_kernel_t *k, lt_ksvc_t *sender, const lt_frame_t *f)
+{
+    sender->last_heard_ms = lt_kernel_mono_ms();
+    s_route(k, sender, sender->name, f);
+}
+
 /* ---- receiving ---- */
 
 static void s_reject(lt_kernel_t *k, const uint8_t *rid, size_t rid_len, const char *why)
@@ -652,13 +682,14 @@ void lt_router_tick(lt_kernel_t *k, uint64_t now)
     const uint64_t dead_after = (uint64_t)LT_FRAME_LIVENESS * LT_FRAME_HEARTBEAT_MS;
     for (size_t i = 0; i < k->nsvcs; i++) {
         lt_ksvc_t *s = &k->svcs[i];
-        if (s->registered && now - s->last_heard_ms > dead_after) {
+        /* Hosted services share the kernel's thread: nothing to watch. */
+        if (s->registered && !s->inproc && now - s->last_heard_ms > dead_after) {
             lt_log_warn(&k->log, s->name, "no heartbeat for %llu ms",
                         (unsigned long long)(now - s->last_heard_ms));
             lt_router_forget(k, s, "heartbeat lost");
             lt_sup_on_unregistered(k, s, true);
         }
-        if (s->registered && now - s->last_sent_ms >= LT_FRAME_HEARTBEAT_MS) {
+        if (s->registered && !s->inproc && now - s->last_sent_ms >= LT_FRAME_HEARTBEAT_MS) {
             s_send_bare(k, s->rid, s->rid_len, LT_FRAME_HEARTBEAT);
             s->last_sent_ms = now;
         }
@@ -684,7 +715,7 @@ uint64_t lt_router_next_deadline(const lt_kernel_t *k, uint64_t now)
     uint64_t next = now + LT_FRAME_HEARTBEAT_MS;
     for (size_t i = 0; i < k->nsvcs; i++) {
         const lt_ksvc_t *s = &k->svcs[i];
-        if (s->registered) {
+        if (s->registered && !s->inproc) {
             uint64_t hb = s->last_sent_ms + LT_FRAME_HEARTBEAT_MS;
             uint64_t dead = s->last_heard_ms + dead_after + 1;
             next = hb < next ? hb : next;

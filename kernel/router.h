@@ -49,6 +49,16 @@ void lt_router_flush_queue(lt_kernel_t *k, lt_ksvc_t *s, lt_err_t status, const 
  * the router routes its own (links.c has checked what links may carry). */
 void lt_router_from_link(lt_kernel_t *k, const char *from, const lt_frame_t *f);
 
+/* Routes a message a hosted service (s->inproc) sent out of the runtime:
+ * as a frame from that service's process would be. */
+void lt_router_from_hosted(lt_kernel_t *k, lt_ksvc_t *sender, const lt_frame_t *f);
+
+/* The hosted service s has started: it is registered (no connection, no
+ * heartbeats), its queue is delivered, and it hears what a newly
+ * registered process would (the store is asked who may open links, the
+ * sync service learns the links up). */
+void lt_router_hosted(lt_kernel_t *k, lt_ksvc_t *s);
+
 /* Sends an EVENT from "kernel" (corr 0) to the local service `to` if it is
  * registered; nothing is queued. 0, or the errno: EHOSTUNREACH when `to` is
  * not registered, EAGAIN when its pipe is full. */

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE /* POSIX_SPAWN_SETSID */
 #include "kernel/supervisor.h"
 
+#include "kernel/inproc.h"
 #include "kernel/router.h"
 
 #include "kernel.pb.h"
@@ -290,6 +291,21 @@ static void s_spawn(lt_kernel_t *k, lt_ksvc_t *s)
     s->spawned_once = true;
 }
 
+/* Starts the actor of a hosted service: READY at once, or FAILED with why
+ * (its configuration cannot be opened: nothing a retry would change). */
+static void s_host(lt_kernel_t *k, lt_ksvc_t *s)
+{
+    lt_errbuf_t eb = {{0}};
+    if (lt_inproc_start(k, s, &eb) != LT_OK) {
+        s_fail(k, s, "cannot start in-process: %s", eb.msg);
+        return;
+    }
+    lt_log_info(&k->log, s->name, "running in-process");
+    s->spawned_once = true;
+    s_set(k, s, LT_KSVC_READY);
+    lt_router_hosted(k, s);
+}
+
 static void s_respawn(lt_kernel_t *k, lt_ksvc_t *s)
 {
     s->restarts++;
@@ -440,6 +456,12 @@ static void s_stop_next(lt_kernel_t *k)
         case LT_KSVC_ADOPTING:
         case LT_KSVC_READY:
         case LT_KSVC_KILLING:
+            if (s->inproc) {
+                lt_log_info(&k->log, s->name, "stopping (in-process)");
+                lt_inproc_stop(k, s);
+                lt_router_forget(k, s, "the node is stopping");
+                break;
+            }
             if (!s->attached && s->pid > 0) {
                 lt_log_info(&k->log, s->name, "stopping pid %d", (int)s->pid);
                 if (!s->killed)
@@ -470,6 +492,8 @@ void lt_sup_stop(lt_kernel_t *k)
     if (k->stopping)
         return;
     k->stopping = true;
+    if (k->on_stopping)
+        k->on_stopping(k, k->on_stopping_ctx);
     lt_log_info(&k->log, S_TAG, "stopping services in reverse start order");
     s_stop_next(k);
 }
@@ -486,7 +510,7 @@ bool lt_sup_stopped(const lt_kernel_t *k)
 
 bool lt_sup_on_ready(lt_kernel_t *k, lt_ksvc_t *s, uint32_t pid)
 {
-    if (k->stopping)
+    if (k->stopping || s->inproc)
         return false;
     if (s->attached) {
         if (s->state != LT_KSVC_WAITING && s->state != LT_KSVC_READY)
@@ -558,6 +582,17 @@ lt_err_t lt_sup_restart(lt_kernel_t *k, lt_ksvc_t *s, lt_errbuf_t *eb)
 {
     if (k->stopping)
         return lt_fail(eb, LT_EUNAVAILABLE, "the node is stopping");
+    if (s->inproc) {
+        lt_log_info(&k->log, s->name, "restart requested (in-process)");
+        if (s->state == LT_KSVC_READY) {
+            lt_inproc_stop(k, s);
+            lt_router_forget(k, s, "restarted");
+        }
+        s->restarts++;
+        s->fail_reason[0] = '\0';
+        s_host(k, s);
+        return LT_OK;
+    }
     if (s->attached)
         return lt_fail(eb, LT_EINVAL,
                        "service %s is attached (--attach): the kernel does not start it; "
@@ -719,6 +754,7 @@ lt_err_t lt_sup_init(lt_kernel_t *k, lt_errbuf_t *eb)
         memset(s, 0, sizeof *s);
         snprintf(s->name, sizeof s->name, "%s", k->cfg->services[i].name);
         s->attached = k->cfg->services[i].attached;
+        s->inproc = k->cfg->services[i].inproc;
         s->state = LT_KSVC_STOPPED;
         lt_kqueue_init(&s->queue, k->cfg->queue_max, k->cfg->queue_bytes);
         if (lt_kinflight_init(&s->inflight, k->cfg->inflight_max) != LT_OK)
@@ -748,6 +784,10 @@ void lt_sup_start(lt_kernel_t *k)
 {
     for (size_t i = 0; i < k->nsvcs; i++) {
         lt_ksvc_t *s = &k->svcs[i];
+        if (s->inproc) {
+            s_host(k, s);
+            continue;
+        }
         if (s->attached) {
             lt_log_info(&k->log, s->name,
                         "attached: start `lattice-%s --home %s` by hand; it is served once it "

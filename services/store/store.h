@@ -69,20 +69,28 @@ LT_NODISCARD lt_err_t lt_db_open(const lt_db_config_t *cfg, lt_db_t **out, lt_er
  * (home/identity.key) and the RocksDB database (home/store.rdb) as needed. */
 LT_NODISCARD lt_err_t lt_db_open_home(const char *home, const lt_logger_t *log, lt_db_t **out,
                                       lt_errbuf_t *eb);
-/* The OS half of lt_db_open_home, for a caller that hands the backend on
- * (the lattice-store process gives it to the store actor): creates the home
- * (0700) if missing, opens home/store.rdb with every column family (tables.h)
- * and loads or creates home/identity.key, in that order, so the database lock
- * is held before a key is created. On success the caller owns *kv (close it
- * with lt_kv_close) and should lt_identity_wipe(id) when done. LT_ELOCKED
- * when another process holds the home; LT_ECORRUPT, LT_EIO, LT_EINVAL (a
- * missing or too long path) otherwise, with one line in eb. */
 /* The default home (DESIGN.md §8): $LATTICE_HOME, else
  * $XDG_DATA_HOME/lattice, else $HOME/.local/share/lattice (empty variables
  * count as unset). LT_EINVAL when none is set or the path does not fit cap
  * (out is then ""). Every program and the client library use this one. */
 LT_NODISCARD lt_err_t lt_home_default(char *out, size_t cap);
 
+/* What a home holds: latticed's RocksDB database, or lattice-nano's log
+ * (kv_log.h). A home holds one or the other; each program refuses the
+ * other's. */
+#define LT_HOME_RDB_DIR  "store.rdb"
+#define LT_HOME_LOG_FILE "store.log"
+
+/* The OS half of lt_db_open_home, for a caller that hands the backend on
+ * (the lattice-store process gives it to the store actor): creates the home
+ * (0700) if missing, opens home/store.rdb with every column family (tables.h)
+ * and loads or creates home/identity.key, in that order, so the database lock
+ * is held before a key is created. On success the caller owns *kv (close it
+ * with lt_kv_close) and should lt_identity_wipe(id) when done. LT_ELOCKED
+ * when another process holds the home; LT_EINVAL for a home lattice-nano
+ * keeps (home/store.log); LT_ECORRUPT, LT_EIO, LT_EINVAL (a missing or too
+ * long path) otherwise, with one line in eb. In lt-store-rocksdb, with
+ * lt_db_open_home. */
 LT_NODISCARD lt_err_t lt_home_open_kv(const char *home, lt_kv_t **kv, lt_identity_t *id,
                                       lt_errbuf_t *eb);
 /* Commits pending writes (synced); then delivers their events. */

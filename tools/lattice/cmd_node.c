@@ -16,6 +16,7 @@ void lt_cli_json_service(lt_json_t *j, const lt_client_service_t *s)
     lt_json_field_u64(j, "restarts", s->restarts);
     lt_json_field_u64(j, "proto", s->proto);
     lt_json_field_bool(j, "attached", s->attached);
+    lt_json_field_bool(j, "in_process", s->in_process);
     lt_json_field_u64(j, "since_ms", s->since_ms);
     lt_json_field_u64(j, "queued", s->queued);
     lt_json_field_str(j, "last_exit", s->last_exit);
@@ -29,6 +30,8 @@ static void s_service_line(const char *indent, const lt_client_service_t *s)
            lt_client_service_state_name(s->state), s->pid, s->restarts);
     if (s->attached)
         fputs("  attached", stdout);
+    if (s->in_process)
+        fputs("  in-process", stdout);
     if (s->queued)
         printf("  queued %" PRIu32, s->queued);
     if (s->last_exit[0])
@@ -117,7 +120,7 @@ int lt_cli_cmd_node_status(lt_cli_t *cli, const lt_cli_call_t *call)
     printf("listen   ");
     for (size_t i = 0; i < st.nlisten; i++)
         printf(" %s", st.listen[i]);
-    printf("%s\n", st.nlisten ? "" : " (none: no peer links; latticed --listen)");
+    printf("%s\n", st.nlisten ? "" : " (none: no peer links; start the node with --listen)");
     printf("links     %zu\n", st.nlinks);
     for (size_t i = 0; i < st.nlinks; i++) {
         const lt_client_link_t *l = &st.links[i];

@@ -22,9 +22,11 @@ static const lt_cli_cmd_t s_commands[] = {
         .name = "node services",
         .summary = "the services the node supervises and their state",
         .help = "Prints one line per service: name, state (starting, ready, backoff,\n"
-                "failed, stopped, waiting), pid, restarts, and how it last exited.\n"
+                "failed, stopped, waiting), pid, restarts, and how it last exited;\n"
+                "\"in-process\" marks a service that runs in the node's own thread\n"
+                "(lattice-nano), whose pid is the node's.\n"
                 "--json: [{\"name\", \"state\", \"pid\", \"restarts\", \"proto\", \"attached\",\n"
-                "\"since_ms\", \"queued\", \"last_exit\", \"fail_reason\"}].",
+                "\"in_process\", \"since_ms\", \"queued\", \"last_exit\", \"fail_reason\"}].",
         .run = lt_cli_cmd_node_services,
     },
     {
