@@ -2177,3 +2177,177 @@ Test(cli, a_revoked_peer_receives_nothing_new)
     s_expect_ok(&r);
     lt_test_run_free(&r);
 }
+
+/* ---- lattice-nano: a whole node in one thread, no RocksDB ---- */
+
+static lt_node_opts_t s_nano_opts(const char *const *args)
+{
+    return (lt_node_opts_t){
+        .ready = s_all_services, .args = args, .program = lt_test_env_path("LT_LATTICE_NANO")};
+}
+
+/* Runs `lattice --home home ARGS` and expects it to succeed. */
+#define S_CLI_OK(home, ...)                                                                        \
+    do {                                                                                           \
+        lt_test_run_t r_;                                                                          \
+        S_CLI_HOME(&r_, home, __VA_ARGS__);                                                        \
+        s_expect_ok(&r_);                                                                          \
+        lt_test_run_free(&r_);                                                                     \
+    } while (0)
+
+/* The output of `lattice --home home ARGS` (one line, no newline). */
+static void s_cli_line(const char *home, const char *a0, const char *a1, const char *a2, char *out,
+                       size_t cap)
+{
+    lt_test_run_t r;
+    S_CLI_HOME(&r, home, a0, a1, a2);
+    s_out_line(&r, 0, out, cap);
+}
+
+static bool s_file_exists(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+Test(cli, nano_runs_every_service_in_its_own_process_and_keeps_writes_in_its_log)
+{
+    static const char *const none[] = {NULL};
+    lt_node_opts_t o = s_nano_opts(none);
+    s_node = lt_node_start(&o);
+    /* One process: every service is in-process, with the node's pid. */
+    s_jv_t *list = s_cli_json("node", "services", NULL, NULL);
+    cr_assert_eq(list->n, 3);
+    for (size_t i = 0; i < list->n; i++) {
+        s_expect_service(&list->v[i]);
+        cr_assert_str_eq(s_jstr(&list->v[i], "state"), "ready");
+        cr_assert(s_jbool(&list->v[i], "in_process"));
+        cr_assert_eq((pid_t)s_jnum(&list->v[i], "pid"), s_node->pid);
+    }
+    s_jfree(&list);
+
+    char id[33], h[65], got[128];
+    s_create("nano", NULL, id);
+    s_put("nano", "k", "before", h);
+    /* A restart of the store is a restart of its actor: what it committed
+     * is read back from the log. */
+    S_CLI_OK(s_node->home, "node", "restart", "store");
+    lt_node_want_t again = {.state = LT_NODE_READY, .min_restarts = 1};
+    cr_assert(lt_node_wait_service(s_node, "store", &again, 0, NULL));
+    s_cli_line(s_node->home, "get", "nano", "k", got, sizeof got);
+    cr_assert_str_eq(got, "before");
+
+    s_put("nano", "k", "after", h);
+    cr_assert_eq(lt_node_stop(s_node), 0);
+    cr_assert(s_file_exists(s_node->home, "store.log"));
+    cr_assert_not(s_file_exists(s_node->home, "store.rdb"), "lattice-nano made a RocksDB database");
+    lt_node_t *again_node = lt_node_start_on(s_node, &o);
+    s_cli_line(again_node->home, "get", id, "k", got, sizeof got);
+    cr_assert_str_eq(got, "after");
+    lt_node_destroy(&again_node);
+}
+
+Test(cli, nano_in_memory_keeps_nothing_past_its_run)
+{
+    static const char *const mem[] = {"--storage", "memory", NULL};
+    lt_node_opts_t o = s_nano_opts(mem);
+    s_node = lt_node_start(&o);
+    char id[33], h[65];
+    s_create("gone", NULL, id);
+    s_put("gone", "k", "v", h);
+    cr_assert_eq(lt_node_stop(s_node), 0);
+    cr_assert_not(s_file_exists(s_node->home, "store.log"));
+    lt_node_t *n = lt_node_start_on(s_node, &o);
+    lt_test_run_t r;
+    S_CLI_HOME(&r, n->home, "store", "list");
+    s_expect_ok(&r);
+    cr_assert_eq(r.out_len, 0, "a memory node kept: %s", r.out);
+    lt_test_run_free(&r);
+    lt_node_destroy(&n);
+}
+
+Test(cli, nano_and_latticed_each_refuse_the_others_home)
+{
+    /* A latticed home (store.rdb) under lattice-nano: its store fails with
+     * the reason, the kernel keeps serving. */
+    lt_node_opts_t po = {.ready = s_store_only};
+    s_node = lt_node_start(&po);
+    cr_assert_eq(lt_node_stop(s_node), 0);
+    static const char *const none[] = {NULL};
+    lt_node_opts_t no = s_nano_opts(none);
+    no.ready = NULL;
+    lt_node_t *n = lt_node_start_on(s_node, &no);
+    lt_node_want_t failed = {.state = LT_NODE_FAILED};
+    cr_assert(lt_node_wait_service(n, "store", &failed, 0, NULL));
+    lt_test_run_t r;
+    S_CLI_HOME(&r, n->home, "node", "services");
+    s_expect_ok(&r);
+    cr_assert(strstr(r.out, "holds a latticed node (store.rdb)"), "%s", r.out);
+    lt_test_run_free(&r);
+    cr_assert_eq(lt_node_stop(n), 0);
+    lt_node_destroy(&n);
+
+    /* A lattice-nano home (store.log) under latticed: lattice-store
+     * refuses it as needing a person (exit 100: failed, not restarted). */
+    s_joiner = lt_node_start(&no);
+    cr_assert_eq(lt_node_stop(s_joiner), 0);
+    n = lt_node_start_on(s_joiner, &(lt_node_opts_t){.ready = NULL});
+    cr_assert(lt_node_wait_service(n, "store", &failed, 0, NULL));
+    cr_assert_not(s_file_exists(s_joiner->home, "store.rdb"));
+    cr_assert_eq(lt_node_stop(n), 0);
+    lt_node_destroy(&n);
+}
+
+Test(cli, a_nano_node_joins_a_latticed_node_and_they_replicate_both_ways)
+{
+    /* B (nano) listens on a fixed port: A finds it there again after B was
+     * killed and restarted. */
+    static const char *const alisten[] = {"--listen", "tcp://127.0.0.1:0", NULL};
+    lt_node_opts_t lo = {.ready = s_all_services, .args = alisten};
+    s_node = lt_node_start(&lo);
+    char addr[64];
+    snprintf(addr, sizeof addr, "tcp://127.0.0.1:%u", s_free_port());
+    const char *const blisten[] = {"--listen", addr, NULL};
+    lt_node_opts_t bo = s_nano_opts(blisten);
+    s_joiner = lt_node_start(&bo);
+
+    char id[33], h[65];
+    s_create("mixed", NULL, id);
+    for (int i = 0; i < 20; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "a-%d", i);
+        s_put("mixed", k, "from a", h);
+    }
+    /* The join clones the store into B's log. */
+    s_join_from(s_node->home, s_joiner->home, id);
+    s_wait_value(s_joiner->home, id, "a-19", "from a", NULL);
+    s_wait_value(s_joiner->home, id, "a-0", "from a", NULL);
+    cr_assert(s_wait_online(s_joiner->home, id, NULL), "B's link to A never came up");
+    s_put("mixed", "later", "gossiped", h);
+    s_wait_value(s_joiner->home, id, "later", "gossiped", NULL);
+    S_CLI_OK(s_joiner->home, "put", id, "b", "from nano");
+    s_wait_value(s_node->home, id, "b", "from nano", NULL);
+
+    /* kill -9 of B right after its writes were acknowledged: each one is in
+     * its log, and after the restart A has them all and B has what A wrote
+     * meanwhile. */
+    for (int i = 0; i < 10; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "b-%d", i);
+        S_CLI_OK(s_joiner->home, "put", id, k, "acked");
+    }
+    lt_node_kill9(s_joiner);
+    s_put("mixed", "while-b-was-down", "caught up", h);
+    lt_node_t *b = lt_node_start_on(s_joiner, &bo);
+    for (int i = 0; i < 10; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "b-%d", i);
+        char got[64];
+        s_cli_line(b->home, "get", id, k, got, sizeof got);
+        cr_assert_str_eq(got, "acked", "an acknowledged write was lost: %s", k);
+        s_wait_value(s_node->home, id, k, "acked", NULL);
+    }
+    s_wait_value(b->home, id, "while-b-was-down", "caught up", NULL);
+    lt_node_destroy(&b);
+}

@@ -446,7 +446,7 @@ void lt_node_dump(const lt_node_t *n)
 
 static void s_launch(lt_node_t *n, const lt_node_opts_t *opts)
 {
-    const char *latticed = lt_test_env_path("LT_LATTICED");
+    const char *latticed = opts && opts->program ? opts->program : lt_test_env_path("LT_LATTICED");
     const char *argv[64];
     size_t argc = 0;
     argv[argc++] = latticed;

@@ -133,6 +133,7 @@ typedef struct {
     const char *const *env;   /* extra environment "NAME=value", NULL-ended; may be NULL */
     const char *const *ready; /* services to wait READY for, NULL-ended; NULL: none */
     const char *home;         /* an existing home to reuse; NULL: <dir>/home */
+    const char *program;      /* the kernel to run; NULL: $LT_LATTICED ($LT_LATTICE_NANO...) */
     bool no_wait;             /* return once spawned: do not wait for PING */
     uint32_t timeout_ms;      /* 0: LT_NODE_TIMEOUT_MS */
 } lt_node_opts_t;

@@ -1,5 +1,5 @@
 /* lattice-nano: a whole node in one executable and one thread (DESIGN.md
- * §2.1, boards/). The kernel of latticed (kernel/run.h) with its services —
+ * §2.1, boards/README.md). The kernel of latticed (kernel/run.h) with its services —
  * store, sync, gossip, the very same actor objects the service processes run
  * — hosted in its own loop by the cooperative runtime (kernel/inproc.h), and
  * a storage backend that needs no RocksDB: the append-only log file
