@@ -1053,6 +1053,8 @@ lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
         from = from >= st->seq ? st->seq : from + 1;
         if (from == 0)
             return LT_OK; /* empty store */
+        if (st->seq - from >= LT_STORE_VERIFY_TAIL)
+            from = st->seq - LT_STORE_VERIFY_TAIL + 1;
     }
     lt_buf_t scratch = LT_BUF_INIT, ib = LT_BUF_INIT;
     lt_hash_t prev = {{0}};

@@ -663,3 +663,27 @@ Test(corruption, full_verify_finds_damage_the_incremental_check_passed)
     cr_assert_eq(bad, 3);
     lt_db_close(&db);
 }
+
+/* ---- (g) the open's check is bounded ---- */
+
+Test(corruption, the_open_checks_at_most_the_last_records_and_a_full_verify_the_rest)
+{
+    /* Never reopened: nothing verified yet, more records than the open
+     * looks at. Damage inside its window fails the open (which changes
+     * nothing); damage before it passes the open, and the full verify finds
+     * it. */
+    const unsigned n = LT_STORE_VERIFY_TAIL + 40;
+    s_make(n, 64, false);
+    s_record_expect(n - 10, S_W_WALL + 4, n - 10, n - 9, "a record inside the window");
+    s_flip_record(5, S_W_WALL + 4);
+    lt_db_t *db = NULL;
+    lt_errbuf_t eb = {{0}};
+    lt_err_t rc = lt_test_db_reopen(s_fx.dir, &s_fx.id, &s_fx.clock, &db, &eb);
+    cr_assert_eq(rc, LT_OK, "the open looked past its window: %s", eb.msg);
+    uint64_t bad = 0;
+    cr_assert_eq(lt_store_verify(lt_db_store(db, &s_sid), true, &bad), LT_ECORRUPT);
+    /* Record 5 is unsigned: its change shows where the next one's prev no
+     * longer matches. */
+    cr_assert(bad == 5 || bad == 6, "full verify reported record %llu", (unsigned long long)bad);
+    lt_db_close(&db);
+}
