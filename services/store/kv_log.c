@@ -15,12 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define S_MAGIC       "LTKVLOG1"
-#define S_HEADER      16
-#define S_PERSONAL    "lt-kvlog-record1"
-#define S_KIND_BATCH  1
-#define S_MAX_RECORD  (256u << 20) /* a batch larger than this is damage */
-#define S_COMPACT_MIN (4u << 20)
+#define S_MAGIC         "LTKVLOG1"
+#define S_HEADER        16
+#define S_PERSONAL      "lt-kvlog-record1"
+#define S_KIND_BATCH    1
+#define S_MAX_RECORD    (256u << 20) /* a batch larger than this is damage */
+#define S_COMPACT_MIN   (4u << 20)
+#define S_COMPACT_CHUNK (1u << 20) /* bytes of live data per record a compaction writes */
 
 typedef struct {
     int fd, lock_fd;
@@ -213,19 +214,23 @@ static lt_err_t s_header(int fd, unsigned ncf)
 
 /* ---- compaction ---- */
 
-/* The live data as one record into out; its size. */
-static lt_err_t s_snapshot_record(lt_kv_t *mem, unsigned ncf, lt_buf_t *out)
+/* Appends the live data of mem to fd as batch records of about
+ * S_COMPACT_CHUNK bytes each, so that a compaction holds one chunk in
+ * memory, not a copy of the store (replaying the records one after the
+ * other gives the same data). *bytes is what was written. */
+static lt_err_t s_write_live(int fd, lt_kv_t *mem, unsigned ncf, lt_buf_t *rec, uint64_t *bytes)
 {
     lt_kv_op_t *ops = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, pending = 0;
     lt_err_t rc = LT_OK;
-    lt_kv_iter_t *its[LT_KV_MAX_CF] = {0};
+    *bytes = 0;
     for (unsigned cf = 0; rc == LT_OK && cf < ncf; cf++) {
-        rc = lt_kv_iter_new(mem, cf, &its[cf]);
+        lt_kv_iter_t *it = NULL;
+        rc = lt_kv_iter_new(mem, cf, &it);
         if (rc)
             break;
-        mem->ops->iter_seek_first(its[cf]);
-        for (; rc == LT_OK && mem->ops->iter_valid(its[cf]); mem->ops->iter_next(its[cf])) {
+        mem->ops->iter_seek_first(it);
+        for (; rc == LT_OK && mem->ops->iter_valid(it); mem->ops->iter_next(it)) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 256;
                 lt_kv_op_t *v = realloc(ops, cap * sizeof *v);
@@ -238,17 +243,30 @@ static lt_err_t s_snapshot_record(lt_kv_t *mem, unsigned ncf, lt_buf_t *out)
             lt_kv_op_t *o = &ops[n++];
             memset(o, 0, sizeof *o);
             o->cf = (uint8_t)cf;
-            o->key = mem->ops->iter_key(its[cf], &o->klen);
-            o->value = mem->ops->iter_value(its[cf], &o->vlen);
+            o->key = mem->ops->iter_key(it, &o->klen);
+            o->value = mem->ops->iter_value(it, &o->vlen);
+            pending += o->klen + o->vlen + 10;
+            /* The keys and values point into the iterator: a chunk is
+             * written before it moves to another family. */
+            if (pending >= S_COMPACT_CHUNK) {
+                rc = s_encode(ops, n, rec);
+                if (rc == LT_OK)
+                    rc = s_write_all(fd, rec->data, rec->len);
+                *bytes += rc == LT_OK ? rec->len : 0;
+                n = pending = 0;
+            }
         }
         if (rc == LT_OK)
-            rc = mem->ops->iter_status(its[cf]);
+            rc = mem->ops->iter_status(it);
+        if (rc == LT_OK && n) {
+            rc = s_encode(ops, n, rec);
+            if (rc == LT_OK)
+                rc = s_write_all(fd, rec->data, rec->len);
+            *bytes += rc == LT_OK ? rec->len : 0;
+            n = pending = 0;
+        }
+        mem->ops->iter_free(it);
     }
-    if (rc == LT_OK)
-        rc = s_encode(ops, n, out);
-    for (unsigned cf = 0; cf < ncf; cf++)
-        if (its[cf])
-            mem->ops->iter_free(its[cf]);
     free(ops);
     return rc;
 }
@@ -258,18 +276,15 @@ static lt_err_t s_compact(s_log_t *l, lt_kv_t *mem)
 {
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", l->path);
-    lt_buf_t rec = LT_BUF_INIT;
-    lt_err_t rc = s_snapshot_record(mem, l->ncf, &rec);
-    int fd = -1;
-    if (rc == LT_OK) {
-        fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-            rc = LT_EIO;
-    }
+    uint64_t live = 0;
+    lt_err_t rc = LT_OK;
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        rc = LT_EIO;
     if (rc == LT_OK)
         rc = s_header(fd, l->ncf);
     if (rc == LT_OK)
-        rc = s_write_all(fd, rec.data, rec.len);
+        rc = s_write_live(fd, mem, l->ncf, &l->rec, &live);
     if (rc == LT_OK && fsync(fd) != 0)
         rc = LT_EIO;
     if (rc == LT_OK && rename(tmp, l->path) != 0)
@@ -280,16 +295,14 @@ static lt_err_t s_compact(s_log_t *l, lt_kv_t *mem)
         if (fd >= 0)
             close(fd);
         unlink(tmp);
-        lt_buf_free(&rec);
         return rc;
     }
     close(l->fd);
     l->fd = fd;
-    l->size = S_HEADER + rec.len;
-    l->live = rec.len;
+    l->size = S_HEADER + live;
+    l->live = live;
     l->since = 0;
     l->st.compactions++;
-    lt_buf_free(&rec);
     return LT_OK;
 }
 
@@ -326,8 +339,10 @@ static lt_err_t s_write(void *ctx, lt_kv_t *inner, const lt_kv_batch_t *batch, b
         l->poisoned = true; /* recorded but not applied: memory is behind the file */
         return lt_fail(&l->eb, rc, "applying a recorded batch: %s", lt_kv_errmsg(inner));
     }
-    if (l->since > S_COMPACT_MIN && l->since > l->live)
-        (void)s_compact(l, inner); /* a failure keeps the old file: it holds everything */
+    if (l->since > S_COMPACT_MIN && l->since > l->live && s_compact(l, inner) != LT_OK) {
+        /* The old file holds everything: try again after as much again. */
+        l->since = 0;
+    }
     l->st.file_bytes = l->size;
     return LT_OK;
 }

@@ -18,9 +18,11 @@
  * changed.
  *
  * Compaction. When what was appended since the last compaction passes the
- * live data's size (and 4 MiB), the live data is written as one batch to
- * "<path>.tmp", synced, and renamed over the file: the file stays within
- * about twice the live data. A failed compaction leaves the old file in use.
+ * live data's size (and 4 MiB), the live data is written to "<path>.tmp"
+ * as batches of about 1 MiB (a compaction holds one in memory, not a copy
+ * of the store), synced, and renamed over the file: the file stays within
+ * about twice the live data. A failed compaction leaves the old file in use
+ * and is tried again after as much again has been appended.
  *
  * A lock on "<path>.lock" keeps a second process out (LT_ELOCKED). */
 #ifndef LT_KV_LOG_H

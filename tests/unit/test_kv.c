@@ -1337,6 +1337,40 @@ Test(kv, log_damaged_before_its_end_is_corrupt_and_left_as_it_is, .fini = s_fx_c
     cr_assert(strstr(eb.msg, "not a Lattice log"), "%s", eb.msg);
 }
 
+Test(kv, log_compaction_of_more_than_a_chunk_replays_to_the_same_data, .fini = s_fx_close)
+{
+    char path[PATH_MAX];
+    s_fx_tmpdir();
+    s_path(path, "log");
+    lt_kv_t *kv = s_fx.kv[0] = s_open_log(path, true);
+    static char v[4096];
+    memset(v, 'x', sizeof v - 1);
+    char k[16];
+    /* 1 500 live keys of 4 KiB (6 MB live, several compaction records per
+     * family), written three times over. */
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < 1500; i++) {
+            snprintf(k, sizeof k, "k%04d", i);
+            v[0] = (char)('a' + round);
+            v[1] = (char)('a' + i % 26);
+            s_put(kv, (unsigned)(i % S_NCF), k, v);
+        }
+    lt_kv_log_stats_t st;
+    lt_kv_log_stats(kv, &st);
+    cr_assert_geq(st.compactions, 1);
+    lt_kv_close(&s_fx.kv[0]);
+    kv = s_fx.kv[0] = s_open_log(path, false);
+    lt_buf_t got = LT_BUF_INIT;
+    for (int i = 0; i < 1500; i++) {
+        snprintf(k, sizeof k, "k%04d", i);
+        cr_assert_eq(lt_kv_get(kv, (unsigned)(i % S_NCF), (const uint8_t *)k, strlen(k), &got),
+                     LT_OK, "%s is missing after the compaction", k);
+        cr_assert_eq(got.len, sizeof v - 1);
+        cr_assert(got.data[0] == 'c' && got.data[1] == 'a' + i % 26, "%s holds an old value", k);
+    }
+    lt_buf_free(&got);
+}
+
 Test(kv, log_compacts_when_it_outgrows_its_live_data, .fini = s_fx_close)
 {
     char path[PATH_MAX];

@@ -550,7 +550,7 @@ int main(int argc, char **argv)
     char latticed[PATH_MAX];
     if (argc == 4 && strcmp(argv[1], LT_BENCH_FORWARDER_ARG) == 0)
         return lt_bench_route_forwarder_main(argv[2], argv[3]);
-    lt_bench_default_latticed(latticed, sizeof latticed);
+    (void)lt_bench_build_program("kernel/latticed", latticed, sizeof latticed);
     o.latticed = latticed;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -1,4 +1,4 @@
-/* bench-ipc: the clock, notes, percentiles and the latticed child process
+/* The node child process, /proc and the build's programs
  * (bench_ipc_common.h). */
 
 /* nftw() is an XSI function. */
@@ -52,6 +52,27 @@ double lt_bench_proc_cpu_s(pid_t pid)
     return (double)total * 1e-9;
 }
 
+long long lt_bench_proc_mem_bytes(pid_t pid, const char *file, const char *field)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t flen = strlen(field);
+    long long kb = -1;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':') {
+            if (sscanf(line + flen + 1, "%lld", &kb) != 1)
+                kb = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
+}
+
 bool lt_bench_ipc_endpoint(const char *dir, const char *name, char *out, size_t cap)
 {
     struct sockaddr_un sun;
@@ -65,7 +86,7 @@ bool lt_bench_ipc_endpoint(const char *dir, const char *name, char *out, size_t 
     return true;
 }
 
-/* ---- the latticed child ---- */
+/* ---- the node child ---- */
 
 static void s_describe_status(int wstatus, char *out, size_t cap)
 {
@@ -141,6 +162,8 @@ int lt_bench_node_start(lt_bench_node_t *node, const char *latticed, const char 
 {
     memset(node, 0, sizeof *node);
     *client = NULL;
+    const char *base = strrchr(latticed, '/');
+    snprintf(node->prog, sizeof node->prog, "%s", base ? base + 1 : latticed);
     if (snprintf(node->home, sizeof node->home, "%s", home) >= (int)sizeof node->home ||
         snprintf(node->log, sizeof node->log, "%s", log) >= (int)sizeof node->log) {
         lt_bench_note("path too long: %s", home);
@@ -155,7 +178,7 @@ int lt_bench_node_start(lt_bench_node_t *node, const char *latticed, const char 
     size_t argc = 3;
     for (size_t i = 0; args && args[i]; i++) {
         if (i == S_MAX_ARGS) {
-            lt_bench_note("too many latticed arguments");
+            lt_bench_note("too many %s arguments", node->prog);
             return -1;
         }
         argv[argc++] = args[i];
@@ -235,7 +258,7 @@ int lt_bench_node_wait_service(lt_bench_node_t *node, lt_client_t *c, const char
             }
         }
         if (!lt_bench_node_alive(node)) {
-            lt_bench_note("latticed exited while waiting for service %s", name);
+            lt_bench_note("%s exited while waiting for service %s", node->prog, name);
             return s_node_fail(node);
         }
         if (lt_bench_now() > deadline) {
@@ -261,8 +284,8 @@ int lt_bench_node_stop(lt_bench_node_t *node)
     double deadline = lt_bench_now() + LT_BENCH_STOP_MS / 1000.0;
     while (lt_bench_node_alive(node)) {
         if (lt_bench_now() > deadline) {
-            lt_bench_note("latticed (pid %d) did not stop within %d ms of SIGTERM: killing it",
-                          (int)pid, LT_BENCH_STOP_MS);
+            lt_bench_note("%s (pid %d) did not stop within %d ms of SIGTERM: killing it",
+                          node->prog, (int)pid, LT_BENCH_STOP_MS);
             kill(pid, SIGKILL);
             int st;
             waitpid(pid, &st, 0);
@@ -274,13 +297,13 @@ int lt_bench_node_stop(lt_bench_node_t *node)
     if (!WIFEXITED(node->wstatus) || WEXITSTATUS(node->wstatus) != 0) {
         char why[64];
         s_describe_status(node->wstatus, why, sizeof why);
-        lt_bench_note("latticed (pid %d) ended with %s after SIGTERM", (int)pid, why);
+        lt_bench_note("%s (pid %d) ended with %s after SIGTERM", node->prog, (int)pid, why);
         return -1;
     }
     return 0;
 }
 
-void lt_bench_default_latticed(char *out, size_t cap)
+bool lt_bench_build_program(const char *rel, char *out, size_t cap)
 {
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -292,8 +315,11 @@ void lt_bench_default_latticed(char *out, size_t cap)
                 break;
             *slash = '\0';
         }
-        if (snprintf(out, cap, "%s/kernel/latticed", exe) < (int)cap && access(out, X_OK) == 0)
-            return;
+        int n = snprintf(out, cap, "%s/%s", exe, rel);
+        if (n > 0 && (size_t)n < cap && access(out, X_OK) == 0)
+            return true;
     }
-    snprintf(out, cap, "latticed");
+    const char *base = strrchr(rel, '/');
+    snprintf(out, cap, "%s", base ? base + 1 : rel);
+    return false;
 }

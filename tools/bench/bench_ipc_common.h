@@ -1,7 +1,9 @@
-/* bench-ipc: what its parts share. The clock, progress lines on stderr,
- * percentiles, and a latticed child process in a temporary home: started,
- * waited for by polling until it answers (never a bare sleep), stopped with
- * SIGTERM. See bench_ipc.c for the benchmark itself. */
+/* What the benchmarks that run nodes share (bench-ipc, bench-sync --nodes,
+ * bench-nano). The clock, progress lines on stderr, percentiles, what /proc
+ * says of a process, the build's programs, and a node child process
+ * (latticed, or lattice-nano, which serves the same kernel socket) in a
+ * temporary home: started, waited for by polling until it answers (never a
+ * bare sleep), stopped with SIGTERM. */
 #ifndef LT_BENCH_IPC_COMMON_H
 #define LT_BENCH_IPC_COMMON_H
 
@@ -22,7 +24,7 @@
 #define LT_BENCH_SERVICE_MS 15000
 #define LT_BENCH_STOP_MS    15000
 
-/* One line on stderr, prefixed "bench-ipc: ". */
+/* One line on stderr, prefixed with the program's name ("bench-ipc: "). */
 void lt_bench_note(const char *fmt, ...) LT_PRINTF(1, 2);
 
 /* CLOCK_MONOTONIC in seconds. */
@@ -41,9 +43,17 @@ double lt_bench_quantile(double *v, size_t n, double p);
  * when it cannot be read. */
 double lt_bench_proc_cpu_s(pid_t pid);
 
-/* <build>/tools/bench/<bench> -> <build>/kernel/latticed when it exists,
- * else "latticed" (looked up in PATH). */
-void lt_bench_default_latticed(char *out, size_t cap);
+/* A field given in kB of /proc/<pid>/<file>, in bytes: of "status",
+ * "VmHWM" (the peak resident set) or "VmRSS"; of "smaps_rollup", "Pss" (the
+ * resident set with each shared page divided among the processes that map
+ * it). -1 when it cannot be read. */
+long long lt_bench_proc_mem_bytes(pid_t pid, const char *file, const char *field);
+
+/* A program of the build tree this executable is in: `rel` is its path in
+ * the tree ("kernel/latticed"). <build>/tools/bench/<bench> -> <build>/<rel>
+ * into out and true when that is an executable; else the last part of rel
+ * ("latticed", looked up in PATH when run) and false. */
+bool lt_bench_build_program(const char *rel, char *out, size_t cap);
 
 /* "ipc://<dir>/<name>" into out; false (with a note) when the path does not
  * fit an AF_UNIX socket address. */
@@ -55,10 +65,11 @@ void lt_bench_rm_tree(const char *dir);
 /* The file system dir is on ("ext4", "tmpfs", ...): fsync costs depend on it. */
 void lt_bench_fs_name(const char *dir, char *out, size_t len);
 
-/* A latticed child process in its own home. */
+/* A node child process (latticed or lattice-nano) in its own home. */
 typedef struct {
-    pid_t pid;   /* 0: not running */
-    int wstatus; /* waitpid status once it has exited */
+    pid_t pid;     /* 0: not running */
+    char prog[64]; /* the program's name, for notes ("latticed") */
+    int wstatus;   /* waitpid status once it has exited */
     char home[LT_BENCH_PATH_MAX];
     char log[LT_BENCH_PATH_MAX]; /* its stdout and stderr */
     bool log_shown;              /* lt_bench_node_log_tail ran */
@@ -69,7 +80,8 @@ typedef struct {
  * until it answers a ping. On success *client is a connected handle with
  * timeout_ms (the caller closes it) and 0 is returned; on failure the node
  * is stopped, a note says why (with the tail of the log) and -1 is
- * returned. `latticed` is a path, or a bare name looked up in PATH. */
+ * returned. `latticed` is a path, or a bare name looked up in PATH: any
+ * program that takes --home and serves the kernel socket there. */
 int lt_bench_node_start(lt_bench_node_t *node, const char *latticed, const char *home,
                         const char *log, const char *const *args, uint32_t timeout_ms,
                         lt_client_t **client);

@@ -419,7 +419,7 @@ int main(int argc, char **argv)
     s_opts_t o = {.seed = 1};
     lt_recon_config_default(&o.cfg);
     char latticed[PATH_MAX];
-    lt_bench_default_latticed(latticed, sizeof latticed);
+    (void)lt_bench_build_program("kernel/latticed", latticed, sizeof latticed);
     o.nodes_opts.latticed = latticed;
     o.nodes_opts.home_dir = "/tmp";
     for (int i = 1; i < argc; i++) {

@@ -13,6 +13,7 @@
 
 #include "bench_sync_nodes.h"
 
+#include "bench_fill.h"
 #include "bench_ipc_common.h"
 #include "bench_util.h"
 
@@ -22,7 +23,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +31,7 @@
 
 #define S_CALL_MS         30000  /* client timeout of ordinary calls */
 #define S_CLONE_CALL_MS   120000 /* ... of the join and of each chunk of the clone */
-#define S_BUILD_CLIENTS   16     /* the store groups concurrent writes into one commit */
-#define S_KEY_LEN         16
-#define S_VALUE_LEN       100
+#define S_VALUE_LEN       LT_BENCH_FILL_VALUE_LEN
 #define S_POOL_LEN        65536
 #define S_VERIFY_THREADS  2
 #define S_VERIFY_S        1.0
@@ -167,116 +165,6 @@ static void s_cpu_read(const s_node_t *a, const s_node_t *b, s_cpu_t *out)
     out->sync_gossip =
         lt_bench_proc_cpu_s((pid_t)a->sync_pid) + lt_bench_proc_cpu_s((pid_t)a->gossip_pid) +
         lt_bench_proc_cpu_s((pid_t)b->sync_pid) + lt_bench_proc_cpu_s((pid_t)b->gossip_pid);
-}
-
-/* ---- building A's store ---- */
-
-typedef struct {
-    const char *home;
-    lt_client_store_id_t store;
-    const uint8_t *pool;
-    uint64_t n;
-    atomic_uint_fast64_t next, done;
-    atomic_bool failed;
-    pthread_mutex_t mu;
-    char err[256];
-} s_build_t;
-
-/* A 16-byte key: "c/" and the index in 14 decimal digits (--clone-n is at
- * most 10^8). key holds 32 bytes. */
-static void s_build_key(char *key, uint64_t i)
-{
-    snprintf(key, 32, "c/%014" PRIu64, i);
-}
-
-static void s_build_fail(s_build_t *b, const char *what, const char *why)
-{
-    pthread_mutex_lock(&b->mu);
-    if (!b->err[0])
-        snprintf(b->err, sizeof b->err, "%s: %s", what, why);
-    pthread_mutex_unlock(&b->mu);
-    atomic_store(&b->failed, true);
-}
-
-static void *s_builder_main(void *arg)
-{
-    s_build_t *b = arg;
-    lt_client_opts_t opts = {.home = b->home, .timeout_ms = S_CALL_MS};
-    lt_errbuf_t eb = {{0}};
-    lt_client_t *c = NULL;
-    if (lt_client_connect(&opts, &c, &eb) != LT_OK) {
-        s_build_fail(b, "connecting a writer to A", eb.msg);
-        return NULL;
-    }
-    while (!atomic_load(&b->failed)) {
-        uint64_t i = atomic_fetch_add(&b->next, 1);
-        if (i >= b->n)
-            break;
-        char key[32];
-        s_build_key(key, i);
-        lt_client_hash_t h;
-        /* Values are 100-byte windows of a random pool: distinct, incompressible. */
-        const uint8_t *value = b->pool + (i * 37) % (S_POOL_LEN - S_VALUE_LEN);
-        if (lt_client_put(c, &b->store, key, S_KEY_LEN, value, S_VALUE_LEN, &h) != LT_OK) {
-            s_build_fail(b, "a put on A", lt_client_errmsg(c));
-            break;
-        }
-        atomic_fetch_add(&b->done, 1);
-    }
-    lt_client_close(&c);
-    return NULL;
-}
-
-static int s_build(s_node_t *a, const lt_client_store_id_t *store, const uint8_t *pool, uint64_t n,
-                   lt_bench_nodes_result_t *r)
-{
-    static s_build_t b; /* large and shared with the writers */
-    memset(&b, 0, sizeof b);
-    b.home = a->node.home;
-    b.store = *store;
-    b.pool = pool;
-    b.n = n;
-    atomic_init(&b.next, 0);
-    atomic_init(&b.done, 0);
-    atomic_init(&b.failed, false);
-    pthread_mutex_init(&b.mu, NULL);
-    r->build_clients = S_BUILD_CLIENTS;
-    lt_bench_note("building A's store: %" PRIu64 " puts of %d-byte keys and %d-byte values "
-                  "from %d clients",
-                  n, S_KEY_LEN, S_VALUE_LEN, S_BUILD_CLIENTS);
-    pthread_t th[S_BUILD_CLIENTS];
-    int started = 0;
-    double t0 = lt_bench_now(), last = t0;
-    for (; started < S_BUILD_CLIENTS; started++)
-        if (pthread_create(&th[started], NULL, s_builder_main, &b) != 0) {
-            s_build_fail(&b, "starting the writers", strerror(errno));
-            break;
-        }
-    /* Progress: poll the count the writers keep. */
-    while (started > 0 && !atomic_load(&b.failed) && atomic_load(&b.done) < n) {
-        lt_bench_pause_ms(100);
-        double t = lt_bench_now();
-        if (t - last >= S_PROGRESS_S) {
-            uint64_t d = atomic_load(&b.done);
-            lt_bench_note("  %" PRIu64 " / %" PRIu64 " (%.0f puts/s)", d, n, (double)d / (t - t0));
-            last = t;
-        }
-        if (!lt_bench_node_alive(&a->node)) {
-            s_build_fail(&b, "node A", "latticed exited");
-            break;
-        }
-    }
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    r->build_s = lt_bench_now() - t0;
-    pthread_mutex_destroy(&b.mu);
-    if (atomic_load(&b.failed)) {
-        lt_bench_note("building A's store failed: %s", b.err);
-        return -1;
-    }
-    lt_bench_note("  %" PRIu64 " puts in %.1f s (%.0f puts/s)", n, r->build_s,
-                  (double)n / r->build_s);
-    return 0;
 }
 
 /* ---- join and clone ---- */
@@ -642,7 +530,10 @@ static int s_phase(const lt_bench_nodes_opts_t *o, const char *base, s_node_t *a
         lt_bench_note("creating a KV store on A: %s", lt_client_errmsg(a->c));
         return -1;
     }
-    if (s_build(a, &store, pool, o->clone_n, r) != 0)
+    /* The store groups concurrent writes into one commit. */
+    r->build_clients = LT_BENCH_FILL_CLIENTS;
+    if (lt_bench_fill(&a->node, "A", &store, pool, sizeof pool, o->clone_n, r->build_clients,
+                      &r->build_s) != 0)
         return -1;
     lt_client_store_info_t info;
     if (lt_client_store_info(a->c, &store, &info) != LT_OK) {
