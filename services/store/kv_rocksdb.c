@@ -34,7 +34,7 @@
  * store's witness check to refuse.
  *
  * Tuning: one LRU block cache per backend shared by its families, a full bloom
- * filter, 8 MiB memtables, a 4 MiB write-ahead log (which bounds what a
+ * filter, 8 MiB memtables, a 2 MiB write-ahead log (which bounds what a
  * restart replays), no compression in levels 0-1, level 0 compacted at 8
  * files, paranoid checks when opening. The numbers suit a single
  * store on a desktop or server; boards get the flash-log backend instead. */
@@ -56,7 +56,7 @@
 #define S_BLOCK_CACHE_BYTES     ((size_t)64 << 20)
 #define S_WRITE_BUFFER_BYTES    ((size_t)8 << 20)
 #define S_DB_WRITE_BUFFER_BYTES ((size_t)128 << 20)
-#define S_MAX_WAL_BYTES         ((uint64_t)4 << 20)
+#define S_MAX_WAL_BYTES         ((uint64_t)2 << 20)
 #define S_BLOOM_BITS_PER_KEY    10.0
 #define S_L0_COMPACTION_TRIGGER 8
 #define S_NUM_LEVELS            7 /* RocksDB's default */
@@ -620,14 +620,14 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
     /* A restart's latency is mostly this open (bench-ipc restart_ms), and
      * recovery replays the write-ahead log into memtables (some 20 ms a MB
      * on a small VM), then flushes what it replayed: keep the log short.
-     * Past 4 MB the memtables holding its oldest part are flushed, so a
-     * crash in the middle of heavy writes replays 4 to 6 MB, not the 28 MB
+     * Past 2 MB the memtables holding its oldest part are flushed, so a
+     * crash in the middle of heavy writes replays 2 to 3 MB, not the 28 MB
      * that a 32 MB bound let bench-ipc's put phase leave (0.7 s of replay);
-     * its put rate did not measurably drop. Memtables then stay far below
-     * the write buffer size, which is kept small for the filters below.
-     * Recovery without that flush (avoid_flush_during_recovery) was tried:
-     * each restart then replays every earlier restart's log again, and
-     * repeated restarts got slower. */
+     * its put rate did not measurably drop. (At 4 MB the first restart after
+     * the put phase took 168 and 324 ms in two runs, at 2 MB 171 and 116.) Memtables then stay far
+     * below the write buffer size, which is kept small for the filters below. Recovery without that
+     * flush (avoid_flush_during_recovery) was tried: each restart then replays every earlier
+     * restart's log again, and repeated restarts got slower. */
     rocksdb_options_set_max_total_wal_size(o, S_MAX_WAL_BYTES);
     rdb->options = o;
     /* Families where most lookups miss (new hashes) get a memtable bloom
@@ -636,7 +636,7 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
      * buffer size), at every open and every flush; 1.6 MB a family at 0.05
      * of 32 MB made opening 13 families twice cost 200 ms of a restart, and
      * 0.01 of 32 MB still cost 5 ms. 0.01 of 8 MB gives these families well
-     * over 25 bits per key of a memtable that the 4 MB log bound fills. */
+     * over 25 bits per key of a memtable that the 2 MB log bound fills. */
     rdb->bloom_cfs = opts->bloom_cfs;
     if (rdb->bloom_cfs) {
         rdb->options_bloom = rocksdb_options_create_copy(o);
