@@ -983,6 +983,24 @@ lt_err_t lt_client_store_info(lt_client_t *c, const lt_client_store_id_t *id,
     return lt_client_decode_store_info(c->reply.data, c->reply.len, out, &c->eb);
 }
 
+lt_err_t lt_client_store_verify(lt_client_t *c, const lt_client_store_id_t *id, uint64_t *records)
+{
+    lt_errbuf_clear(&c->eb);
+    *records = 0;
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = s_store_ref(c, id, false, &b);
+    /* Not resent after a silence: the answer comes at the end, and a copy
+     * would wait behind the first. Sent again when refused for now (a
+     * restarting store, another verify running). */
+    s_call_t k = {S_STORE, lattice_store_StoreMsgType_STORE_VERIFY, &b, true, false, id};
+    if (rc == LT_OK)
+        rc = s_call(c, &k);
+    lt_buf_free(&b);
+    if (rc)
+        return rc;
+    return lt_client_decode_store_verified(c->reply.data, c->reply.len, records, &c->eb);
+}
+
 lt_err_t lt_client_store_remove(lt_client_t *c, const lt_client_store_id_t *id)
 {
     lt_errbuf_clear(&c->eb);

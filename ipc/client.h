@@ -176,6 +176,16 @@ LT_NODISCARD lt_err_t lt_client_store_list(lt_client_t *c, lt_client_store_t **o
 LT_NODISCARD lt_err_t lt_client_store_info(lt_client_t *c, const lt_client_store_id_t *id,
                                            lt_client_store_info_t *out);
 LT_NODISCARD lt_err_t lt_client_store_remove(lt_client_t *c, const lt_client_store_id_t *id);
+/* Checks the store's whole witness chain and the signature of every
+ * intention in it (`lattice store verify`); *records is how many records
+ * were checked. The store checks a slice at a time and answers at the end:
+ * a large store takes its time (some 60 us a record), so give the handle a
+ * timeout to match (lt_client_set_timeout). LT_ECORRUPT with the record
+ * named in lt_client_errmsg when the chain or a signature is broken. One
+ * verify runs at a time on a node: a second waits for the first (until the
+ * timeout). */
+LT_NODISCARD lt_err_t lt_client_store_verify(lt_client_t *c, const lt_client_store_id_t *id,
+                                             uint64_t *records);
 /* A full hex id, a unique hex prefix, or a name -> id. LT_ENOTFOUND when
  * nothing matches, LT_EEXIST when several stores do. */
 LT_NODISCARD lt_err_t lt_client_store_resolve(lt_client_t *c, const char *query,

@@ -306,6 +306,16 @@ lt_err_t lt_client_decode_store_list(const uint8_t *body, size_t len, lt_client_
     return rc;
 }
 
+lt_err_t lt_client_decode_store_verified(const uint8_t *body, size_t len, uint64_t *records,
+                                         lt_errbuf_t *eb)
+{
+    lattice_store_StoreVerified m = lattice_store_StoreVerified_init_zero;
+    if (!s_decode(lattice_store_StoreVerified_fields, &m, body, len))
+        return s_malformed(eb, S_STORE, "the verify's result does not decode");
+    *records = m.records;
+    return LT_OK;
+}
+
 lt_err_t lt_client_decode_store_info(const uint8_t *body, size_t len, lt_client_store_info_t *out,
                                      lt_errbuf_t *eb)
 {

@@ -64,6 +64,10 @@ LT_NODISCARD lt_err_t lt_client_decode_store_list(const uint8_t *body, size_t le
 LT_NODISCARD lt_err_t lt_client_decode_store_info(const uint8_t *body, size_t len,
                                                   lt_client_store_info_t *out, lt_errbuf_t *eb);
 
+/* A StoreVerified (STORE_VERIFY). */
+LT_NODISCARD lt_err_t lt_client_decode_store_verified(const uint8_t *body, size_t len,
+                                                      uint64_t *records, lt_errbuf_t *eb);
+
 /* ---- core:kvstore and core:logstore ---- */
 
 /* A Written (every write): the intention's hash (hash may be NULL). */

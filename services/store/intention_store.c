@@ -1043,32 +1043,45 @@ static lt_err_t s_check_sig(lt_store_t *st, uint64_t seq, const lt_hash_t *rec_h
     return rc;
 }
 
-lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
+lt_err_t lt_store_verify_begin(lt_store_t *st, bool full, lt_store_verify_t *v, uint64_t *bad_seq)
 {
+    memset(v, 0, sizeof *v);
+    v->full = full;
+    v->end = st->seq;
     uint64_t from = 1;
     if (!full) {
         lt_err_t rc = s_meta_get_u64(st, "verified", &from);
         if (rc)
             return rc;
         from = from >= st->seq ? st->seq : from + 1;
-        if (from == 0)
-            return LT_OK; /* empty store */
+        if (from == 0) {
+            v->next = 1; /* empty store: nothing to check */
+            return LT_OK;
+        }
         if (st->seq - from >= LT_STORE_VERIFY_TAIL)
             from = st->seq - LT_STORE_VERIFY_TAIL + 1;
     }
-    lt_buf_t scratch = LT_BUF_INIT, ib = LT_BUF_INIT;
-    lt_hash_t prev = {{0}};
-    lt_err_t rc = LT_OK;
-    if (from > 1) {
+    v->next = from;
+    if (from > 1 && from <= v->end) {
         /* The last verified record anchors the chain; re-hash it. */
+        lt_buf_t scratch = LT_BUF_INIT;
         lt_witness_t w;
-        rc = s_read_record(st, from - 1, &w, &scratch);
+        lt_err_t rc = s_read_record(st, from - 1, &w, &scratch);
+        if (rc == LT_OK)
+            lt_witness_hash(&w, &v->prev);
+        lt_buf_free(&scratch);
         if (rc)
-            rc = s_corrupt(st, from - 1, bad_seq, "the record is missing or does not decode");
-        else
-            lt_witness_hash(&w, &prev);
+            return s_corrupt(st, from - 1, bad_seq, "the record is missing or does not decode");
     }
-    for (uint64_t seq = from; rc == LT_OK && seq <= st->seq; seq++) {
+    return LT_OK;
+}
+
+lt_err_t lt_store_verify_step(lt_store_t *st, lt_store_verify_t *v, uint64_t max, uint64_t *bad_seq)
+{
+    lt_buf_t scratch = LT_BUF_INIT, ib = LT_BUF_INIT;
+    lt_err_t rc = LT_OK;
+    for (uint64_t n = 0; rc == LT_OK && n < max && v->next <= v->end; n++, v->next++) {
+        uint64_t seq = v->next;
         lt_witness_t w;
         rc = s_read_record(st, seq, &w, &scratch);
         if (rc) {
@@ -1079,7 +1092,7 @@ lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
             rc = s_corrupt(st, seq, bad_seq, "its sequence number or store id is wrong");
             break;
         }
-        if (!lt_hash_eq(&w.prev, &prev)) {
+        if (!lt_hash_eq(&w.prev, &v->prev)) {
             rc = s_corrupt(st, seq, bad_seq, "it does not chain to the record before it");
             break;
         }
@@ -1097,19 +1110,52 @@ lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
         /* The signature is outside the hash the chain covers: a damaged one
          * would be served to peers, who reject it. Checking it costs an
          * Ed25519 verify per record, so only the full verify pays it. */
-        if (full && lt_signed_verify(&s) != LT_OK) {
+        if (v->full && lt_signed_verify(&s) != LT_OK) {
             rc = s_corrupt(st, seq, bad_seq, "its intention's signature does not verify");
             break;
         }
-        lt_witness_hash(&w, &prev);
-        rc = s_check_sig(st, seq, &prev, seq == st->seq, bad_seq);
+        lt_witness_hash(&w, &v->prev);
+        rc = s_check_sig(st, seq, &v->prev, seq == v->end, bad_seq);
     }
     lt_buf_free(&scratch);
     lt_buf_free(&ib);
-    if (rc == LT_OK && st->seq && !lt_hash_eq(&prev, &st->last_rec))
-        rc = s_corrupt(st, st->seq, bad_seq, "the chain does not end at the last record");
-    if (rc == LT_OK && st->seq)
-        rc = s_meta_put_u64(st, "verified", st->seq);
+    return rc;
+}
+
+lt_err_t lt_store_verify_finish(lt_store_t *st, lt_store_verify_t *v, bool mark, uint64_t *bad_seq)
+{
+    if (v->end == 0)
+        return LT_OK;
+    if (v->next <= v->end)
+        return lt_fail(&st->db->eb, LT_EINVAL, "the verify has not reached record %llu",
+                       (unsigned long long)v->end);
+    lt_err_t rc = LT_OK;
+    if (v->end == st->seq) {
+        if (!lt_hash_eq(&v->prev, &st->last_rec))
+            rc = s_corrupt(st, st->seq, bad_seq, "the chain does not end at the last record");
+    } else {
+        /* Records were added since the verify began: the first of them
+         * must chain to where it stopped. */
+        lt_buf_t scratch = LT_BUF_INIT;
+        lt_witness_t w;
+        rc = s_read_record(st, v->end + 1, &w, &scratch);
+        if (rc || !lt_hash_eq(&w.prev, &v->prev))
+            rc = s_corrupt(st, v->end + 1, bad_seq, "it does not chain to the record before it");
+        lt_buf_free(&scratch);
+    }
+    if (rc == LT_OK && mark)
+        rc = s_meta_put_u64(st, "verified", v->end);
+    return rc;
+}
+
+lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
+{
+    lt_store_verify_t v;
+    lt_err_t rc = lt_store_verify_begin(st, full, &v, bad_seq);
+    if (rc == LT_OK)
+        rc = lt_store_verify_step(st, &v, UINT64_MAX, bad_seq);
+    if (rc == LT_OK)
+        rc = lt_store_verify_finish(st, &v, true, bad_seq);
     return rc;
 }
 

@@ -263,6 +263,26 @@ LT_NODISCARD lt_err_t lt_store_walk_ancestors(lt_store_t *st, const lt_hash_t *h
  * the full verify finds. A break is LT_ECORRUPT naming the sequence number,
  * also in bad_seq when not NULL. */
 #define LT_STORE_VERIFY_TAIL 4096
+
+/* The same check in steps, for a caller that must not stop for the whole of
+ * it (the store actor serves STORE_VERIFY a slice at a time): begin fixes
+ * the range (up to the last record now), step checks up to max records of
+ * it, finish checks where the chain ends (at the last record, or into the
+ * first record added since begin) and, with mark, records the verified
+ * point (staged: the caller commits). Records added since begin are not
+ * checked. Errors are lt_store_verify's. */
+typedef struct {
+    uint64_t next; /* the next record to check; past end when done */
+    uint64_t end;  /* the last record to check (0: none) */
+    lt_hash_t prev;
+    bool full;
+} lt_store_verify_t;
+LT_NODISCARD lt_err_t lt_store_verify_begin(lt_store_t *st, bool full, lt_store_verify_t *v,
+                                            uint64_t *bad_seq);
+LT_NODISCARD lt_err_t lt_store_verify_step(lt_store_t *st, lt_store_verify_t *v, uint64_t max,
+                                           uint64_t *bad_seq);
+LT_NODISCARD lt_err_t lt_store_verify_finish(lt_store_t *st, lt_store_verify_t *v, bool mark,
+                                             uint64_t *bad_seq);
 LT_NODISCARD lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq);
 /* Drops the projection and rebuilds it from the witness log (commits). */
 LT_NODISCARD lt_err_t lt_store_rebuild(lt_store_t *st);

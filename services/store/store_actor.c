@@ -55,6 +55,10 @@
 #define S_RESEND_MAX   4096
 #define S_RESEND_MS    5
 #define S_TIMER_RESEND 1
+/* STORE_VERIFY checks this many records per turn (each an Ed25519 verify
+ * and a few reads: some 15 ms), then lets other requests in. */
+#define S_TIMER_VERIFY 2
+#define S_VERIFY_SLICE 256
 /* Generations a child store inherits peers through (a cycle of
  * declarations ends here too). */
 #define S_KIN_DEPTH 8
@@ -135,6 +139,14 @@ struct s_actor {
      * s_children_sync. */
     s_kin_t *kin;
     size_t nkin;
+    /* The STORE_VERIFY running, if any (one at a time), a slice per turn
+     * of the S_TIMER_VERIFY timer. */
+    struct {
+        bool active;
+        s_origin_t o;
+        lt_store_id_t id;
+        lt_store_verify_t v;
+    } verify;
 };
 
 /* ---- sending ---- */
@@ -1280,6 +1292,79 @@ static void s_store_info(s_actor_t *a, const s_origin_t *o, const lt_store_req_t
     lt_buf_free(&b);
 }
 
+/* ---- STORE_VERIFY ---- */
+
+static void s_verify_end(s_actor_t *a, lt_err_t rc)
+{
+    a->verify.active = false;
+    if (rc) {
+        s_reply_db_error(a, &a->verify.o, rc);
+        return;
+    }
+    lattice_store_StoreVerified m = lattice_store_StoreVerified_init_zero;
+    m.records = a->verify.v.end;
+    lt_buf_t b = LT_BUF_INIT;
+    rc = lt_pb_encode_static(lattice_store_StoreVerified_fields, &m, &b);
+    if (rc)
+        s_reply_error(a, &a->verify.o, rc, "cannot encode the verify's result");
+    else
+        s_reply(a, &a->verify.o, LT_OK, false, &b);
+    lt_buf_free(&b);
+}
+
+/* One slice of the running verify: the next S_VERIFY_SLICE records, and
+ * the answer when that was the last of them. */
+static void s_verify_slice(s_actor_t *a)
+{
+    if (!a->verify.active)
+        return;
+    lt_store_t *st = lt_db_store(a->db, &a->verify.id);
+    if (!st) {
+        a->verify.active = false;
+        s_reply_error(a, &a->verify.o, LT_ENOTFOUND, "the store was removed during its verify");
+        return;
+    }
+    lt_store_verify_t *v = &a->verify.v;
+    lt_err_t rc = lt_store_verify_step(st, v, S_VERIFY_SLICE, NULL);
+    if (rc == LT_OK && v->next <= v->end) {
+        rc = lt_ctx_timer(a->ctx, 0, S_TIMER_VERIFY);
+        if (rc != LT_OK) {
+            a->verify.active = false;
+            s_reply_error(a, &a->verify.o, rc, "the verify cannot go on: no timer for it");
+        }
+        return;
+    }
+    if (rc == LT_OK)
+        rc = lt_store_verify_finish(st, v, false, NULL);
+    s_verify_end(a, rc);
+}
+
+static void s_store_verify(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
+{
+    if (a->verify.active) {
+        char sid[2 * LT_STORE_ID_LEN + 1];
+        lt_hex(a->verify.id.b, LT_STORE_ID_LEN, sid);
+        char why[256];
+        snprintf(why, sizeof why,
+                 "a verify of store %s is running (record %llu of %llu); this one waits for it",
+                 sid, (unsigned long long)a->verify.v.next, (unsigned long long)a->verify.v.end);
+        s_reply_error(a, o, LT_EUNAVAILABLE, why);
+        return;
+    }
+    lt_store_t *st = s_store(a, o, &r->store, NULL);
+    if (!st)
+        return;
+    lt_err_t rc = lt_store_verify_begin(st, true, &a->verify.v, NULL);
+    if (rc) {
+        s_reply_db_error(a, o, rc);
+        return;
+    }
+    a->verify.active = true;
+    a->verify.o = *o;
+    a->verify.id = r->store;
+    s_verify_slice(a);
+}
+
 static bool s_is_hex(const char *s)
 {
     for (; *s; s++)
@@ -2032,6 +2117,9 @@ static void s_serve_read(s_actor_t *a, const s_origin_t *o, const uint8_t *body,
     case lattice_store_StoreMsgType_STORE_INFO:
         s_store_info(a, o, &r);
         break;
+    case lattice_store_StoreMsgType_STORE_VERIFY:
+        s_store_verify(a, o, &r);
+        break;
     case lattice_store_StoreMsgType_STORE_RESOLVE:
         s_store_resolve(a, o, &r);
         break;
@@ -2762,6 +2850,8 @@ static void s_timer(void *self, lt_ctx_t *ctx, uint64_t token)
     if (token == S_TIMER_RESEND) {
         a->resend_armed = false;
         s_resend(a);
+    } else if (token == S_TIMER_VERIFY) {
+        s_verify_slice(a);
     }
 }
 

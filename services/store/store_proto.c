@@ -172,6 +172,7 @@ static lt_err_t s_decode_req(uint32_t type, const uint8_t *body, size_t len, lt_
     }
     case lattice_store_StoreMsgType_STORE_INFO:
     case lattice_store_StoreMsgType_STORE_REMOVE:
+    case lattice_store_StoreMsgType_STORE_VERIFY:
     case lattice_store_StoreMsgType_LOG_FOLLOW:
     case lattice_store_StoreMsgType_PEER_LIST: {
         lattice_store_StoreRef m = lattice_store_StoreRef_init_zero;

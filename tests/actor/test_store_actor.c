@@ -2787,3 +2787,91 @@ Test(store_actor, a_batch_skips_the_checks_the_sync_service_made_and_a_quiet_one
     lt_buf_free(&i3);
     lt_buf_free(&i4);
 }
+
+/* ---- STORE_VERIFY ---- */
+
+static bool s_has_reply(uint64_t corr)
+{
+    for (size_t i = 0; i < s_env->ngot; i++)
+        if (s_env->got[i].kind == LT_MSG_REPLY && s_env->got[i].corr == corr)
+            return true;
+    return false;
+}
+
+/* Fires due timers and runs the mail until corr is answered (at most
+ * `turns` timer turns). */
+static s_got_t *s_until_reply(uint64_t corr, int turns)
+{
+    for (int i = 0; i < turns && !s_has_reply(corr); i++) {
+        lt_coop_advance(s_env->rt, s_env->clock);
+        s_run();
+    }
+    return s_reply_to(corr);
+}
+
+Test(store_actor, verify_checks_every_record_a_slice_at_a_time_while_requests_go_on)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "v", NULL);
+    s_put_many(&sid, "k", 700, "x", NULL);
+    lt_buf_t b = LT_BUF_INIT;
+    s_ref_body(&b, &sid);
+    s_got_t *g = s_call_ok(lattice_store_StoreMsgType_STORE_INFO, &b);
+    lattice_store_StoreInfo info = lattice_store_StoreInfo_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreInfo_fields, &info, g->body, g->len),
+                 LT_OK);
+    cr_assert_gt(info.witnessed, 700);
+
+    uint64_t v1 = s_inject(lattice_store_StoreMsgType_STORE_VERIFY, &b);
+    s_run();
+    cr_assert_not(s_has_reply(v1), "the whole verify ran in one turn");
+    /* Meanwhile: a second verify waits its turn, reads and writes are
+     * served. */
+    g = s_call(lattice_store_StoreMsgType_STORE_VERIFY, &b);
+    cr_assert_eq(g->status, LT_EUNAVAILABLE);
+    cr_assert(strstr(s_errmsg(g), "is running"), "%s", s_errmsg(g));
+    char got[32];
+    cr_assert_eq(s_get(&sid, "k5", got, sizeof got, NULL), LT_OK);
+    s_put(&sid, "during", "the verify");
+    cr_assert_not(s_has_reply(v1));
+
+    g = s_until_reply(v1, 10);
+    cr_assert_eq(g->status, LT_OK, "%s", s_errmsg(g));
+    lattice_store_StoreVerified vr = lattice_store_StoreVerified_init_zero;
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreVerified_fields, &vr, g->body, g->len),
+                 LT_OK);
+    cr_assert_eq(vr.records, info.witnessed, "checked %llu of %llu records",
+                 (unsigned long long)vr.records, (unsigned long long)info.witnessed);
+    /* The next one checks the write made meanwhile too. */
+    uint64_t v2 = s_inject(lattice_store_StoreMsgType_STORE_VERIFY, &b);
+    g = s_until_reply(v2, 10);
+    cr_assert_eq(g->status, LT_OK, "%s", s_errmsg(g));
+    cr_assert_eq(lt_pb_decode_static(lattice_store_StoreVerified_fields, &vr, g->body, g->len),
+                 LT_OK);
+    cr_assert_eq(vr.records, info.witnessed + 1);
+    lt_buf_free(&b);
+}
+
+Test(store_actor, verify_names_a_damaged_record)
+{
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "v", NULL);
+    s_put_many(&sid, "k", 20, "x", NULL);
+    /* Behind the store's back: one byte of witness record 9's wall time. */
+    uint8_t key[LT_STORE_ID_LEN + 8];
+    size_t klen = lt_key_seq(key, &sid, 9);
+    lt_buf_t rec = LT_BUF_INIT;
+    cr_assert_eq(lt_kv_get(s_env->faulty, LT_CF_WITNESS, key, klen, &rec), LT_OK);
+    rec.data[rec.len - 40] ^= 0x40;
+    lt_kv_op_t op = {LT_CF_WITNESS, false, key, klen, rec.data, rec.len};
+    lt_kv_batch_t batch = {&op, 1};
+    cr_assert_eq(lt_kv_write(s_env->faulty, &batch, true), LT_OK);
+    lt_buf_free(&rec);
+
+    lt_buf_t b = LT_BUF_INIT;
+    s_ref_body(&b, &sid);
+    uint64_t v = s_inject(lattice_store_StoreMsgType_STORE_VERIFY, &b);
+    s_got_t *g = s_until_reply(v, 10);
+    cr_assert_eq(g->status, LT_ECORRUPT);
+    cr_assert(strstr(s_errmsg(g), "witness record 9 ") || strstr(s_errmsg(g), "witness record 10 "),
+              "%s", s_errmsg(g));
+    lt_buf_free(&b);
+}

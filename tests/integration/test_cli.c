@@ -793,6 +793,33 @@ Test(cli, stores_are_created_listed_described_and_removed)
     lt_test_run_free(&r);
 }
 
+Test(cli, store_verify_checks_every_record_in_text_and_json)
+{
+    s_start();
+    char id[33], h[65];
+    s_create("checked", NULL, id);
+    for (int i = 0; i < 5; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        s_put("checked", k, "v", h);
+    }
+    lt_test_run_t r;
+    S_CLI(&r, "store", "verify", "checked");
+    s_expect_ok(&r);
+    char want[128];
+    snprintf(want, sizeof want, "%s: 6 witness records verified", id);
+    cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
+    lt_test_run_free(&r);
+    s_jv_t *v = s_cli_json("store", "verify", "checked", NULL);
+    cr_assert_str_eq(s_jstr(v, "id"), id);
+    cr_assert_eq(s_jnum(v, "records"), 6);
+    cr_assert(s_jbool(v, "ok"));
+    s_jfree(&v);
+    S_CLI(&r, "store", "verify", "no-such-store");
+    s_expect_fail(&r, 1);
+    lt_test_run_free(&r);
+}
+
 Test(cli, an_ambiguous_id_prefix_is_a_usage_error)
 {
     s_start();

@@ -93,7 +93,8 @@ typedef char *(*lt_cli_reader_fn)(void *ctx, const char *prompt);
 struct lt_cli {
     char home[1024]; /* "" until known: --home, else lt_client_default_home */
     uint32_t timeout_ms;
-    bool json; /* --json before the command */
+    bool timeout_given; /* --timeout: commands with long answers keep it too */
+    bool json;          /* --json before the command */
     bool repl;
     lt_client_t *client; /* connected on first use */
     bool has_store;      /* the REPL's selected store */

@@ -31,6 +31,7 @@ int lt_cli_cmd_store_create(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_store_list(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_store_info(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_store_remove(lt_cli_t *cli, const lt_cli_call_t *call);
+int lt_cli_cmd_store_verify(lt_cli_t *cli, const lt_cli_call_t *call);
 int lt_cli_cmd_store_use(lt_cli_t *cli, const lt_cli_call_t *call);
 
 int lt_cli_cmd_put(lt_cli_t *cli, const lt_cli_call_t *call);

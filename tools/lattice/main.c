@@ -60,6 +60,7 @@ int main(int argc, char **argv)
             if (!lt_cli_parse_u32(v, &cli.timeout_ms) || cli.timeout_ms == 0)
                 return lt_cli_say(LT_CLI_EXIT_USAGE,
                                   "--timeout: milliseconds above 0 are needed, not \"%s\"", v);
+            cli.timeout_given = true;
         } else if (missing) {
             return lt_cli_say(LT_CLI_EXIT_USAGE, "%s needs a value (see: lattice --help)", a);
         } else {
