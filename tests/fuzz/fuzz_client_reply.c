@@ -43,6 +43,7 @@ enum {
     S_PEER_LIST,
     S_INVITE_TOKEN,
     S_SYNC_REPORT,
+    S_STORE_VERIFIED,
     S_DECODERS
 };
 
@@ -337,6 +338,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case S_STORE_INFO:
         rc = s_store_info(body, len, &eb);
         break;
+    case S_STORE_VERIFIED: {
+        uint64_t records;
+        rc = lt_client_decode_store_verified(body, len, &records, &eb);
+        break;
+    }
     case S_WRITTEN: {
         lt_client_hash_t hash;
         rc = lt_client_decode_written(body, len, len % 2 ? &hash : NULL, &eb);
