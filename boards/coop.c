@@ -446,6 +446,27 @@ lt_err_t lt_coop_add(lt_coop_t *rt, const lt_actor_ops_t *ops, const void *cfg)
     return LT_OK;
 }
 
+/* Answers LT_EUNAVAILABLE, from a, every request still in a's mailbox:
+ * whoever sent one would otherwise wait for a reply that cannot come. */
+static void s_refuse_pending(lt_coop_t *rt, s_actor_t *a)
+{
+    size_t n = a->count;
+    for (size_t k = 0; k < n; k++) {
+        const lt_msg_t *m = &a->ring[(a->head + k) % rt->cfg.mailbox_cap];
+        size_t len;
+        if (m->kind != LT_MSG_REQUEST || (s_is_local(rt, m->from, &len) && len == strlen(a->name) &&
+                                          memcmp(m->from, a->name, len) == 0))
+            continue;
+        char to[LT_ADDR_MAX];
+        memcpy(to, m->from, sizeof to);
+        lt_msg_t r = {
+            .kind = LT_MSG_REPLY, .corr = m->corr, .type = m->type, .status = LT_EUNAVAILABLE};
+        if (s_route(rt, to, &r, a->name) != LT_OK)
+            lt_log_debug(rt->cfg.log, S_TAG, "%s: the refusal of a pending request to %s was lost",
+                         a->name, to);
+    }
+}
+
 lt_err_t lt_coop_remove(lt_coop_t *rt, const char *name)
 {
     assert(rt && name);
@@ -453,6 +474,7 @@ lt_err_t lt_coop_remove(lt_coop_t *rt, const char *name)
     s_actor_t *a = s_find(rt, name, strlen(name));
     if (!a)
         return LT_ENOTFOUND;
+    s_refuse_pending(rt, a);
     s_stop(rt, a);
     return LT_OK;
 }

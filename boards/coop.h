@@ -134,8 +134,11 @@ void lt_coop_destroy(lt_coop_t **rt_p);
  * called). */
 LT_NODISCARD lt_err_t lt_coop_add(lt_coop_t *rt, const lt_actor_ops_t *ops, const void *cfg);
 
-/* Stops the actor `name` (calls its stop once) and frees its slot. Its
- * pending messages and timers are dropped. LT_ENOTFOUND when no such actor. */
+/* Stops the actor `name` (calls its stop once) and frees its slot. The
+ * requests still in its mailbox are answered LT_EUNAVAILABLE (an empty
+ * body), as a kernel answers those held by a process that went away; the
+ * rest of its mail and its timers are dropped. LT_ENOTFOUND when no such
+ * actor. */
 LT_NODISCARD lt_err_t lt_coop_remove(lt_coop_t *rt, const char *name);
 
 /* Puts a message from outside into the mailbox of the local actor `to` (its

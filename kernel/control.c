@@ -36,8 +36,11 @@ static void s_info(const lt_ksvc_t *s, lattice_kernel_ServiceInfo *out)
     memset(out, 0, sizeof *out);
     snprintf(out->name, sizeof out->name, "%s", s->name);
     out->state = (lattice_kernel_ServiceState)lt_sup_public_state(s);
-    /* A hosted service runs in the kernel's own process. */
-    out->pid = s->inproc ? (uint32_t)getpid() : s->pid > 0 ? (uint32_t)s->pid : 0;
+    /* A hosted service runs in the kernel's own process, while it runs. */
+    if (s->inproc)
+        out->pid = s->state == LT_KSVC_READY ? (uint32_t)getpid() : 0;
+    else
+        out->pid = s->pid > 0 ? (uint32_t)s->pid : 0;
     out->restarts = s->restarts;
     out->proto = s->proto;
     out->attached = s->attached;

@@ -2,13 +2,15 @@
  * kernel's loop, so that one thread runs a whole node (lattice-nano).
  *
  * The kernel's routing becomes a function of the runtime. Between the
- * hosted actors, messages go mailbox to mailbox, as in the simulator. What
+ * hosted actors, messages go mailbox to mailbox, as in the simulator (a full
+ * mailbox is LT_EFULL to the sending actor, the runtime's contract). What
  * they send anywhere else — the kernel itself, a client, a peer's service —
- * leaves through the runtime's host and remote hooks into the router, which
- * routes it exactly as it routes a frame from a service process (in-flight
- * bounds, queues, links, errors for what cannot be delivered). What the
- * router delivers to a hosted service is injected into its mailbox: a full
- * mailbox is a full pipe (the router queues and retries).
+ * leaves through the runtime's host and remote hooks into an outbox, which
+ * the router routes once the actors' turn has ended, exactly as it routes
+ * frames from a service process (in-flight bounds, queues, links, errors
+ * for what cannot be delivered). What the router delivers to a hosted
+ * service goes into its mailbox, and when that is full into an overflow
+ * that holds what a process's pipe would (4096 messages), in order.
  *
  * The supervisor keeps the same slots for them (kernel.h, inproc true): a
  * hosted service is READY from its start until it is stopped, never
@@ -50,14 +52,23 @@ LT_NODISCARD lt_err_t lt_inproc_start(lt_kernel_t *k, lt_ksvc_t *s, lt_errbuf_t 
 void lt_inproc_stop(lt_kernel_t *k, lt_ksvc_t *s);
 
 /* Delivers a REQUEST, REPLY or EVENT frame the router forwards to the
- * hosted service s (f->addr is the sender). 0, or the errno the router
- * reads off a socket: EAGAIN when its mailbox is full, EHOSTUNREACH when its
- * actor is not running, EINVAL for what the runtime refuses. */
+ * hosted service s (f->addr is the sender): into its mailbox, or when that
+ * is full into its overflow, in order. 0, or the errno the router reads off
+ * a socket: EAGAIN when the overflow is full too (S_INBOX_MAX: a full pipe),
+ * EHOSTUNREACH when its actor is not running, EINVAL for what the runtime
+ * refuses. */
 int lt_inproc_send(lt_kernel_t *k, lt_ksvc_t *s, const lt_frame_t *f);
 
-/* Fires the timers that are due and delivers up to budget messages.
- * Returns whether mail is still waiting (the loop must not sleep). */
+/* One turn of the hosted actors: fills mailboxes from the overflows, fires
+ * the timers that are due, delivers up to budget messages, then routes
+ * what the actors sent out (outside any handler: the router may stop or
+ * restart an actor). Returns lt_inproc_pending. */
 bool lt_inproc_run(lt_kernel_t *k, unsigned budget);
+
+/* Whether anything waits for a turn: mail, an overflow, the outbox. The
+ * loop must not sleep then; ask it last, after everything that may deliver
+ * (the router's and the supervisor's ticks). */
+bool lt_inproc_pending(const lt_kernel_t *k);
 
 /* Bytes the runtime reserved for mailbox bodies (lt_coop_stats_t), 0
  * without one. */

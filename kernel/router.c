@@ -305,7 +305,11 @@ static void s_on_ready(lt_kernel_t *k, const uint8_t *rid, size_t rid_len, const
         lt_sup_on_unregistered(k, prev, false);
     }
     if (!lt_sup_on_ready(k, s, f->pid)) {
-        if (s_may_warn(&k->refused_logged_ms))
+        if (s->inproc && s_may_warn(&k->refused_logged_ms))
+            lt_log_warn(&k->log, s->name,
+                        "READY from pid %u refused: this node runs %s in its own thread", f->pid,
+                        s->name);
+        else if (s_may_warn(&k->refused_logged_ms))
             lt_log_warn(&k->log, s->name,
                         "READY from pid %u refused: the kernel runs %s itself%s (use latticed "
                         "--attach %s to run it by hand)",

@@ -113,6 +113,9 @@ static int s_run(lt_kernel_t *k, int sfd)
         uint64_t hosted = lt_inproc_next_deadline(k, now);
         if (hosted < next)
             next = hosted;
+        /* Asked last: the ticks above may have delivered to the hosted
+         * services. */
+        busy = busy || lt_inproc_pending(k);
         long timeout = busy || next <= now ? 0 : (long)(next - now);
         zmq_pollitem_t items[2 + 2 + 2 * LT_LINKS_MAX_OUT] = {
             {.socket = k->router, .events = ZMQ_POLLIN},

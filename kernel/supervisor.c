@@ -292,18 +292,20 @@ static void s_spawn(lt_kernel_t *k, lt_ksvc_t *s)
 }
 
 /* Starts the actor of a hosted service: READY at once, or FAILED with why
- * (its configuration cannot be opened: nothing a retry would change). */
-static void s_host(lt_kernel_t *k, lt_ksvc_t *s)
+ * (its configuration cannot be opened; `lattice node restart` tries again).
+ * Returns whether it started. */
+static bool s_host(lt_kernel_t *k, lt_ksvc_t *s)
 {
     lt_errbuf_t eb = {{0}};
     if (lt_inproc_start(k, s, &eb) != LT_OK) {
         s_fail(k, s, "cannot start in-process: %s", eb.msg);
-        return;
+        return false;
     }
     lt_log_info(&k->log, s->name, "running in-process");
     s->spawned_once = true;
     s_set(k, s, LT_KSVC_READY);
     lt_router_hosted(k, s);
+    return true;
 }
 
 static void s_respawn(lt_kernel_t *k, lt_ksvc_t *s)
@@ -590,7 +592,9 @@ lt_err_t lt_sup_restart(lt_kernel_t *k, lt_ksvc_t *s, lt_errbuf_t *eb)
         }
         s->restarts++;
         s->fail_reason[0] = '\0';
-        s_host(k, s);
+        if (!s_host(k, s))
+            return lt_fail(eb, LT_EFAILED, "service %s did not start: %s", s->name,
+                           lt_sup_fail_reason(s));
         return LT_OK;
     }
     if (s->attached)
@@ -785,7 +789,7 @@ void lt_sup_start(lt_kernel_t *k)
     for (size_t i = 0; i < k->nsvcs; i++) {
         lt_ksvc_t *s = &k->svcs[i];
         if (s->inproc) {
-            s_host(k, s);
+            (void)s_host(k, s);
             continue;
         }
         if (s->attached) {

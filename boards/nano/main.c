@@ -47,7 +47,8 @@ static void s_usage(FILE *out)
     fprintf(out,
             "usage: lattice-nano [options]\n"
             "Runs a whole Lattice node — kernel, store, sync and gossip — in one thread, in\n"
-            "the foreground until SIGTERM or SIGINT, without RocksDB. The lattice CLI\n"
+            "the foreground until SIGTERM, SIGINT, SIGHUP or `lattice node stop`, without\n"
+            "RocksDB. The lattice CLI\n"
             "reaches it on <home>/kernel.sock as it reaches latticed, and it links to\n"
             "other nodes (latticed or lattice-nano) with the same peer protocol.\n"
             "\n"
@@ -163,17 +164,18 @@ static lt_err_t s_store_config(void *ctx, const void **cfg, lt_errbuf_t *eb)
     const char *home = n->k->home->dir;
     char path[LT_KCONFIG_PATH_MAX + 32];
     lt_err_t rc;
+    /* Its node key is that node's too: one home, one node. */
+    snprintf(path, sizeof path, "%s/" LT_HOME_RDB_DIR, home);
+    if (access(path, F_OK) == 0)
+        return lt_fail(eb, LT_EINVAL,
+                       "home %s holds a latticed node (%s): run latticed on it, or use "
+                       "another home",
+                       home, LT_HOME_RDB_DIR);
     if (n->storage == S_STORAGE_MEMORY) {
         rc = lt_kv_mem_open(LT_CF_COUNT, &n->store.kv);
         if (rc)
             return lt_fail(eb, rc, "cannot create the in-memory store: %s", lt_strerror(rc));
     } else {
-        snprintf(path, sizeof path, "%s/" LT_HOME_RDB_DIR, home);
-        if (access(path, F_OK) == 0)
-            return lt_fail(eb, LT_EINVAL,
-                           "home %s holds a latticed node (%s): run latticed on it, or use "
-                           "another home",
-                           home, LT_HOME_RDB_DIR);
         snprintf(path, sizeof path, "%s/" LT_HOME_LOG_FILE, home);
         lt_kv_log_opts_t o = {.create_if_missing = true};
         rc = lt_kv_log_open(path, LT_CF_COUNT, &o, eb, &n->store.kv);
@@ -259,5 +261,7 @@ int main(int argc, char **argv)
     n.kcfg.nservices = 3;
     lt_kernel_program_t prog = {
         .name = "lattice-nano", .setup = s_setup, .stopping = s_report, .ctx = &n};
-    return lt_kernel_main(&n.kcfg, &prog);
+    status = lt_kernel_main(&n.kcfg, &prog);
+    lt_identity_wipe(&n.store.identity);
+    return status;
 }

@@ -230,7 +230,26 @@ static lt_err_t s_write_live(int fd, lt_kv_t *mem, unsigned ncf, lt_buf_t *rec, 
         if (rc)
             break;
         mem->ops->iter_seek_first(it);
-        for (; rc == LT_OK && mem->ops->iter_valid(it); mem->ops->iter_next(it)) {
+        for (bool more = true; rc == LT_OK && more;) {
+            more = mem->ops->iter_valid(it);
+            lt_kv_op_t o = {.cf = (uint8_t)cf};
+            if (more) {
+                o.key = mem->ops->iter_key(it, &o.klen);
+                o.value = mem->ops->iter_value(it, &o.vlen);
+            }
+            /* A chunk is written when the next op would take it past
+             * S_COMPACT_CHUNK, and at the end of each family (the keys and
+             * values point into its iterator). */
+            size_t size = o.klen + o.vlen + 10;
+            if (n && (!more || pending + size > S_COMPACT_CHUNK)) {
+                rc = s_encode(ops, n, rec);
+                if (rc == LT_OK)
+                    rc = s_write_all(fd, rec->data, rec->len);
+                *bytes += rc == LT_OK ? rec->len : 0;
+                n = pending = 0;
+            }
+            if (!more || rc)
+                break;
             if (n == cap) {
                 cap = cap ? cap * 2 : 256;
                 lt_kv_op_t *v = realloc(ops, cap * sizeof *v);
@@ -240,31 +259,12 @@ static lt_err_t s_write_live(int fd, lt_kv_t *mem, unsigned ncf, lt_buf_t *rec, 
                 }
                 ops = v;
             }
-            lt_kv_op_t *o = &ops[n++];
-            memset(o, 0, sizeof *o);
-            o->cf = (uint8_t)cf;
-            o->key = mem->ops->iter_key(it, &o->klen);
-            o->value = mem->ops->iter_value(it, &o->vlen);
-            pending += o->klen + o->vlen + 10;
-            /* The keys and values point into the iterator: a chunk is
-             * written before it moves to another family. */
-            if (pending >= S_COMPACT_CHUNK) {
-                rc = s_encode(ops, n, rec);
-                if (rc == LT_OK)
-                    rc = s_write_all(fd, rec->data, rec->len);
-                *bytes += rc == LT_OK ? rec->len : 0;
-                n = pending = 0;
-            }
+            ops[n++] = o;
+            pending += size;
+            mem->ops->iter_next(it);
         }
         if (rc == LT_OK)
             rc = mem->ops->iter_status(it);
-        if (rc == LT_OK && n) {
-            rc = s_encode(ops, n, rec);
-            if (rc == LT_OK)
-                rc = s_write_all(fd, rec->data, rec->len);
-            *bytes += rc == LT_OK ? rec->len : 0;
-            n = pending = 0;
-        }
         mem->ops->iter_free(it);
     }
     free(ops);
@@ -289,20 +289,27 @@ static lt_err_t s_compact(s_log_t *l, lt_kv_t *mem)
         rc = LT_EIO;
     if (rc == LT_OK && rename(tmp, l->path) != 0)
         rc = LT_EIO;
-    if (rc == LT_OK)
-        rc = s_sync_dir(l->path);
     if (rc) {
         if (fd >= 0)
             close(fd);
         unlink(tmp);
         return rc;
     }
+    /* Renamed: the new file is the log from now on, whatever follows (the
+     * old one is unlinked; appending to it would lose the appends). */
     close(l->fd);
     l->fd = fd;
     l->size = S_HEADER + live;
     l->live = live;
     l->since = 0;
     l->st.compactions++;
+    if (s_sync_dir(l->path) != LT_OK && s_sync_dir(l->path) != LT_OK) {
+        /* The rename may not survive a crash, and the old file it would
+         * bring back lacks what is appended from now on: refuse to append
+         * until the store is reopened. */
+        l->poisoned = true;
+        return LT_EIO;
+    }
     return LT_OK;
 }
 
@@ -340,7 +347,9 @@ static lt_err_t s_write(void *ctx, lt_kv_t *inner, const lt_kv_batch_t *batch, b
         return lt_fail(&l->eb, rc, "applying a recorded batch: %s", lt_kv_errmsg(inner));
     }
     if (l->since > S_COMPACT_MIN && l->since > l->live && s_compact(l, inner) != LT_OK) {
-        /* The old file holds everything: try again after as much again. */
+        /* The file in use holds everything (a compaction that fails after
+         * its rename refuses later writes instead): try again after as
+         * much again. */
         l->since = 0;
     }
     l->st.file_bytes = l->size;

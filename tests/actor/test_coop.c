@@ -912,6 +912,26 @@ Test(coop, step_delivers_one_message_and_run_respects_its_budget)
     lt_coop_destroy(&n.rt);
 }
 
+Test(coop, remove_answers_the_requests_left_in_the_mailbox_unavailable)
+{
+    s_node_t n;
+    s_node_open(&n, 8, 64, 4);
+    s_add(&n, &s_driver_ops);
+    s_add(&n, &s_echo_ops);
+    /* A request from the driver, one from outside, and an event: queued
+     * for echo, which goes before it handles them. */
+    cr_assert_eq(s_drive(&n, S_DO_REQUEST, "echo", "a"), LT_OK);
+    lt_msg_t m = {.kind = LT_MSG_REQUEST, .corr = 77, .body = (const uint8_t *)"b", .len = 1};
+    cr_assert_eq(lt_coop_inject(n.rt, "echo", &m, "ext:far"), LT_OK);
+    cr_assert_eq(s_inject(&n, "echo", LT_MSG_EVENT, 0, "c", "ext:far"), LT_OK);
+    s_trace_clear(&n.obs);
+    cr_assert_eq(lt_coop_remove(n.rt, "echo"), LT_OK);
+    s_step_through(&n, "driver");
+    s_expect(&n, "ext ext:far <- echo rep corr=77 type=0 status=LT_EUNAVAILABLE body=\n"
+                 "driver got rep from=echo corr=1 status=LT_EUNAVAILABLE body=\n");
+    lt_coop_destroy(&n.rt);
+}
+
 Test(coop, remove_drops_pending_messages_and_calls_stop_once)
 {
     s_node_t n;

@@ -2238,7 +2238,7 @@ static bool s_file_exists(const char *dir, const char *name)
     return access(path, F_OK) == 0;
 }
 
-Test(cli, nano_runs_every_service_in_its_own_process_and_keeps_writes_in_its_log)
+Test(cli, nano_runs_every_service_in_the_node_process_and_keeps_writes_in_its_log)
 {
     static const char *const none[] = {NULL};
     lt_node_opts_t o = s_nano_opts(none);

@@ -1773,3 +1773,33 @@ Test(kernel, sync_hears_of_each_link_to_a_peer_that_comes_up)
     cr_assert_eq(lt_node_stop(s_node2), 0);
     cr_assert_eq(lt_node_stop(s_node), 0);
 }
+
+/* ---- lattice-nano: services hosted in the kernel's thread ---- */
+
+Test(kernel, nano_answers_a_burst_far_past_its_mailboxes_in_full)
+{
+    static const char *const ready[] = {"store", "sync", "gossip", NULL};
+    lt_node_opts_t o = {.ready = ready, .program = lt_test_env_path("LT_LATTICE_NANO")};
+    s_node = lt_node_start(&o);
+    /* 600 requests at once: the store's mailbox holds 32, its overflow the
+     * rest; every one is answered, and in order. */
+    lt_node_conn_t *c = lt_node_conn_open(s_node->home);
+    enum { N = 600 };
+    for (uint64_t i = 1; i <= N; i++) {
+        lt_frame_t req = {
+            .cmd = LT_FRAME_REQUEST, .corr = i, .type = lattice_store_StoreMsgType_NODE_INFO};
+        snprintf(req.addr, sizeof req.addr, "store");
+        lt_node_conn_send(c, &req);
+    }
+    for (uint64_t i = 1; i <= N; i++) {
+        lt_node_frame_t f;
+        cr_assert_eq(lt_node_conn_recv(c, 0, &f), LT_OK, "reply %llu of %d never came",
+                     (unsigned long long)i, N);
+        cr_assert_eq(f.cmd, LT_FRAME_REPLY);
+        cr_assert_eq(f.corr, i, "reply %llu came as %llu", (unsigned long long)i,
+                     (unsigned long long)f.corr);
+        cr_assert_eq(f.status, LT_OK);
+        lt_node_frame_clear(&f);
+    }
+    lt_node_conn_close(&c);
+}
