@@ -430,9 +430,10 @@ lt_err_t lt_db_open(const lt_db_config_t *cfg, lt_db_t **out, lt_errbuf_t *eb)
         rc = s_load_clock(db);
     if (rc == LT_OK)
         rc = s_load_stores(db);
-    /* Verify each chain from its last verified point, then catch up. */
+    /* Check each chain from its last verified point (its newest records
+     * at most: lt_store_open_check), then catch up. */
     for (size_t i = 0; rc == LT_OK && i < db->nstores; i++) {
-        rc = lt_store_verify(db->stores[i], false, NULL);
+        rc = lt_store_open_check(db->stores[i], NULL);
         if (rc == LT_OK)
             rc = lt_store_catch_up(db->stores[i]);
     }

@@ -1043,27 +1043,24 @@ static lt_err_t s_check_sig(lt_store_t *st, uint64_t seq, const lt_hash_t *rec_h
     return rc;
 }
 
-lt_err_t lt_store_verify_begin(lt_store_t *st, bool full, lt_store_verify_t *v, uint64_t *bad_seq)
+lt_err_t lt_store_verify_range(lt_store_t *st, uint64_t from, uint64_t to, bool full,
+                               lt_store_verify_t *v, uint64_t *bad_seq)
 {
     memset(v, 0, sizeof *v);
     v->full = full;
-    v->end = st->seq;
-    uint64_t from = 1;
-    if (!full) {
-        lt_err_t rc = s_meta_get_u64(st, "verified", &from);
-        if (rc)
-            return rc;
-        from = from >= st->seq ? st->seq : from + 1;
-        if (from == 0) {
-            v->next = 1; /* empty store: nothing to check */
-            return LT_OK;
-        }
-        if (st->seq - from >= LT_STORE_VERIFY_TAIL)
-            from = st->seq - LT_STORE_VERIFY_TAIL + 1;
-    }
+    if (to > st->seq)
+        to = st->seq;
+    if (from == 0)
+        from = 1;
     v->next = from;
-    if (from > 1 && from <= v->end) {
-        /* The last verified record anchors the chain; re-hash it. */
+    v->end = from <= to ? to : 0;
+    v->tail = to == st->seq;
+    if (v->end == 0) {
+        v->next = 1; /* nothing to check */
+        return LT_OK;
+    }
+    if (from > 1) {
+        /* The record before anchors the chain; re-hash it. */
         lt_buf_t scratch = LT_BUF_INIT;
         lt_witness_t w;
         lt_err_t rc = s_read_record(st, from - 1, &w, &scratch);
@@ -1074,6 +1071,19 @@ lt_err_t lt_store_verify_begin(lt_store_t *st, bool full, lt_store_verify_t *v, 
             return s_corrupt(st, from - 1, bad_seq, "the record is missing or does not decode");
     }
     return LT_OK;
+}
+
+lt_err_t lt_store_verify_begin(lt_store_t *st, bool full, lt_store_verify_t *v, uint64_t *bad_seq)
+{
+    uint64_t from = 1;
+    if (!full) {
+        lt_err_t rc = s_meta_get_u64(st, "verified", &from);
+        if (rc)
+            return rc;
+        /* The last verified record is checked again: it anchors the rest. */
+        from = from >= st->seq ? st->seq : from + 1;
+    }
+    return lt_store_verify_range(st, from, st->seq, full, v, bad_seq);
 }
 
 lt_err_t lt_store_verify_step(lt_store_t *st, lt_store_verify_t *v, uint64_t max, uint64_t *bad_seq)
@@ -1115,7 +1125,9 @@ lt_err_t lt_store_verify_step(lt_store_t *st, lt_store_verify_t *v, uint64_t max
             break;
         }
         lt_witness_hash(&w, &v->prev);
-        rc = s_check_sig(st, seq, &v->prev, seq == v->end, bad_seq);
+        /* The last record of a commit carries the node's signature: the
+         * last record there is must have one. */
+        rc = s_check_sig(st, seq, &v->prev, v->tail && seq == v->end, bad_seq);
     }
     lt_buf_free(&scratch);
     lt_buf_free(&ib);
@@ -1156,6 +1168,51 @@ lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
         rc = lt_store_verify_step(st, &v, UINT64_MAX, bad_seq);
     if (rc == LT_OK)
         rc = lt_store_verify_finish(st, &v, true, bad_seq);
+    return rc;
+}
+
+lt_err_t lt_store_open_check(lt_store_t *st, uint64_t *bad_seq)
+{
+    st->gap_from = st->gap_to = st->gap_mark = 0;
+    uint64_t mark;
+    lt_err_t rc = s_meta_get_u64(st, "verified", &mark);
+    if (rc || st->seq == 0)
+        return rc;
+    uint64_t from = mark >= st->seq ? st->seq : mark + 1;
+    if (st->seq - from >= LT_STORE_VERIFY_TAIL) {
+        st->gap_from = from;
+        st->gap_to = st->seq - LT_STORE_VERIFY_TAIL;
+        st->gap_mark = st->seq;
+        from = st->gap_to + 1;
+    }
+    lt_store_verify_t v;
+    rc = lt_store_verify_range(st, from, st->seq, false, &v, bad_seq);
+    if (rc == LT_OK)
+        rc = lt_store_verify_step(st, &v, UINT64_MAX, bad_seq);
+    /* The mark moves only over what was checked: not across a gap. */
+    if (rc == LT_OK)
+        rc = lt_store_verify_finish(st, &v, st->gap_from == 0, bad_seq);
+    return rc;
+}
+
+bool lt_store_open_gap(const lt_store_t *st, uint64_t *from, uint64_t *to)
+{
+    if (st->gap_from == 0)
+        return false;
+    *from = st->gap_from;
+    *to = st->gap_to;
+    return true;
+}
+
+lt_err_t lt_store_open_gap_done(lt_store_t *st, bool checked)
+{
+    if (st->gap_from == 0)
+        return LT_OK;
+    uint64_t mark;
+    lt_err_t rc = checked ? s_meta_get_u64(st, "verified", &mark) : LT_OK;
+    if (checked && rc == LT_OK && mark < st->gap_mark)
+        rc = s_meta_put_u64(st, "verified", st->gap_mark);
+    st->gap_from = st->gap_to = st->gap_mark = 0;
     return rc;
 }
 

@@ -255,35 +255,51 @@ typedef lt_err_t (*lt_ancestor_fn)(void *ctx, const lt_hash_t *h, uint64_t seq,
 LT_NODISCARD lt_err_t lt_store_walk_ancestors(lt_store_t *st, const lt_hash_t *hs, size_t n,
                                               lt_ancestor_fn fn, void *ctx);
 
-/* Verifies the witness chain: from the start (full=true), or (full=false,
- * the check every open makes) from the last verified point, but over at
- * most the last LT_STORE_VERIFY_TAIL records: a node restarted after a long
- * run of writes opens in bounded time. The records it passes over were
- * chained by this node's own store as it wrote them; damage at rest is what
- * the full verify finds. A break is LT_ECORRUPT naming the sequence number,
+/* Verifies the witness chain: from the start (full=true), or (full=false)
+ * from the last verified point; then records the verified point (staged:
+ * the caller commits). A break is LT_ECORRUPT naming the sequence number,
  * also in bad_seq when not NULL. */
+LT_NODISCARD lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq);
+
+/* The check every open makes (lt_db_open), DESIGN.md §4: from the last
+ * verified point, without signatures, but before the store serves over the
+ * last LT_STORE_VERIFY_TAIL records at most, so that a node restarted after
+ * a long run of writes opens in bounded time. What lies before that window
+ * is the open's gap (lt_store_open_gap): the verified point stays where it
+ * was until the gap is checked too, right after the open (the store actor
+ * does it a slice at a time, lt_store_verify_range, then calls
+ * lt_store_open_gap_done). Errors are lt_store_verify's. */
 #define LT_STORE_VERIFY_TAIL 4096
+LT_NODISCARD lt_err_t lt_store_open_check(lt_store_t *st, uint64_t *bad_seq);
+bool lt_store_open_gap(const lt_store_t *st, uint64_t *from, uint64_t *to);
+/* The gap is done with: checked, the verified point moves to where the
+ * open's check ended (staged: the caller commits); not (a break found in
+ * it), the point stays, so that the next open starts from there. */
+LT_NODISCARD lt_err_t lt_store_open_gap_done(lt_store_t *st, bool checked);
 
 /* The same check in steps, for a caller that must not stop for the whole of
  * it (the store actor serves STORE_VERIFY a slice at a time): begin fixes
- * the range (up to the last record now), step checks up to max records of
- * it, finish checks where the chain ends (at the last record, or into the
- * first record added since begin) and, with mark, records the verified
- * point (staged: the caller commits). Records added since begin are not
- * checked. Errors are lt_store_verify's. */
+ * the range (as lt_store_verify would check it, up to the last record now;
+ * verify_range: records from..to), step checks up to max records of it,
+ * finish checks where the chain goes on (at the last record, or into the
+ * record after the range) and, with mark, records the range's end as the
+ * verified point (staged: the caller commits). Records added since begin
+ * are not checked. Errors are lt_store_verify's. */
 typedef struct {
     uint64_t next; /* the next record to check; past end when done */
     uint64_t end;  /* the last record to check (0: none) */
     lt_hash_t prev;
     bool full;
+    bool tail; /* end was the store's last record when the check began */
 } lt_store_verify_t;
 LT_NODISCARD lt_err_t lt_store_verify_begin(lt_store_t *st, bool full, lt_store_verify_t *v,
                                             uint64_t *bad_seq);
+LT_NODISCARD lt_err_t lt_store_verify_range(lt_store_t *st, uint64_t from, uint64_t to, bool full,
+                                            lt_store_verify_t *v, uint64_t *bad_seq);
 LT_NODISCARD lt_err_t lt_store_verify_step(lt_store_t *st, lt_store_verify_t *v, uint64_t max,
                                            uint64_t *bad_seq);
 LT_NODISCARD lt_err_t lt_store_verify_finish(lt_store_t *st, lt_store_verify_t *v, bool mark,
                                              uint64_t *bad_seq);
-LT_NODISCARD lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq);
 /* Drops the projection and rebuilds it from the witness log (commits). */
 LT_NODISCARD lt_err_t lt_store_rebuild(lt_store_t *st);
 

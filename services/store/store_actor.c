@@ -59,6 +59,10 @@
  * and a few reads: some 15 ms), then lets other requests in. */
 #define S_TIMER_VERIFY 2
 #define S_VERIFY_SLICE 256
+/* The records an open passed over (lt_store_open_check) are checked right
+ * after it, this many per turn (no signatures: some 15 ms). */
+#define S_TIMER_GAP 3
+#define S_GAP_SLICE 1024
 /* Generations a child store inherits peers through (a cycle of
  * declarations ends here too). */
 #define S_KIN_DEPTH 8
@@ -147,6 +151,12 @@ struct s_actor {
         lt_store_id_t id;
         lt_store_verify_t v;
     } verify;
+    /* The check of an open's gap running, if any (one store at a time). */
+    struct {
+        bool active;
+        lt_store_id_t id;
+        lt_store_verify_t v;
+    } gap;
 };
 
 /* ---- sending ---- */
@@ -1290,6 +1300,70 @@ static void s_store_info(s_actor_t *a, const s_origin_t *o, const lt_store_req_t
     else
         s_reply(a, o, LT_OK, false, &b);
     lt_buf_free(&b);
+}
+
+/* ---- the open's gap ---- */
+
+/* Starts checking the gap of the next store the open left one in. */
+static void s_gap_next(s_actor_t *a)
+{
+    a->gap.active = false;
+    for (size_t i = 0; i < lt_db_store_count(a->db); i++) {
+        lt_store_t *st = lt_db_store_at(a->db, i);
+        uint64_t from, to;
+        if (!lt_store_open_gap(st, &from, &to))
+            continue;
+        char sid[2 * LT_STORE_ID_LEN + 1];
+        lt_hex(lt_store_id(st)->b, LT_STORE_ID_LEN, sid);
+        if (lt_store_verify_range(st, from, to, false, &a->gap.v, NULL) != LT_OK ||
+            lt_ctx_timer(a->ctx, 0, S_TIMER_GAP) != LT_OK) {
+            lt_log_error(a->log, S_TAG, "store %s: cannot check records %llu to %llu: %s", sid,
+                         (unsigned long long)from, (unsigned long long)to, lt_db_errmsg(a->db));
+            continue;
+        }
+        lt_log_info(a->log, S_TAG,
+                    "store %s: checking records %llu to %llu, which the open passed over", sid,
+                    (unsigned long long)from, (unsigned long long)to);
+        a->gap.active = true;
+        a->gap.id = *lt_store_id(st);
+        return;
+    }
+}
+
+static void s_gap_slice(s_actor_t *a)
+{
+    if (!a->gap.active)
+        return;
+    lt_store_t *st = lt_db_store(a->db, &a->gap.id);
+    if (!st) { /* removed meanwhile */
+        s_gap_next(a);
+        return;
+    }
+    lt_store_verify_t *v = &a->gap.v;
+    lt_err_t rc = lt_store_verify_step(st, v, S_GAP_SLICE, NULL);
+    if (rc == LT_OK && v->next <= v->end) {
+        if (lt_ctx_timer(a->ctx, 0, S_TIMER_GAP) == LT_OK)
+            return;
+        rc = LT_ENOMEM;
+    }
+    if (rc == LT_OK)
+        rc = lt_store_verify_finish(st, v, false, NULL);
+    if (rc == LT_OK)
+        rc = lt_store_open_gap_done(st, true);
+    if (rc == LT_OK) {
+        a->nwrites++; /* the verified point, committed with what is staged */
+        s_flush(a);
+    } else {
+        /* The verified point stays: the next open checks from there (and
+         * `lattice store verify` names the same record). */
+        char sid[2 * LT_STORE_ID_LEN + 1];
+        lt_hex(a->gap.id.b, LT_STORE_ID_LEN, sid);
+        lt_log_error(a->log, S_TAG, "store %s: the check after opening failed: %s", sid,
+                     lt_db_errmsg(a->db));
+        if (lt_store_open_gap_done(st, false) != LT_OK)
+            lt_log_debug(a->log, S_TAG, "store %s: its gap was not forgotten", sid);
+    }
+    s_gap_next(a);
 }
 
 /* ---- STORE_VERIFY ---- */
@@ -2758,6 +2832,7 @@ static lt_err_t s_start(lt_ctx_t *ctx, const void *cfgp, void **self)
     char key[2 * LT_KEY_LEN + 1];
     lt_hex(lt_db_node_key(a->db)->b, LT_KEY_LEN, key);
     lt_log_info(a->log, S_TAG, "store up: node %s, %zu stores", key, lt_db_store_count(a->db));
+    s_gap_next(a);
     *self = a;
     return LT_OK;
 }
@@ -2852,6 +2927,8 @@ static void s_timer(void *self, lt_ctx_t *ctx, uint64_t token)
         s_resend(a);
     } else if (token == S_TIMER_VERIFY) {
         s_verify_slice(a);
+    } else if (token == S_TIMER_GAP) {
+        s_gap_slice(a);
     }
 }
 

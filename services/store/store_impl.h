@@ -19,7 +19,10 @@ struct lt_store {
     uint64_t cursor;    /* projection applied up to this seq */
     uint64_t nfloating; /* floating intentions (exact: lets a witness skip the cascade) */
     bool dirty;         /* witnessed in the pending transaction */
-    bool found;         /* listed in the directory (used while reloading) */
+    /* Records the open passed over (lt_store_open_check): [gap_from,
+     * gap_to], 0 when none, and the verified mark they hold back. */
+    uint64_t gap_from, gap_to, gap_mark;
+    bool found; /* listed in the directory (used while reloading) */
 };
 
 typedef struct {

@@ -2875,3 +2875,48 @@ Test(store_actor, verify_names_a_damaged_record)
               "%s", s_errmsg(g));
     lt_buf_free(&b);
 }
+
+/* The verified point of store sid, read from the backend behind the actor. */
+static uint64_t s_verified_mark(const lt_store_id_t *sid)
+{
+    uint8_t key[LT_STORE_ID_LEN + 64];
+    size_t klen = lt_key2(key, sid, "verified", strlen("verified"), NULL, 0);
+    lt_buf_t b = LT_BUF_INIT;
+    lt_err_t rc = lt_kv_get(s_env->faulty, LT_CF_META, key, klen, &b);
+    uint64_t v = 0;
+    if (rc == LT_OK && b.len == 8)
+        v = lt_get_u64le(b.data);
+    cr_assert(rc == LT_OK || rc == LT_ENOTFOUND, "%s", lt_errname(rc));
+    lt_buf_free(&b);
+    return v;
+}
+
+Test(store_actor_restart, records_an_open_passed_over_are_checked_right_after_it)
+{
+    char *dir = lt_test_tmpdir("store-actor-gap");
+    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
+    lt_kv_t *kv;
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    s_setup_with(kv, 0);
+    lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "gap", NULL);
+    s_put_many(&sid, "k", LT_STORE_VERIFY_TAIL + 300, "x", NULL);
+    uint64_t mark0 = s_verified_mark(&sid);
+    cr_assert_lt(mark0, 300, "the store was checked while it was written");
+
+    /* Restart: the open checks the newest records, and the rest a slice at
+     * a time right after; the verified point moves only then. */
+    cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    s_start_actor(s_env, kv, 0);
+    cr_assert_eq(s_verified_mark(&sid), mark0, "the open moved the point over records it skipped");
+    char v[8];
+    cr_assert_eq(s_get(&sid, "k7", v, sizeof v, NULL), LT_OK, "the store serves meanwhile");
+    for (int i = 0; i < 20 && s_verified_mark(&sid) == mark0; i++) {
+        lt_coop_advance(s_env->rt, s_env->clock);
+        s_run();
+    }
+    cr_assert_eq(s_verified_mark(&sid), LT_STORE_VERIFY_TAIL + 301, "mark %llu (was %llu)",
+                 (unsigned long long)s_verified_mark(&sid), (unsigned long long)mark0);
+    s_teardown();
+    lt_test_rmtree(&dir);
+}

@@ -666,12 +666,12 @@ Test(corruption, full_verify_finds_damage_the_incremental_check_passed)
 
 /* ---- (g) the open's check is bounded ---- */
 
-Test(corruption, the_open_checks_at_most_the_last_records_and_a_full_verify_the_rest)
+Test(corruption, the_open_checks_its_newest_records_and_leaves_the_rest_as_its_gap)
 {
     /* Never reopened: nothing verified yet, more records than the open
      * looks at. Damage inside its window fails the open (which changes
-     * nothing); damage before it passes the open, and the full verify finds
-     * it. */
+     * nothing); damage before it passes the open and is found by the check
+     * of the open's gap. */
     const unsigned n = LT_STORE_VERIFY_TAIL + 40;
     s_make(n, 64, false);
     s_record_expect(n - 10, S_W_WALL + 4, n - 10, n - 9, "a record inside the window");
@@ -680,7 +680,18 @@ Test(corruption, the_open_checks_at_most_the_last_records_and_a_full_verify_the_
     lt_errbuf_t eb = {{0}};
     lt_err_t rc = lt_test_db_reopen(s_fx.dir, &s_fx.id, &s_fx.clock, &db, &eb);
     cr_assert_eq(rc, LT_OK, "the open looked past its window: %s", eb.msg);
+    /* It left what it passed over as its gap, and the verified point where
+     * it was: the check from there (what the store actor runs right after
+     * the open) finds the damage, and so does the full verify. */
+    lt_store_t *st = lt_db_store(db, &s_sid);
+    uint64_t gap_from = 0, gap_to = 0;
+    cr_assert(lt_store_open_gap(st, &gap_from, &gap_to));
+    cr_assert_eq(gap_from, 1);
+    cr_assert_eq(gap_to, n - LT_STORE_VERIFY_TAIL);
     uint64_t bad = 0;
+    cr_assert_eq(lt_store_verify(st, false, &bad), LT_ECORRUPT);
+    cr_assert(bad == 5 || bad == 6, "the check from the verified point reported record %llu",
+              (unsigned long long)bad);
     cr_assert_eq(lt_store_verify(lt_db_store(db, &s_sid), true, &bad), LT_ECORRUPT);
     /* Record 5 is unsigned: its change shows where the next one's prev no
      * longer matches. */
