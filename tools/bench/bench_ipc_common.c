@@ -156,6 +156,18 @@ static int s_node_fail(lt_bench_node_t *node)
     return -1;
 }
 
+int lt_bench_node_start_in(lt_bench_node_t *node, const char *prog, const char *base,
+                           const char *label, const char *const *args, uint32_t timeout_ms,
+                           lt_client_t **client)
+{
+    char home[LT_BENCH_PATH_MAX], log[LT_BENCH_PATH_MAX], sock[LT_BENCH_PATH_MAX];
+    snprintf(home, sizeof home, "%s/%s", base, label);
+    snprintf(log, sizeof log, "%s/%s.out", base, label);
+    if (!lt_bench_ipc_endpoint(home, "kernel.sock", sock, sizeof sock))
+        return -1;
+    return lt_bench_node_start(node, prog, home, log, args, timeout_ms, client);
+}
+
 int lt_bench_node_start(lt_bench_node_t *node, const char *latticed, const char *home,
                         const char *log, const char *const *args, uint32_t timeout_ms,
                         lt_client_t **client)

@@ -86,6 +86,12 @@ int lt_bench_node_start(lt_bench_node_t *node, const char *latticed, const char 
                         const char *log, const char *const *args, uint32_t timeout_ms,
                         lt_client_t **client);
 
+/* lt_bench_node_start in the home base/label, its output in base/label.out;
+ * -1 (with a note) also when the home's socket path would not fit. */
+int lt_bench_node_start_in(lt_bench_node_t *node, const char *prog, const char *base,
+                           const char *label, const char *const *args, uint32_t timeout_ms,
+                           lt_client_t **client);
+
 /* Waits until the node reports service `name` READY with a pid other than
  * not_pid (0: any), up to timeout_ms. Sets *pid. 0 or -1 (with a note). */
 int lt_bench_node_wait_service(lt_bench_node_t *node, lt_client_t *c, const char *name,

@@ -95,12 +95,7 @@ typedef struct {
 static int s_start(s_node_t *n, const char *prog, const char *base, const char *label,
                    const char *const *args)
 {
-    char home[LT_BENCH_PATH_MAX], log[LT_BENCH_PATH_MAX], sock[LT_BENCH_PATH_MAX];
-    snprintf(home, sizeof home, "%s/%s", base, label);
-    snprintf(log, sizeof log, "%s/%s.out", base, label);
-    if (!lt_bench_ipc_endpoint(home, "kernel.sock", sock, sizeof sock))
-        return -1;
-    if (lt_bench_node_start(&n->node, prog, home, log, args, S_CALL_MS, &n->c) != 0)
+    if (lt_bench_node_start_in(&n->node, prog, base, label, args, S_CALL_MS, &n->c) != 0)
         return -1;
     n->pids[S_KERNEL] = n->node.pid;
     for (int i = S_STORE; i < S_NPROCS; i++) {
@@ -372,17 +367,6 @@ static void s_usage(FILE *f)
             S_N_QUICK, S_N, LT_BENCH_FILL_CLIENTS, LT_BENCH_FILL_MAX_CLIENTS);
 }
 
-static bool s_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     s_opts_t o = {.clients = LT_BENCH_FILL_CLIENTS, .home_dir = "/tmp"};
@@ -404,10 +388,10 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--quick") == 0) {
             o.quick = true;
         } else if (strcmp(a, "--intentions") == 0 && has_arg &&
-                   s_parse_u64(argv[++i], 1, LT_BENCH_FILL_MAX_N, &v)) {
+                   lt_bench_parse_u64(argv[++i], 1, LT_BENCH_FILL_MAX_N, &v)) {
             o.n = v;
         } else if (strcmp(a, "--clients") == 0 && has_arg &&
-                   s_parse_u64(argv[++i], 1, LT_BENCH_FILL_MAX_CLIENTS, &v)) {
+                   lt_bench_parse_u64(argv[++i], 1, LT_BENCH_FILL_MAX_CLIENTS, &v)) {
             o.clients = (uint32_t)v;
         } else if (strcmp(a, "--storage") == 0 && has_arg &&
                    (strcmp(argv[i + 1], "log") == 0 || strcmp(argv[i + 1], "memory") == 0)) {

@@ -403,17 +403,6 @@ static void s_usage(FILE *f)
             LT_BENCH_NODES_GOSSIP_N, LT_BENCH_NODES_GOSSIP_N_QUICK);
 }
 
-static bool s_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 int main(int argc, char **argv)
 {
     s_opts_t o = {.seed = 1};
@@ -431,27 +420,29 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(a, "--quick") == 0) {
             o.quick = true;
-        } else if (strcmp(a, "--n") == 0 && has_arg && s_parse_u64(argv[++i], 2, 50000000, &v)) {
+        } else if (strcmp(a, "--n") == 0 && has_arg &&
+                   lt_bench_parse_u64(argv[++i], 2, 50000000, &v)) {
             o.only_n = (size_t)v;
         } else if (strcmp(a, "--seed") == 0 && has_arg &&
-                   s_parse_u64(argv[++i], 0, UINT64_MAX, &v)) {
+                   lt_bench_parse_u64(argv[++i], 0, UINT64_MAX, &v)) {
             o.seed = v;
         } else if (strcmp(a, "--branching") == 0 && has_arg &&
-                   s_parse_u64(argv[++i], 2, 65536, &v)) {
+                   lt_bench_parse_u64(argv[++i], 2, 65536, &v)) {
             o.cfg.branching = (uint32_t)v;
         } else if (strcmp(a, "--threshold") == 0 && has_arg &&
-                   s_parse_u64(argv[++i], 1, LT_SYNC_MAX_IDLIST, &v)) {
+                   lt_bench_parse_u64(argv[++i], 1, LT_SYNC_MAX_IDLIST, &v)) {
             o.cfg.idlist_threshold = (uint32_t)v;
-        } else if (strcmp(a, "--rounds") == 0 && has_arg && s_parse_u64(argv[++i], 0, 100, &v)) {
+        } else if (strcmp(a, "--rounds") == 0 && has_arg &&
+                   lt_bench_parse_u64(argv[++i], 0, 100, &v)) {
             o.cfg.max_rounds = (uint32_t)v;
         } else if (strcmp(a, "--nodes") == 0) {
             o.nodes = true;
         } else if (strcmp(a, "--clone-n") == 0 && has_arg &&
-                   s_parse_u64(argv[++i], 1, 100000000, &v)) {
+                   lt_bench_parse_u64(argv[++i], 1, 100000000, &v)) {
             o.nodes = true;
             o.nodes_opts.clone_n = v;
         } else if (strcmp(a, "--gossip-n") == 0 && has_arg &&
-                   s_parse_u64(argv[++i], 1, 1000000, &v)) {
+                   lt_bench_parse_u64(argv[++i], 1, 1000000, &v)) {
             o.nodes = true;
             o.nodes_opts.gossip_n = (uint32_t)v;
         } else if (strcmp(a, "--keep") == 0) {

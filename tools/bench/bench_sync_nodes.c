@@ -127,12 +127,7 @@ typedef struct {
 static int s_node_start(s_node_t *n, const char *latticed, const char *base, const char *name,
                         const char *const *args)
 {
-    char home[LT_BENCH_PATH_MAX], log[LT_BENCH_PATH_MAX], sock[LT_BENCH_PATH_MAX];
-    snprintf(home, sizeof home, "%s/%s", base, name);
-    snprintf(log, sizeof log, "%s/%s.out", base, name);
-    if (!lt_bench_ipc_endpoint(home, "kernel.sock", sock, sizeof sock))
-        return -1;
-    if (lt_bench_node_start(&n->node, latticed, home, log, args, S_CALL_MS, &n->c) != 0)
+    if (lt_bench_node_start_in(&n->node, latticed, base, name, args, S_CALL_MS, &n->c) != 0)
         return -1;
     if (lt_bench_node_wait_service(&n->node, n->c, "store", 0, LT_BENCH_SERVICE_MS,
                                    &n->store_pid) != 0 ||

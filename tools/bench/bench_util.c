@@ -95,3 +95,14 @@ void lt_bench_fs_name(const char *dir, char *out, size_t len)
     }
     snprintf(out, len, "0x%lx", (unsigned long)sf.f_type);
 }
+
+bool lt_bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}

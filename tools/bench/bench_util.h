@@ -5,10 +5,16 @@
 
 #include "weaver/errors.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* One line on stderr, prefixed with the program's name. */
 void lt_bench_note(const char *fmt, ...) LT_PRINTF(1, 2);
+
+/* A decimal option value in lo..hi into *out; false for anything else (a
+ * sign, trailing text, out of range). */
+bool lt_bench_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
 
 /* CLOCK_MONOTONIC in seconds. */
 double lt_bench_now(void);
