@@ -216,7 +216,7 @@ void lt_home_log_sink(void *ctx, lt_log_level_t level, const char *tag, const ch
     /* The process runtime's layout, so the file reads as one log. */
     int n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: %s: %s\n",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                     ts.tv_nsec / 1000000, h->program ? h->program : "latticed", (int)getpid(),
+                     ts.tv_nsec / 1000000, h && h->program ? h->program : "latticed", (int)getpid(),
                      lt_log_level_name(level), tag, line);
     if (n < 0)
         return;
