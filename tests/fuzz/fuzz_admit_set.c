@@ -20,7 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* What the other kernel parts take from kernel/main.c, not linked here. */
+/* What the other kernel parts take from kernel/run.c, not linked here. */
 uint64_t lt_kernel_mono_ms(void)
 {
     return 1000;
