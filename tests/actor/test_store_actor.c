@@ -2809,6 +2809,21 @@ static s_got_t *s_until_reply(uint64_t corr, int turns)
     return s_reply_to(corr);
 }
 
+/* Flips a byte of witness record seq (in its wall time) in the backend,
+ * behind the actor's back. */
+static void s_damage_record(const lt_store_id_t *sid, uint64_t seq)
+{
+    uint8_t key[LT_STORE_ID_LEN + 8];
+    size_t klen = lt_key_seq(key, sid, seq);
+    lt_buf_t rec = LT_BUF_INIT;
+    cr_assert_eq(lt_kv_get(s_env->faulty, LT_CF_WITNESS, key, klen, &rec), LT_OK);
+    rec.data[rec.len - 40] ^= 0x40;
+    lt_kv_op_t op = {LT_CF_WITNESS, false, key, klen, rec.data, rec.len};
+    lt_kv_batch_t batch = {&op, 1};
+    cr_assert_eq(lt_kv_write(s_env->faulty, &batch, true), LT_OK);
+    lt_buf_free(&rec);
+}
+
 Test(store_actor, verify_checks_every_record_a_slice_at_a_time_while_requests_go_on)
 {
     lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "v", NULL);
@@ -2856,15 +2871,7 @@ Test(store_actor, verify_names_a_damaged_record)
     lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "v", NULL);
     s_put_many(&sid, "k", 20, "x", NULL);
     /* Behind the store's back: one byte of witness record 9's wall time. */
-    uint8_t key[LT_STORE_ID_LEN + 8];
-    size_t klen = lt_key_seq(key, &sid, 9);
-    lt_buf_t rec = LT_BUF_INIT;
-    cr_assert_eq(lt_kv_get(s_env->faulty, LT_CF_WITNESS, key, klen, &rec), LT_OK);
-    rec.data[rec.len - 40] ^= 0x40;
-    lt_kv_op_t op = {LT_CF_WITNESS, false, key, klen, rec.data, rec.len};
-    lt_kv_batch_t batch = {&op, 1};
-    cr_assert_eq(lt_kv_write(s_env->faulty, &batch, true), LT_OK);
-    lt_buf_free(&rec);
+    s_damage_record(&sid, 9);
 
     lt_buf_t b = LT_BUF_INIT;
     s_ref_body(&b, &sid);
@@ -2923,15 +2930,7 @@ Test(store_actor_restart, records_an_open_passed_over_are_checked_right_after_it
      * verified point stays for the next open to start from. */
     uint64_t mark1 = s_verified_mark(&sid);
     s_put_many(&sid, "m", LT_STORE_VERIFY_TAIL + 300, "y", NULL);
-    uint8_t key[LT_STORE_ID_LEN + 8];
-    size_t klen = lt_key_seq(key, &sid, mark1 + 10);
-    lt_buf_t rec = LT_BUF_INIT;
-    cr_assert_eq(lt_kv_get(s_env->faulty, LT_CF_WITNESS, key, klen, &rec), LT_OK);
-    rec.data[rec.len - 40] ^= 0x40;
-    lt_kv_op_t op = {LT_CF_WITNESS, false, key, klen, rec.data, rec.len};
-    lt_kv_batch_t batch = {&op, 1};
-    cr_assert_eq(lt_kv_write(s_env->faulty, &batch, true), LT_OK);
-    lt_buf_free(&rec);
+    s_damage_record(&sid, mark1 + 10);
     cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
     cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
     s_start_actor(s_env, kv, 0);
