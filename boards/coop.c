@@ -447,15 +447,18 @@ lt_err_t lt_coop_add(lt_coop_t *rt, const lt_actor_ops_t *ops, const void *cfg)
 }
 
 /* Answers LT_EUNAVAILABLE, from a, every request still in a's mailbox:
- * whoever sent one would otherwise wait for a reply that cannot come. */
+ * whoever sent one would otherwise wait for a reply that cannot come. With
+ * a host hook, only those from other hosted actors: the host answers what
+ * it injected itself (a kernel holds those in flight). */
 static void s_refuse_pending(lt_coop_t *rt, s_actor_t *a)
 {
     size_t n = a->count;
     for (size_t k = 0; k < n; k++) {
         const lt_msg_t *m = &a->ring[(a->head + k) % rt->cfg.mailbox_cap];
-        size_t len;
-        if (m->kind != LT_MSG_REQUEST || (s_is_local(rt, m->from, &len) && len == strlen(a->name) &&
-                                          memcmp(m->from, a->name, len) == 0))
+        size_t len = 0;
+        bool local = lt_addr_valid(m->from) && s_is_local(rt, m->from, &len);
+        const s_actor_t *sender = local ? s_find(rt, m->from, len) : NULL;
+        if (m->kind != LT_MSG_REQUEST || sender == a || (rt->cfg.host && !sender))
             continue;
         char to[LT_ADDR_MAX];
         memcpy(to, m->from, sizeof to);

@@ -136,9 +136,10 @@ LT_NODISCARD lt_err_t lt_coop_add(lt_coop_t *rt, const lt_actor_ops_t *ops, cons
 
 /* Stops the actor `name` (calls its stop once) and frees its slot. The
  * requests still in its mailbox are answered LT_EUNAVAILABLE (an empty
- * body), as a kernel answers those held by a process that went away; the
- * rest of its mail and its timers are dropped. LT_ENOTFOUND when no such
- * actor. */
+ * body), as a kernel answers those held by a process that went away; with a
+ * host hook, only those from other hosted actors (the host answers what it
+ * injected). The rest of its mail and its timers are dropped. LT_ENOTFOUND
+ * when no such actor. */
 LT_NODISCARD lt_err_t lt_coop_remove(lt_coop_t *rt, const char *name);
 
 /* Puts a message from outside into the mailbox of the local actor `to` (its

@@ -182,36 +182,20 @@ static bool s_room(const struct lt_inproc *ip, const char *name)
     return lt_coop_actor_stats(ip->rt, name, &st) == LT_OK && st.pending < S_MAILBOX;
 }
 
-/* Moves what waits in each overflow into its mailbox, as room allows. */
+/* Moves what waits in each overflow into its mailbox, as room allows. A
+ * message the runtime refuses otherwise (its actor is gone) is dropped: the
+ * router answers the requests among them (lt_router_forget). */
 static void s_drain_in(struct lt_inproc *ip)
 {
     for (size_t i = 0; i < ip->n; i++) {
         s_fifo_t *q = &ip->inbox[i];
         while (q->head && s_room(ip, ip->svcs[i].name)) {
-            s_item_t *it = s_pop(q);
-            lt_msg_t m = s_msg_of(it);
-            if (lt_coop_inject(ip->rt, ip->svcs[i].name, &m, it->from) == LT_EFULL) {
-                /* Cannot happen after s_room; keep it for the next turn. */
-                it->next = q->head;
-                q->head = it;
-                if (!q->tail)
-                    q->tail = it;
-                q->n++;
-                q->bytes += it->len;
+            lt_msg_t m = s_msg_of(q->head);
+            if (lt_coop_inject(ip->rt, ip->svcs[i].name, &m, q->head->from) == LT_EFULL)
                 break;
-            }
-            free(it);
+            free(s_pop(q));
         }
     }
-}
-
-static const lt_inproc_service_t *s_svc(const lt_kernel_t *k, const char *name)
-{
-    const struct lt_inproc *ip = k->inproc;
-    for (size_t i = 0; ip && i < ip->n; i++)
-        if (strcmp(ip->svcs[i].name, name) == 0)
-            return &ip->svcs[i];
-    return NULL;
 }
 
 lt_err_t lt_inproc_open(lt_kernel_t *k, const lt_inproc_service_t *svcs, size_t n, lt_errbuf_t *eb)
@@ -266,9 +250,10 @@ void lt_inproc_close(lt_kernel_t *k)
 
 lt_err_t lt_inproc_start(lt_kernel_t *k, lt_ksvc_t *s, lt_errbuf_t *eb)
 {
-    const lt_inproc_service_t *svc = s_svc(k, s->name);
-    if (!svc)
+    int i = s_index_of(k->inproc, s->name);
+    if (i < 0)
         return lt_fail(eb, LT_ENOTFOUND, "service %s is not hosted in-process", s->name);
+    const lt_inproc_service_t *svc = &k->inproc->svcs[i];
     const void *cfg = NULL;
     lt_err_t rc = svc->config ? svc->config(svc->ctx, &cfg, eb) : LT_OK;
     if (rc)

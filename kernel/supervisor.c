@@ -308,6 +308,14 @@ static bool s_host(lt_kernel_t *k, lt_ksvc_t *s)
     return true;
 }
 
+/* Stops the actor of a hosted service; the requests the router holds in
+ * flight for it are answered unavailable, naming why. */
+static void s_unhost(lt_kernel_t *k, lt_ksvc_t *s, const char *why)
+{
+    lt_inproc_stop(k, s);
+    lt_router_forget(k, s, why);
+}
+
 static void s_respawn(lt_kernel_t *k, lt_ksvc_t *s)
 {
     s->restarts++;
@@ -460,8 +468,7 @@ static void s_stop_next(lt_kernel_t *k)
         case LT_KSVC_KILLING:
             if (s->inproc) {
                 lt_log_info(&k->log, s->name, "stopping (in-process)");
-                lt_inproc_stop(k, s);
-                lt_router_forget(k, s, "the node is stopping");
+                s_unhost(k, s, "the node is stopping");
                 break;
             }
             if (!s->attached && s->pid > 0) {
@@ -586,10 +593,8 @@ lt_err_t lt_sup_restart(lt_kernel_t *k, lt_ksvc_t *s, lt_errbuf_t *eb)
         return lt_fail(eb, LT_EUNAVAILABLE, "the node is stopping");
     if (s->inproc) {
         lt_log_info(&k->log, s->name, "restart requested (in-process)");
-        if (s->state == LT_KSVC_READY) {
-            lt_inproc_stop(k, s);
-            lt_router_forget(k, s, "restarted");
-        }
+        if (s->state == LT_KSVC_READY)
+            s_unhost(k, s, "restarted");
         s->restarts++;
         s->fail_reason[0] = '\0';
         if (!s_host(k, s))

@@ -1073,16 +1073,24 @@ lt_err_t lt_store_verify_range(lt_store_t *st, uint64_t from, uint64_t to, bool 
     return LT_OK;
 }
 
+/* Where a check from the last verified point starts: the record after it,
+ * or the last record itself when that is the point (it is checked again:
+ * it anchors the rest). */
+static lt_err_t s_verified_from(lt_store_t *st, uint64_t *from)
+{
+    uint64_t mark;
+    lt_err_t rc = s_meta_get_u64(st, "verified", &mark);
+    if (rc == LT_OK)
+        *from = mark >= st->seq ? st->seq : mark + 1;
+    return rc;
+}
+
 lt_err_t lt_store_verify_begin(lt_store_t *st, bool full, lt_store_verify_t *v, uint64_t *bad_seq)
 {
     uint64_t from = 1;
-    if (!full) {
-        lt_err_t rc = s_meta_get_u64(st, "verified", &from);
-        if (rc)
-            return rc;
-        /* The last verified record is checked again: it anchors the rest. */
-        from = from >= st->seq ? st->seq : from + 1;
-    }
+    lt_err_t rc = full ? LT_OK : s_verified_from(st, &from);
+    if (rc)
+        return rc;
     return lt_store_verify_range(st, from, st->seq, full, v, bad_seq);
 }
 
@@ -1160,39 +1168,40 @@ lt_err_t lt_store_verify_finish(lt_store_t *st, lt_store_verify_t *v, bool mark,
     return rc;
 }
 
+/* The rest of a check begun with rc, at once. */
+static lt_err_t s_verify_rest(lt_store_t *st, lt_store_verify_t *v, lt_err_t rc, bool mark,
+                              uint64_t *bad_seq)
+{
+    if (rc == LT_OK)
+        rc = lt_store_verify_step(st, v, UINT64_MAX, bad_seq);
+    if (rc == LT_OK)
+        rc = lt_store_verify_finish(st, v, mark, bad_seq);
+    return rc;
+}
+
 lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
 {
     lt_store_verify_t v;
-    lt_err_t rc = lt_store_verify_begin(st, full, &v, bad_seq);
-    if (rc == LT_OK)
-        rc = lt_store_verify_step(st, &v, UINT64_MAX, bad_seq);
-    if (rc == LT_OK)
-        rc = lt_store_verify_finish(st, &v, true, bad_seq);
-    return rc;
+    return s_verify_rest(st, &v, lt_store_verify_begin(st, full, &v, bad_seq), true, bad_seq);
 }
 
 lt_err_t lt_store_open_check(lt_store_t *st, uint64_t *bad_seq)
 {
     st->gap_from = st->gap_to = st->gap_mark = 0;
-    uint64_t mark;
-    lt_err_t rc = s_meta_get_u64(st, "verified", &mark);
+    uint64_t from = 0;
+    lt_err_t rc = s_verified_from(st, &from);
     if (rc || st->seq == 0)
         return rc;
-    uint64_t from = mark >= st->seq ? st->seq : mark + 1;
     if (st->seq - from >= LT_STORE_VERIFY_TAIL) {
         st->gap_from = from;
         st->gap_to = st->seq - LT_STORE_VERIFY_TAIL;
         st->gap_mark = st->seq;
         from = st->gap_to + 1;
     }
-    lt_store_verify_t v;
-    rc = lt_store_verify_range(st, from, st->seq, false, &v, bad_seq);
-    if (rc == LT_OK)
-        rc = lt_store_verify_step(st, &v, UINT64_MAX, bad_seq);
     /* The mark moves only over what was checked: not across a gap. */
-    if (rc == LT_OK)
-        rc = lt_store_verify_finish(st, &v, st->gap_from == 0, bad_seq);
-    return rc;
+    lt_store_verify_t v;
+    return s_verify_rest(st, &v, lt_store_verify_range(st, from, st->seq, false, &v, bad_seq),
+                         st->gap_from == 0, bad_seq);
 }
 
 bool lt_store_open_gap(const lt_store_t *st, uint64_t *from, uint64_t *to)

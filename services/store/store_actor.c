@@ -69,6 +69,15 @@
 
 typedef struct s_actor s_actor_t;
 
+/* A chain check run a slice per turn of a timer (s_check_turn). */
+typedef struct {
+    bool active;
+    lt_store_id_t id;
+    lt_store_verify_t v;
+    uint64_t slice; /* records per turn */
+    uint64_t token; /* its timer */
+} s_check_t;
+
 /* A child store and the held store that declares it active. */
 typedef struct {
     lt_store_id_t child, parent;
@@ -143,20 +152,11 @@ struct s_actor {
      * s_children_sync. */
     s_kin_t *kin;
     size_t nkin;
-    /* The STORE_VERIFY running, if any (one at a time), a slice per turn
-     * of the S_TIMER_VERIFY timer. */
-    struct {
-        bool active;
-        s_origin_t o;
-        lt_store_id_t id;
-        lt_store_verify_t v;
-    } verify;
+    /* The STORE_VERIFY running, if any (one at a time), and who asked. */
+    s_check_t verify;
+    s_origin_t verify_o;
     /* The check of an open's gap running, if any (one store at a time). */
-    struct {
-        bool active;
-        lt_store_id_t id;
-        lt_store_verify_t v;
-    } gap;
+    s_check_t gap;
 };
 
 /* ---- sending ---- */
@@ -1326,34 +1326,47 @@ static void s_gap_next(s_actor_t *a)
                     (unsigned long long)from, (unsigned long long)to);
         a->gap.active = true;
         a->gap.id = *lt_store_id(st);
+        a->gap.slice = S_GAP_SLICE;
+        a->gap.token = S_TIMER_GAP;
         return;
     }
 }
 
+/* One turn of a running check: its next slice of records. Returns false
+ * while it goes on (its timer is set again); true once it has ended, with
+ * *rc LT_OK when the whole range chained (finish included), LT_ENOTFOUND
+ * when the store was removed meanwhile, else the break or the failure. */
+static bool s_check_turn(s_actor_t *a, s_check_t *c, lt_err_t *rc)
+{
+    c->active = false;
+    lt_store_t *st = lt_db_store(a->db, &c->id);
+    if (!st) {
+        *rc = LT_ENOTFOUND;
+        return true;
+    }
+    *rc = lt_store_verify_step(st, &c->v, c->slice, NULL);
+    if (*rc == LT_OK && c->v.next <= c->v.end) {
+        *rc = lt_ctx_timer(a->ctx, 0, c->token);
+        c->active = *rc == LT_OK;
+        return !c->active;
+    }
+    if (*rc == LT_OK)
+        *rc = lt_store_verify_finish(st, &c->v, false, NULL);
+    return true;
+}
+
 static void s_gap_slice(s_actor_t *a)
 {
-    if (!a->gap.active)
+    lt_err_t rc;
+    if (!a->gap.active || !s_check_turn(a, &a->gap, &rc))
         return;
     lt_store_t *st = lt_db_store(a->db, &a->gap.id);
-    if (!st) { /* removed meanwhile */
-        s_gap_next(a);
-        return;
-    }
-    lt_store_verify_t *v = &a->gap.v;
-    lt_err_t rc = lt_store_verify_step(st, v, S_GAP_SLICE, NULL);
-    if (rc == LT_OK && v->next <= v->end) {
-        if (lt_ctx_timer(a->ctx, 0, S_TIMER_GAP) == LT_OK)
-            return;
-        rc = LT_ENOMEM;
-    }
-    if (rc == LT_OK)
-        rc = lt_store_verify_finish(st, v, false, NULL);
-    if (rc == LT_OK)
+    if (st && rc == LT_OK)
         rc = lt_store_open_gap_done(st, true);
-    if (rc == LT_OK) {
+    if (st && rc == LT_OK) {
         a->nwrites++; /* the verified point, committed with what is staged */
         s_flush(a);
-    } else {
+    } else if (st) {
         /* The verified point stays: the next open checks from there (and
          * `lattice store verify` names the same record). */
         char sid[2 * LT_STORE_ID_LEN + 1];
@@ -1368,11 +1381,18 @@ static void s_gap_slice(s_actor_t *a)
 
 /* ---- STORE_VERIFY ---- */
 
-static void s_verify_end(s_actor_t *a, lt_err_t rc)
+/* One slice of the running verify, and the answer once it has ended. */
+static void s_verify_slice(s_actor_t *a)
 {
-    a->verify.active = false;
+    lt_err_t rc;
+    if (!a->verify.active || !s_check_turn(a, &a->verify, &rc))
+        return;
+    if (rc == LT_ENOTFOUND) {
+        s_reply_error(a, &a->verify_o, rc, "the store was removed during its verify");
+        return;
+    }
     if (rc) {
-        s_reply_db_error(a, &a->verify.o, rc);
+        s_reply_db_error(a, &a->verify_o, rc);
         return;
     }
     lattice_store_StoreVerified m = lattice_store_StoreVerified_init_zero;
@@ -1380,37 +1400,10 @@ static void s_verify_end(s_actor_t *a, lt_err_t rc)
     lt_buf_t b = LT_BUF_INIT;
     rc = lt_pb_encode_static(lattice_store_StoreVerified_fields, &m, &b);
     if (rc)
-        s_reply_error(a, &a->verify.o, rc, "cannot encode the verify's result");
+        s_reply_error(a, &a->verify_o, rc, "cannot encode the verify's result");
     else
-        s_reply(a, &a->verify.o, LT_OK, false, &b);
+        s_reply(a, &a->verify_o, LT_OK, false, &b);
     lt_buf_free(&b);
-}
-
-/* One slice of the running verify: the next S_VERIFY_SLICE records, and
- * the answer when that was the last of them. */
-static void s_verify_slice(s_actor_t *a)
-{
-    if (!a->verify.active)
-        return;
-    lt_store_t *st = lt_db_store(a->db, &a->verify.id);
-    if (!st) {
-        a->verify.active = false;
-        s_reply_error(a, &a->verify.o, LT_ENOTFOUND, "the store was removed during its verify");
-        return;
-    }
-    lt_store_verify_t *v = &a->verify.v;
-    lt_err_t rc = lt_store_verify_step(st, v, S_VERIFY_SLICE, NULL);
-    if (rc == LT_OK && v->next <= v->end) {
-        rc = lt_ctx_timer(a->ctx, 0, S_TIMER_VERIFY);
-        if (rc != LT_OK) {
-            a->verify.active = false;
-            s_reply_error(a, &a->verify.o, rc, "the verify cannot go on: no timer for it");
-        }
-        return;
-    }
-    if (rc == LT_OK)
-        rc = lt_store_verify_finish(st, v, false, NULL);
-    s_verify_end(a, rc);
 }
 
 static void s_store_verify(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
@@ -1433,9 +1426,12 @@ static void s_store_verify(s_actor_t *a, const s_origin_t *o, const lt_store_req
         s_reply_db_error(a, o, rc);
         return;
     }
-    a->verify.active = true;
-    a->verify.o = *o;
-    a->verify.id = r->store;
+    a->verify = (s_check_t){.active = true,
+                            .id = r->store,
+                            .v = a->verify.v,
+                            .slice = S_VERIFY_SLICE,
+                            .token = S_TIMER_VERIFY};
+    a->verify_o = *o;
     s_verify_slice(a);
 }
 

@@ -932,6 +932,31 @@ Test(coop, remove_answers_the_requests_left_in_the_mailbox_unavailable)
     lt_coop_destroy(&n.rt);
 }
 
+Test(coop, with_a_host_remove_answers_only_the_requests_of_hosted_actors)
+{
+    s_node_t n;
+    memset(&n, 0, sizeof n);
+    n.seed = 3;
+    lt_coop_config_t cfg = {.now = s_clock,
+                            .now_ctx = &n.now,
+                            .random = s_prng,
+                            .random_ctx = &n.seed,
+                            .host = s_host,
+                            .host_ctx = &n.obs};
+    cr_assert_eq(lt_coop_new(&cfg, &n.rt), LT_OK);
+    s_add(&n, &s_driver_ops);
+    s_add(&n, &s_echo_ops);
+    cr_assert_eq(s_drive(&n, S_DO_REQUEST, "echo", "a"), LT_OK);
+    lt_msg_t m = {.kind = LT_MSG_REQUEST, .corr = 5, .body = (const uint8_t *)"b", .len = 1};
+    cr_assert_eq(lt_coop_inject(n.rt, "echo", &m, "client:0a0b"), LT_OK);
+    s_trace_clear(&n.obs);
+    cr_assert_eq(lt_coop_remove(n.rt, "echo"), LT_OK);
+    s_step_through(&n, "driver");
+    /* The client's request is the host's to answer: nothing reached it. */
+    s_expect(&n, "driver got rep from=echo corr=1 status=LT_EUNAVAILABLE body=\n");
+    lt_coop_destroy(&n.rt);
+}
+
 Test(coop, remove_drops_pending_messages_and_calls_stop_once)
 {
     s_node_t n;
