@@ -1182,7 +1182,8 @@ static lt_err_t s_verify_rest(lt_store_t *st, lt_store_verify_t *v, lt_err_t rc,
 lt_err_t lt_store_verify(lt_store_t *st, bool full, uint64_t *bad_seq)
 {
     lt_store_verify_t v;
-    return s_verify_rest(st, &v, lt_store_verify_begin(st, full, &v, bad_seq), true, bad_seq);
+    lt_err_t rc = lt_store_verify_begin(st, full, &v, bad_seq);
+    return s_verify_rest(st, &v, rc, true, bad_seq);
 }
 
 lt_err_t lt_store_open_check(lt_store_t *st, uint64_t *bad_seq)
@@ -1200,8 +1201,8 @@ lt_err_t lt_store_open_check(lt_store_t *st, uint64_t *bad_seq)
     }
     /* The mark moves only over what was checked: not across a gap. */
     lt_store_verify_t v;
-    return s_verify_rest(st, &v, lt_store_verify_range(st, from, st->seq, false, &v, bad_seq),
-                         st->gap_from == 0, bad_seq);
+    rc = lt_store_verify_range(st, from, st->seq, false, &v, bad_seq);
+    return s_verify_rest(st, &v, rc, st->gap_from == 0, bad_seq);
 }
 
 bool lt_store_open_gap(const lt_store_t *st, uint64_t *from, uint64_t *to)
