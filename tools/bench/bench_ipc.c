@@ -2,7 +2,8 @@
  * (liblattice-client), the kernel socket, latticed, the lattice-store process
  * and RocksDB with synced group commits, and back. It starts latticed in
  * temporary homes, measures put and get latency, put throughput with 1, 4 and
- * 16 concurrent clients, what the kernel's routing costs against a bare
+ * 16 concurrent clients, the most that shape can carry on this machine
+ * with no work at its end, what the kernel's routing costs against a bare
  * ZeroMQ forwarder (bench_ipc_route.c), and how long the store takes to come
  * back after kill -9, then prints ONE JSON object on ONE line of stdout.
  * Progress goes to stderr. tools/bench/README.md says what each figure means
@@ -22,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef LT_BENCH_VERSION
@@ -42,6 +45,8 @@
 #define S_CALL_MS        10000 /* client timeout of ordinary calls */
 #define S_RESTART_GAP_S  1.2   /* between kills: more than the restart window */
 #define S_RESTART_MAX_MS 15000
+#define S_CEIL_BODY_LEN  150 /* about the body of a put's request (100-byte value) */
+#define S_SYSCALLS       200000
 
 /* Targets (tools/bench/README.md). */
 #define S_PUTS_16_TARGET     10000.0
@@ -77,6 +82,8 @@ typedef struct {
     double restart_ms_median, restart_ms_max, restart_ms_first;
     uint64_t restart_trials;
     lt_bench_route_result_t route;
+    lt_bench_ceiling_result_t ceiling; /* 16 clients */
+    double syscall_ns;
     double total_s;
 } s_results_t;
 
@@ -88,9 +95,10 @@ static void s_usage(FILE *f)
         "[--no-pin]\n"
         "Measures the real path of a request (liblattice-client, latticed, lattice-store,\n"
         "RocksDB with synced commits): put and get latency, put throughput with 1, 4 and 16\n"
-        "clients, the kernel's routing overhead against a bare ZeroMQ forwarder, and the\n"
-        "store's restart after kill -9. Prints one JSON object on one line of stdout\n"
-        "(progress on stderr).\n"
+        "clients and the ceiling of that path's shape (16 clients through a bare ZeroMQ\n"
+        "forwarder process to an echo process), the kernel's routing overhead against a\n"
+        "bare ZeroMQ forwarder, and the store's restart after kill -9. Prints one JSON\n"
+        "object on one line of stdout (progress on stderr).\n"
         "  --quick          N = %d, %d restart trials, %.0f s per concurrency level (CI smoke)\n"
         "  --n N            puts and gets timed one by one (default %d); the routing round\n"
         "                   trips per path are %d x N\n"
@@ -476,6 +484,19 @@ static int s_run_store(const s_opts_t *o, const char *base, const uint8_t *pool,
     return ret;
 }
 
+/* ---- the machine ---- */
+
+/* What one system call that does nothing costs here, in nanoseconds: every
+ * ZeroMQ message costs several (a send, a wakeup, a poll), so this is the
+ * unit the throughput figures are made of on this machine. */
+static double s_syscall_ns(void)
+{
+    double t0 = lt_bench_now();
+    for (int i = 0; i < S_SYSCALLS; i++)
+        (void)syscall(SYS_getppid);
+    return (lt_bench_now() - t0) * 1e9 / S_SYSCALLS;
+}
+
 /* ---- output ---- */
 
 static const char *s_bool(bool b)
@@ -505,6 +526,12 @@ static void s_print_json(const s_opts_t *o, const s_results_t *r, const char *fs
            "\"cpu_us_per_put_16_kernel\":%.1f,\"cpu_us_per_put_16_store\":%.1f,",
            l16->cpu_us_client + l16->cpu_us_kernel + l16->cpu_us_store, l16->cpu_us_client,
            l16->cpu_us_kernel, l16->cpu_us_store);
+    const lt_bench_ceiling_result_t *ce = &r->ceiling;
+    printf("\"bare_rt_per_s_16\":%.1f,\"bare_rt_cpu_us_16\":%.1f,\"bare_rt_body_len\":%d,"
+           "\"puts_16_vs_bare_rt_16\":%.3f,\"puts_16_target_vs_bare_rt_16\":%.3f,"
+           "\"null_syscall_ns\":%.0f,",
+           ce->per_s, ce->cpu_us, S_CEIL_BODY_LEN, ce->per_s > 0 ? l16->puts_per_s / ce->per_s : 0,
+           ce->per_s > 0 ? S_PUTS_16_TARGET / ce->per_s : 0, r->syscall_ns);
     printf("\"rtt_pinned\":%s,", s_bool(rt->cpu >= 0));
     printf("\"rtt_n\":%" PRIu64 ",\"route_rtt_us\":%.1f,\"direct_rtt_us\":%.1f,"
            "\"bare_rtt_us\":%.1f,\"bare_process_rtt_us\":%.1f,\"kernel_ping_rtt_us\":%.1f,"
@@ -550,6 +577,8 @@ int main(int argc, char **argv)
     char latticed[PATH_MAX];
     if (argc == 4 && strcmp(argv[1], LT_BENCH_FORWARDER_ARG) == 0)
         return lt_bench_route_forwarder_main(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], LT_BENCH_ECHO_ARG) == 0)
+        return lt_bench_route_echo_main(argv[2]);
     (void)lt_bench_build_program("kernel/latticed", latticed, sizeof latticed);
     o.latticed = latticed;
     for (int i = 1; i < argc; i++) {
@@ -607,6 +636,16 @@ int main(int argc, char **argv)
     static uint8_t pool[S_POOL_LEN];
     s_fill_pool(pool, sizeof pool);
     int ret = s_run_store(&o, base, pool, &r);
+    if (ret == 0) {
+        lt_bench_note("ceiling: %d clients through a bare forwarder process to an echo "
+                      "process (no work, %d-byte requests) for %.1f s",
+                      16, S_CEIL_BODY_LEN, o.puts_s);
+        lt_bench_ceiling_opts_t co = {
+            .base = base, .clients = 16, .secs = o.puts_s, .body_len = S_CEIL_BODY_LEN};
+        ret = lt_bench_route_ceiling(&co, &r.ceiling);
+        r.syscall_ns = s_syscall_ns();
+        lt_bench_note("  a system call that does nothing: %.0f ns", r.syscall_ns);
+    }
     if (ret == 0) {
         lt_bench_route_opts_t ro = {.latticed = o.latticed,
                                     .base = base,

@@ -31,6 +31,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
@@ -39,6 +40,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -370,6 +372,8 @@ typedef struct {
     void *sock;
     const char *addr; /* the REQUEST's address */
     uint32_t type;
+    const uint8_t *body; /* the REQUEST's body (none when NULL) */
+    size_t body_len;
     double *us; /* samples */
     size_t n;
 } s_path_t;
@@ -378,7 +382,11 @@ typedef struct {
  * samples when `keep`. -1 after a note. */
 static int s_round_trip(s_path_t *path, const char *name, uint64_t corr, bool keep)
 {
-    lt_frame_t f = {.cmd = LT_FRAME_REQUEST, .corr = corr, .type = path->type};
+    lt_frame_t f = {.cmd = LT_FRAME_REQUEST,
+                    .corr = corr,
+                    .type = path->type,
+                    .body = path->body,
+                    .len = path->body_len};
     snprintf(f.addr, sizeof f.addr, "%s", path->addr);
     double t0 = lt_bench_now();
     if (s_send_frame(path->sock, NULL, &f) != 0) {
@@ -455,6 +463,28 @@ int lt_bench_route_forwarder_main(const char *front, const char *back)
     return 1;
 }
 
+/* ---- the echo as a process of its own (the ceiling's far end) ---- */
+
+int lt_bench_route_echo_main(const char *back)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1)
+        return 1;
+    void *ctx = zmq_ctx_new();
+    s_echo_t e = {.hello = true};
+    if (ctx)
+        e.sock = s_socket(ctx, ZMQ_DEALER, false);
+    if (!e.sock || zmq_connect(e.sock, back) != 0) {
+        lt_bench_note("echo process: %s", zmq_strerror(errno));
+        return 1;
+    }
+    s_echo_main(&e); /* until SIGTERM ends the process */
+    if (e.why[0])
+        lt_bench_note("%s", e.why);
+    zmq_ctx_term(ctx);
+    return 1;
+}
+
 /* ---- setting up and taking down ---- */
 
 /* Everything the measurement set up, so one function can take down whatever
@@ -469,6 +499,17 @@ typedef struct {
     void *cli[S_NECHOS];
     double *samples;
 } s_setup_t;
+
+/* Stops a process started by s_spawn_self, if any. */
+static void s_reap(pid_t *pid)
+{
+    if (*pid > 0) {
+        int st;
+        kill(*pid, SIGTERM);
+        waitpid(*pid, &st, 0);
+    }
+    *pid = 0;
+}
 
 static int s_teardown(s_setup_t *s)
 {
@@ -509,11 +550,7 @@ static int s_teardown(s_setup_t *s)
         zmq_ctx_term(s->echo_ctx);
     if (s->fwd_ctx)
         zmq_ctx_term(s->fwd_ctx);
-    if (s->fwd_pid > 0) {
-        int st;
-        kill(s->fwd_pid, SIGTERM);
-        waitpid(s->fwd_pid, &st, 0);
-    }
+    s_reap(&s->fwd_pid);
     lt_client_close(&s->client);
     if (lt_bench_node_stop(&s->node) != 0)
         ret = -1;
@@ -521,8 +558,8 @@ static int s_teardown(s_setup_t *s)
     return ret;
 }
 
-/* Starts this executable again as the forwarder process. */
-static int s_spawn_forwarder(s_setup_t *s, const char *front, const char *back)
+/* Starts this executable again with argv (a hidden mode of bench-ipc). */
+static int s_spawn_self(const char *const *argv, pid_t *pid, const char *what)
 {
     char exe[LT_BENCH_PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -531,14 +568,19 @@ static int s_spawn_forwarder(s_setup_t *s, const char *front, const char *back)
         return -1;
     }
     exe[len] = '\0';
-    const char *argv[] = {"bench-ipc", LT_BENCH_FORWARDER_ARG, front, back, NULL};
-    int rc = posix_spawn(&s->fwd_pid, exe, NULL, NULL, (char *const *)(void *)argv, environ);
+    int rc = posix_spawn(pid, exe, NULL, NULL, (char *const *)(void *)argv, environ);
     if (rc != 0) {
-        s->fwd_pid = 0;
-        lt_bench_note("cannot start the forwarder process: %s", strerror(rc));
+        *pid = 0;
+        lt_bench_note("cannot start the %s process: %s", what, strerror(rc));
         return -1;
     }
     return 0;
+}
+
+static int s_spawn_forwarder(pid_t *pid, const char *front, const char *back)
+{
+    const char *argv[] = {"bench-ipc", LT_BENCH_FORWARDER_ARG, front, back, NULL};
+    return s_spawn_self(argv, pid, "forwarder");
 }
 
 static int s_setup(const lt_bench_route_opts_t *o, s_setup_t *s)
@@ -564,7 +606,7 @@ static int s_setup(const lt_bench_route_opts_t *o, s_setup_t *s)
     static const char *const args[] = {"--services", "store", "--attach", "store", NULL};
     if (lt_bench_node_start(&s->node, o->latticed, home, log, args, 5000, &s->client) != 0)
         return -1;
-    if (s_spawn_forwarder(s, cli_ep[S_BARE_PROC], echo_ep[S_BARE_PROC]) != 0)
+    if (s_spawn_forwarder(&s->fwd_pid, cli_ep[S_BARE_PROC], echo_ep[S_BARE_PROC]) != 0)
         return -1;
 
     s->echo_ctx = zmq_ctx_new();
@@ -727,4 +769,128 @@ int lt_bench_route_run(const lt_bench_route_opts_t *o, lt_bench_route_result_t *
     if (r->cpu >= 0)
         sched_setaffinity(0, sizeof old_mask, &old_mask);
     return ret;
+}
+
+/* ---- the ceiling: concurrent clients through the bare forwarder process ---- */
+
+#define S_CEIL_WARMUP 20 /* round trips per client before the timing */
+
+typedef struct {
+    const char *front;
+    const lt_bench_ceiling_opts_t *o;
+    const uint8_t *body;
+    pthread_barrier_t *start;
+    atomic_bool *stop;
+    uint64_t n;
+    int failed; /* set when a round trip failed */
+} s_ceil_client_t;
+
+/* One client: a context of its own (as liblattice-client gives each handle),
+ * a DEALER, and round trips until told to stop. */
+static void *s_ceil_client_main(void *arg)
+{
+    s_ceil_client_t *c = arg;
+    void *ctx = zmq_ctx_new();
+    void *sock = ctx ? s_socket(ctx, ZMQ_DEALER, true) : NULL;
+    if (!sock || zmq_connect(sock, c->front) != 0)
+        c->failed = 1;
+    s_path_t path = {.sock = sock,
+                     .addr = "store",
+                     .type = S_ECHO_TYPE,
+                     .body = c->body,
+                     .body_len = c->o->body_len};
+    /* A few round trips first: the echo may still be connecting. */
+    uint64_t corr = 1;
+    for (; !c->failed && corr <= S_CEIL_WARMUP; corr++)
+        c->failed = s_round_trip(&path, "ceiling", corr, false) != 0;
+    pthread_barrier_wait(c->start);
+    for (; !c->failed && !atomic_load_explicit(c->stop, memory_order_relaxed); corr++) {
+        if (s_round_trip(&path, "ceiling", corr, false) != 0)
+            c->failed = 1;
+        else
+            c->n++;
+    }
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    return NULL;
+}
+
+int lt_bench_route_ceiling(const lt_bench_ceiling_opts_t *o, lt_bench_ceiling_result_t *r)
+{
+    memset(r, 0, sizeof *r);
+    char front[LT_BENCH_PATH_MAX], back[LT_BENCH_PATH_MAX];
+    if (o->clients == 0 || o->clients > LT_BENCH_CEILING_MAX_CLIENTS ||
+        o->body_len > LT_BENCH_CEILING_MAX_BODY) {
+        lt_bench_note("ceiling: 1 to %d clients and a body of at most %d bytes",
+                      LT_BENCH_CEILING_MAX_CLIENTS, LT_BENCH_CEILING_MAX_BODY);
+        return -1;
+    }
+    if (!lt_bench_ipc_endpoint(o->base, "cfwd-front.sock", front, sizeof front) ||
+        !lt_bench_ipc_endpoint(o->base, "cfwd-back.sock", back, sizeof back))
+        return -1;
+    pid_t fwd = 0, echo = 0;
+    const char *echo_argv[] = {"bench-ipc", LT_BENCH_ECHO_ARG, back, NULL};
+    if (s_spawn_forwarder(&fwd, front, back) != 0 || s_spawn_self(echo_argv, &echo, "echo") != 0) {
+        s_reap(&fwd);
+        return -1;
+    }
+    static uint8_t body[LT_BENCH_CEILING_MAX_BODY];
+    memset(body, 0xa5, sizeof body);
+    s_ceil_client_t c[LT_BENCH_CEILING_MAX_CLIENTS];
+    pthread_t th[LT_BENCH_CEILING_MAX_CLIENTS];
+    pthread_barrier_t start;
+    atomic_bool stop;
+    atomic_init(&stop, false);
+    /* The clients and this thread: the timing starts when all are connected. */
+    pthread_barrier_init(&start, NULL, o->clients + 1);
+    unsigned started = 0;
+    for (; started < o->clients; started++) {
+        c[started] =
+            (s_ceil_client_t){.front = front, .o = o, .body = body, .start = &start, .stop = &stop};
+        if (pthread_create(&th[started], NULL, s_ceil_client_main, &c[started]) != 0)
+            break;
+    }
+    int ret = 0;
+    if (started < o->clients) {
+        /* The barrier would never open: nothing has run yet, so exit. */
+        lt_bench_note("ceiling: cannot start the client threads");
+        exit(1);
+    }
+    pthread_barrier_wait(&start);
+    double t0 = lt_bench_now();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    double cpu0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + lt_bench_proc_cpu_s(fwd) +
+                  lt_bench_proc_cpu_s(echo);
+    lt_bench_pause_ms((unsigned)(o->secs * 1000));
+    atomic_store(&stop, true);
+    /* Read before the clients take their contexts down: that is not the
+     * round trips' work. */
+    double secs = lt_bench_now() - t0;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    double cpu1 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + lt_bench_proc_cpu_s(fwd) +
+                  lt_bench_proc_cpu_s(echo);
+    uint64_t n = 0;
+    for (unsigned i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+        n += c[i].n;
+        if (c[i].failed)
+            ret = -1;
+    }
+    pthread_barrier_destroy(&start);
+    s_reap(&echo);
+    s_reap(&fwd);
+    if (ret != 0 || n == 0) {
+        lt_bench_note("ceiling: a client failed");
+        return -1;
+    }
+    r->n = n;
+    r->per_s = (double)n / secs;
+    r->cpu_us = (cpu1 - cpu0) * 1e6 / (double)n;
+    lt_bench_note("  ceiling: %u clients, %.0f round trips/s (%" PRIu64 " in %.2f s); CPU per "
+                  "round trip, all three processes: %.0f us",
+                  o->clients, r->per_s, n, secs, r->cpu_us);
+    return 0;
 }

@@ -62,4 +62,35 @@ int lt_bench_route_forwarder_main(const char *front, const char *back);
  * number varies from run to run). */
 int lt_bench_route_run(const lt_bench_route_opts_t *o, lt_bench_route_result_t *r);
 
+/* The ceiling of the shape a put travels (clients, a broker process, a
+ * service process) on this machine: `clients` threads, each with a ZeroMQ
+ * context of its own as each liblattice-client handle has, make REQUEST and
+ * REPLY round trips as fast as they can for `secs`, through the bare
+ * forwarder as a process to the echo as a process, which does no work. No
+ * real path of that shape can beat it, whatever its work. */
+#define LT_BENCH_CEILING_MAX_CLIENTS 64
+#define LT_BENCH_CEILING_MAX_BODY    4096
+
+typedef struct {
+    const char *base; /* where the sockets go */
+    unsigned clients;
+    double secs;
+    size_t body_len; /* each REQUEST's body; the REPLY's is empty */
+} lt_bench_ceiling_opts_t;
+
+typedef struct {
+    double per_s;  /* round trips per second, all clients */
+    double cpu_us; /* CPU per round trip: the clients' process, forwarder and echo */
+    uint64_t n;
+} lt_bench_ceiling_result_t;
+
+/* The hidden first argument that makes bench-ipc the echo process:
+ * bench-ipc LT_BENCH_ECHO_ARG BACK_ENDPOINT. Connects to the forwarder's
+ * back end and answers until SIGTERM or its parent's death. */
+#define LT_BENCH_ECHO_ARG "--bare-echo-process"
+int lt_bench_route_echo_main(const char *back);
+
+/* 0, or -1 after a note on stderr. */
+int lt_bench_route_ceiling(const lt_bench_ceiling_opts_t *o, lt_bench_ceiling_result_t *r);
+
 #endif
