@@ -57,6 +57,7 @@
 #define S_WRITE_BUFFER_BYTES    ((size_t)8 << 20)
 #define S_DB_WRITE_BUFFER_BYTES ((size_t)128 << 20)
 #define S_MAX_WAL_BYTES         ((uint64_t)2 << 20)
+#define S_BULK_WAL_BYTES        ((uint64_t)64 << 20)
 #define S_BLOOM_BITS_PER_KEY    10.0
 #define S_L0_COMPACTION_TRIGGER 8
 #define S_NUM_LEVELS            7 /* RocksDB's default */
@@ -75,9 +76,12 @@ typedef struct {
     uint32_t bloom_cfs;
     rocksdb_cache_t *cache;
     rocksdb_readoptions_t *ro;
-    rocksdb_writeoptions_t *wo;      /* sync = false */
-    rocksdb_writeoptions_t *wo_sync; /* sync = true */
-    rocksdb_flushoptions_t *fo;
+    rocksdb_writeoptions_t *wo;        /* sync = false */
+    rocksdb_writeoptions_t *wo_sync;   /* sync = true */
+    rocksdb_flushoptions_t *fo;        /* wait = true */
+    rocksdb_flushoptions_t *fo_nowait; /* wait = false */
+    bool bulk;                         /* kv.h: lt_kv_bulk */
+    uint64_t logged; /* bytes written to the log since the last flush of every family */
     unsigned ncf;
     rocksdb_column_family_handle_t *cf[LT_KV_MAX_CF];
     rocksdb_column_family_handle_t **extra; /* opened only because RocksDB insists */
@@ -159,6 +163,46 @@ static lt_err_t s_get(void *self, const lt_kv_snapshot_t *snap, unsigned cf, con
     return rc;
 }
 
+/* The write-ahead log's bound. A restart replays the log into memtables
+ * (some 20 ms a MB on a small VM) and is most of a store's restart
+ * (bench-ipc restart_ms), so outside a bulk run every family is flushed once
+ * 2 MB have been written since the last time: a crash in the middle of heavy
+ * writes replays 2 to 3 MB, not the 28 MB that a 32 MB bound let bench-ipc's
+ * put phase leave (0.7 s of replay). At 4 MB the first restart after the put
+ * phase took 168 and 324 ms in two runs, at 2 MB 171 and 116.
+ *
+ * During a bulk run (a clone) the bound is RocksDB's own, 64 MB
+ * (max_total_wal_size: the C API cannot change it on an open database, so
+ * it is set at open and the 2 MB bound is kept here). At 2 MB a clone (some
+ * 100 MB of writes for 200 000 intentions) cut each family's memtable into
+ * many small level-0 tables, and compacting them into level 1 again and
+ * again was most of the background threads' work (bench-sync: B's store
+ * 46.6 -> 37.9 us of CPU per cloned intention). The price: a crash in the
+ * middle of a clone replays up to 64 MB at the next open, and memtables hold
+ * that much more memory meanwhile. */
+static void s_flush_all_nowait(s_rdb_t *rdb)
+{
+    /* A flush that cannot start now is retried at the next bound; a real
+     * I/O failure shows in the next write. */
+    for (unsigned cf = 0; cf < rdb->ncf; cf++) {
+        char *err = NULL;
+        rocksdb_flush_cf(rdb->db, rdb->fo_nowait, rdb->cf[cf], &err);
+        rocksdb_free(err);
+    }
+    rdb->logged = 0;
+}
+
+static lt_err_t s_bulk(void *self, bool on)
+{
+    s_rdb_t *rdb = self;
+    /* Ending a run flushes what it left only in the log, in the background:
+     * a crash after a clone then replays little even if nothing follows. */
+    if (rdb->bulk && !on && rdb->logged)
+        s_flush_all_nowait(rdb);
+    rdb->bulk = on;
+    return LT_OK;
+}
+
 static lt_err_t s_write(void *self, const lt_kv_batch_t *batch, bool sync)
 {
     s_rdb_t *rdb = self;
@@ -181,10 +225,15 @@ static lt_err_t s_write(void *self, const lt_kv_batch_t *batch, bool sync)
                                       (const char *)op->value, op->vlen);
     }
     char *err = NULL;
+    size_t len = 0;
+    (void)rocksdb_writebatch_data(wb, &len);
     rocksdb_write(rdb->db, sync ? rdb->wo_sync : rdb->wo, wb, &err);
     rocksdb_writebatch_destroy(wb);
     if (err)
         return s_fail(rdb, NULL, err, "write");
+    rdb->logged += len;
+    if (!rdb->bulk && rdb->logged >= S_MAX_WAL_BYTES)
+        s_flush_all_nowait(rdb);
     return LT_OK;
 }
 
@@ -501,6 +550,8 @@ static void s_destroy(s_rdb_t *rdb)
     free(rdb->dir);
     if (rdb->fo)
         rocksdb_flushoptions_destroy(rdb->fo);
+    if (rdb->fo_nowait)
+        rocksdb_flushoptions_destroy(rdb->fo_nowait);
     if (rdb->wo_sync)
         rocksdb_writeoptions_destroy(rdb->wo_sync);
     if (rdb->wo)
@@ -561,6 +612,7 @@ static const lt_kv_ops_t s_rocksdb_ops = {
     .iter_status = s_iter_status,
     .iter_free = s_iter_free,
     .flush = s_flush,
+    .bulk = s_bulk,
     .close = s_close,
     .errmsg = s_errmsg,
 };
@@ -617,18 +669,13 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
     /* The factory copies the table options. */
     rocksdb_options_set_block_based_table_factory(o, bbo);
     rocksdb_block_based_options_destroy(bbo);
-    /* A restart's latency is mostly this open (bench-ipc restart_ms), and
-     * recovery replays the write-ahead log into memtables (some 20 ms a MB
-     * on a small VM), then flushes what it replayed: keep the log short.
-     * Past 2 MB the memtables holding its oldest part are flushed, so a
-     * crash in the middle of heavy writes replays 2 to 3 MB, not the 28 MB
-     * that a 32 MB bound let bench-ipc's put phase leave (0.7 s of replay);
-     * its put rate did not measurably drop. (At 4 MB the first restart after
-     * the put phase took 168 and 324 ms in two runs, at 2 MB 171 and 116.) Memtables then stay far
-     * below the write buffer size, which is kept small for the filters below. Recovery without that
-     * flush (avoid_flush_during_recovery) was tried: each restart then replays every earlier
-     * restart's log again, and repeated restarts got slower. */
-    rocksdb_options_set_max_total_wal_size(o, S_MAX_WAL_BYTES);
+    /* The log's bound during a bulk run, and a backstop: s_write keeps the
+     * usual one. Recovery without the flush that follows a replay
+     * (avoid_flush_during_recovery) was tried: each restart then replays
+     * every earlier restart's log again, and repeated restarts got slower.
+     * Memtables stay far below the write buffer size outside a bulk run,
+     * which is kept small for the filters below. */
+    rocksdb_options_set_max_total_wal_size(o, S_BULK_WAL_BYTES);
     rdb->options = o;
     /* Families where most lookups miss (new hashes) get a memtable bloom
      * filter, which answers a miss without a skiplist search. Only those:
@@ -652,6 +699,8 @@ static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)
     rocksdb_writeoptions_set_sync(rdb->wo_sync, 1);
     rdb->fo = rocksdb_flushoptions_create();
     rocksdb_flushoptions_set_wait(rdb->fo, 1);
+    rdb->fo_nowait = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(rdb->fo_nowait, 0);
     rdb->paranoid = opts->paranoid;
 }
 

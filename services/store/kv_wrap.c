@@ -145,6 +145,13 @@ static lt_err_t s_flush(void *self)
     return rc;
 }
 
+static lt_err_t s_bulk(void *self, bool on)
+{
+    s_wrap_t *f = self;
+    f->hook_msg = false;
+    return lt_kv_bulk(f->inner, on);
+}
+
 static void s_close(void *self)
 {
     s_wrap_t *f = self;
@@ -180,6 +187,7 @@ static const lt_kv_ops_t s_template = {
     .iter_status = s_iter_status,
     .iter_free = s_iter_free,
     .flush = s_flush,
+    .bulk = s_bulk,
     .close = s_close,
     .errmsg = s_errmsg,
 };

@@ -63,6 +63,10 @@
  * after it, this many per turn (no signatures: some 15 ms). */
 #define S_TIMER_GAP 3
 #define S_GAP_SLICE 1024
+/* A clone's chunks (quiet batches from the sync service) put the backend
+ * in bulk mode (kv.h, lt_kv_bulk); it ends this long after the last one. */
+#define S_TIMER_BULK   4
+#define S_BULK_IDLE_MS 1000
 /* Generations a child store inherits peers through (a cycle of
  * declarations ends here too). */
 #define S_KIN_DEPTH 8
@@ -123,7 +127,9 @@ struct s_actor {
     const lt_ctx_ops_t *rt_ops; /* for the default clock */
     void *rt;
     size_t max_group;
-    size_t nwrites; /* writes staged since the last commit */
+    bool bulk;             /* the backend is in bulk mode */
+    uint64_t bulk_last_ms; /* the last quiet batch */
+    size_t nwrites;        /* writes staged since the last commit */
     s_owed_t *owed;
     size_t nowed, capowed;
     bool flushing;
@@ -2472,6 +2478,45 @@ static void s_batch_missing(s_actor_t *a, lt_store_t *st, const lt_hash_t *waiti
         S_SET(m->missing[i], missing[i].b, LT_HASH_LEN);
 }
 
+/* Bulk mode while a clone's chunks keep coming (S_BULK_IDLE_MS). It is a
+ * hint to the backend: one it refuses is logged, and the clone goes on. */
+static void s_bulk_begin(s_actor_t *a)
+{
+    a->bulk_last_ms = lt_ctx_now(a->ctx);
+    if (a->bulk)
+        return;
+    lt_kv_t *kv = lt_db_kv(a->db);
+    lt_err_t rc = lt_kv_bulk(kv, true);
+    if (rc == LT_OK && lt_ctx_timer(a->ctx, S_BULK_IDLE_MS, S_TIMER_BULK) != LT_OK) {
+        rc = LT_EFULL; /* without its timer it could not end: not at all */
+        (void)lt_kv_bulk(kv, false);
+    }
+    if (rc)
+        lt_log_warn(a->log, S_TAG, "bulk writes not begun: %s (%s)", lt_strerror(rc),
+                    lt_kv_errmsg(kv));
+    a->bulk = rc == LT_OK;
+}
+
+static void s_bulk_end(s_actor_t *a)
+{
+    lt_kv_t *kv = lt_db_kv(a->db);
+    lt_err_t rc = lt_kv_bulk(kv, false);
+    if (rc)
+        lt_log_warn(a->log, S_TAG, "bulk writes not ended: %s (%s)", lt_strerror(rc),
+                    lt_kv_errmsg(kv));
+    a->bulk = false;
+}
+
+static void s_bulk_timer(s_actor_t *a)
+{
+    uint64_t idle = lt_ctx_now(a->ctx) - a->bulk_last_ms;
+    if (!a->bulk)
+        return;
+    if (idle < S_BULK_IDLE_MS && lt_ctx_timer(a->ctx, S_BULK_IDLE_MS - idle, S_TIMER_BULK) == LT_OK)
+        return;
+    s_bulk_end(a);
+}
+
 /* Many intentions, in order, one commit (a clone's chunk): all or none. */
 static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req_t *r)
 {
@@ -2528,6 +2573,8 @@ static void s_ingest_batch(s_actor_t *a, const s_origin_t *o, const lt_store_req
         s_reply_error(a, o, rc, why);
         return;
     }
+    if (r->quiet && from_sync)
+        s_bulk_begin(a);
     lt_buf_t b = LT_BUF_INIT;
     rc = lt_pb_encode_static(lattice_store_IngestedBatch_fields, &m, &b);
     if (rc)
@@ -2925,6 +2972,8 @@ static void s_timer(void *self, lt_ctx_t *ctx, uint64_t token)
         s_verify_slice(a);
     } else if (token == S_TIMER_GAP) {
         s_gap_slice(a);
+    } else if (token == S_TIMER_BULK) {
+        s_bulk_timer(a);
     }
 }
 
@@ -2945,6 +2994,12 @@ static void s_stop(void *self)
     free(a->watches);
     lt_buf_free(&a->witnessed);
     free(a->kin);
+    if (a->bulk && a->db) {
+        /* The next open would replay what only the log holds: flush it. */
+        lt_kv_t *kv = lt_db_kv(a->db);
+        if (lt_kv_bulk(kv, false) != LT_OK || kv->ops->flush(kv->self) != LT_OK)
+            lt_log_warn(a->log, S_TAG, "flushing after bulk writes: %s", lt_kv_errmsg(kv));
+    }
     lt_db_close(&a->db);
     free(a);
 }

@@ -2788,6 +2788,86 @@ Test(store_actor, a_batch_skips_the_checks_the_sync_service_made_and_a_quiet_one
     lt_buf_free(&i4);
 }
 
+/* A memory backend that records the bulk hints it is given. */
+static int s_bulk_on = -1; /* the last hint: -1 none yet */
+static unsigned s_bulk_hints;
+static lt_kv_ops_t s_bulk_spy_ops;
+
+static lt_err_t s_bulk_spy(void *self, bool on)
+{
+    (void)self;
+    s_bulk_on = on;
+    s_bulk_hints++;
+    return LT_OK;
+}
+
+static lt_kv_t *s_bulk_spy_mem(void)
+{
+    lt_kv_t *mem;
+    cr_assert_eq(lt_kv_mem_open(LT_CF_COUNT, &mem), LT_OK);
+    s_bulk_spy_ops = *mem->ops;
+    s_bulk_spy_ops.bulk = s_bulk_spy;
+    mem->ops = &s_bulk_spy_ops;
+    s_bulk_on = -1;
+    s_bulk_hints = 0;
+    return mem;
+}
+
+/* Sets the clock to the next timer's deadline and runs what is due. */
+static void s_run_next_timer(void)
+{
+    uint64_t due;
+    cr_assert(lt_coop_next_deadline(s_env->rt, &due), "no timer armed");
+    s_env->clock = due;
+    lt_coop_advance(s_env->rt, s_env->clock);
+}
+
+Test(store_actor, a_clone_s_quiet_batches_hold_the_backend_in_bulk_mode_until_they_stop)
+{
+    s_teardown();
+    s_setup_with(s_bulk_spy_mem(), 0);
+    cr_assert_eq(lt_coop_add(s_env->rt, &s_proxy_sync, NULL), LT_OK);
+    lt_store_id_t kv = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_identity_t p;
+    lt_test_identity(&p, 75);
+    lt_buf_t i1 = LT_BUF_INIT, i2 = LT_BUF_INIT;
+    lt_hash_t h1 = s_sign_put(&p, &kv, s_env->clock, NULL, NULL, 0, "a", "1", &i1);
+    s_sign_put(&p, &kv, s_env->clock + 1, &h1, NULL, 0, "b", "2", &i2);
+    const lt_buf_t *one[1] = {&i1}, *two[1] = {&i2};
+
+    /* A loud batch, or a quiet one from a client, is no clone. */
+    cr_assert_eq(s_ingest_batch_ex(true, &kv, one, 1, 0, false)->status, LT_OK);
+    cr_assert_eq(s_ingest_batch_ex(false, &kv, one, 1, 0, true)->status, LT_OK);
+    cr_assert_eq(s_bulk_hints, 0, "bulk mode without a clone");
+
+    /* The sync service's quiet batches begin it once ... */
+    uint64_t t0 = s_env->clock;
+    cr_assert_eq(s_ingest_batch_ex(true, &kv, two, 1, 0, true)->status, LT_OK);
+    cr_assert_eq(s_bulk_on, 1);
+    s_env->clock = t0 + 600;
+    cr_assert_eq(s_ingest_batch_ex(true, &kv, two, 1, 0, true)->status, LT_OK);
+    cr_assert_eq(s_bulk_hints, 1, "begun again while on");
+    /* ... and it lasts while they keep coming: the first timer finds the
+     * last batch 400 ms old and waits on. */
+    s_run_next_timer();
+    cr_assert_lt(s_env->clock, t0 + 600 + 1000);
+    cr_assert_eq(s_bulk_on, 1, "ended while batches were coming");
+    s_run_next_timer();
+    cr_assert_eq(s_env->clock, t0 + 600 + 1000, "not ended when they stopped");
+    cr_assert_eq(s_bulk_on, 0);
+    cr_assert_eq(s_bulk_hints, 2);
+    cr_assert(!lt_coop_next_deadline(s_env->rt, &(uint64_t){0}), "a timer left armed");
+
+    /* A store that stops in the middle of a clone ends it too. */
+    cr_assert_eq(s_ingest_batch_ex(true, &kv, two, 1, 0, true)->status, LT_OK);
+    cr_assert_eq(s_bulk_on, 1);
+    s_teardown();
+    cr_assert_eq(s_bulk_on, 0, "stopped in bulk mode");
+    cr_assert_eq(s_bulk_hints, 4);
+    lt_buf_free(&i1);
+    lt_buf_free(&i2);
+}
+
 /* ---- STORE_VERIFY ---- */
 
 static bool s_has_reply(uint64_t corr)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define S_NCF 3
@@ -738,6 +739,113 @@ static lt_kv_t *s_survives_reopen(lt_kv_t *(*open)(const char *path, bool create
 Test(kv, rocksdb_data_survives_close_and_reopen, .fini = s_fx_close)
 {
     (void)s_survives_reopen(s_open_rocksdb, "db");
+}
+
+/* Bytes in the write-ahead log files (*.log) of the database at path. */
+static uint64_t s_log_bytes(const char *path)
+{
+    DIR *d = opendir(path);
+    cr_assert_not_null(d, "%s: %s", path, strerror(errno));
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char file[PATH_MAX];
+        struct stat st;
+        if (n > 4 && strcmp(e->d_name + n - 4, ".log") == 0 &&
+            snprintf(file, sizeof file, "%s/%s", path, e->d_name) < (int)sizeof file &&
+            stat(file, &st) == 0)
+            total += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+/* Waits for the background flushes to shrink the log below `bound`; false
+ * when they have not within 60 s. RocksDB tells nothing when a flush ends,
+ * so the directory is watched. */
+static bool s_log_shrinks(const char *path, uint64_t bound)
+{
+    for (int i = 0; i < 60000; i++) {
+        if (s_log_bytes(path) < bound)
+            return true;
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
+    return false;
+}
+
+#define S_LOG_CHUNK (64u << 10)
+#define S_LOG_MB    (1u << 20)
+
+/* Writes `mb` MB of unsynced batches of S_LOG_CHUNK, spread over the three
+ * families; key prefix `tag`. */
+static void s_write_mb(lt_kv_t *kv, const char *tag, unsigned mb)
+{
+    static uint8_t value[S_LOG_CHUNK];
+    memset(value, 0x5a, sizeof value);
+    for (unsigned i = 0; i < mb * (S_LOG_MB / S_LOG_CHUNK); i++) {
+        char key[32];
+        int klen = snprintf(key, sizeof key, "%s%05u", tag, i);
+        lt_kv_op_t op = {.cf = (uint8_t)(i % S_NCF),
+                         .key = (const uint8_t *)key,
+                         .klen = (size_t)klen,
+                         .value = value,
+                         .vlen = sizeof value};
+        cr_assert_eq(lt_kv_write(kv, &(lt_kv_batch_t){&op, 1}, false), LT_OK);
+    }
+}
+
+/* The log's bound (kv_rocksdb.c): 2 MB outside a bulk run, RocksDB's 64 MB
+ * in one, and a run's end flushes what it left only in the log. */
+Test(kv, rocksdb_log_is_bounded_outside_bulk_runs_and_flushed_when_one_ends, .fini = s_fx_close)
+{
+    char path[PATH_MAX];
+    s_fx_tmpdir();
+    s_path(path, "db");
+    lt_kv_t *kv = s_fx.kv[0] = s_open_rocksdb(path, true);
+
+    /* Outside a run, 6 MB leave at most the last 2 in the log. */
+    s_write_mb(kv, "plain", 6);
+    cr_assert(s_log_shrinks(path, 2 * S_LOG_MB + S_LOG_CHUNK), "the log kept %llu bytes",
+              (unsigned long long)s_log_bytes(path));
+
+    /* In a run, nothing is flushed: all 6 MB stay in the log ... */
+    cr_assert_eq(lt_kv_bulk(kv, true), LT_OK);
+    s_write_mb(kv, "bulk", 6);
+    cr_assert_geq(s_log_bytes(path), 6 * S_LOG_MB, "flushed during a bulk run");
+    /* ... until it ends. */
+    cr_assert_eq(lt_kv_bulk(kv, false), LT_OK);
+    cr_assert(s_log_shrinks(path, S_LOG_MB), "the log kept %llu bytes after the run",
+              (unsigned long long)s_log_bytes(path));
+
+    /* Every write reads back, before and after a reopen. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < 6 * (S_LOG_MB / S_LOG_CHUNK); i++) {
+            char key[32];
+            for (int t = 0; t < 2; t++) {
+                int klen = snprintf(key, sizeof key, "%s%05u", t ? "bulk" : "plain", i);
+                lt_buf_t v = LT_BUF_INIT;
+                cr_assert_eq(lt_kv_get(kv, i % S_NCF, (const uint8_t *)key, (size_t)klen, &v),
+                             LT_OK, "%s lost (pass %d)", key, pass);
+                cr_assert_eq(v.len, S_LOG_CHUNK);
+                lt_buf_free(&v);
+            }
+        }
+        lt_kv_close(&s_fx.kv[0]);
+        kv = s_fx.kv[0] = s_open_rocksdb(path, false);
+    }
+}
+
+/* Backends with nothing to tune take the hint and change nothing. */
+Test(kv, memory_backend_takes_the_bulk_hint)
+{
+    lt_kv_t *kv;
+    cr_assert_eq(lt_kv_mem_open(S_NCF, &kv), LT_OK);
+    cr_assert_eq(lt_kv_bulk(kv, true), LT_OK);
+    s_put(kv, 0, "k", "v");
+    cr_assert_eq(lt_kv_bulk(kv, false), LT_OK);
+    s_expect(kv, 0, "k", "v");
+    lt_kv_close(&kv);
 }
 
 Test(kv, rocksdb_opened_twice_is_locked, .fini = s_fx_close)
