@@ -617,10 +617,19 @@ void lt_bench_nodes_print_json(const lt_bench_nodes_result_t *r)
            r->clone_s, r->clone_per_s, r->verify_bound_per_s, r->verify_bound_runs[0],
            r->verify_bound_runs[1], S_VERIFY_THREADS, r->verify_bound_n, ratio, S_CLONE_TARGET,
            ratio >= S_CLONE_TARGET ? "true" : "false");
+    /* What the target leaves: at 0.6 of the bound, the CPU per intention
+     * that both cores, fully busy, can give; and what one verification
+     * costs at the bound, which every intention needs. */
+    double cpu = r->clone_cpu_us_b_store + r->clone_cpu_us_a_store + r->clone_cpu_us_kernels +
+                 r->clone_cpu_us_sync_gossip;
+    double verify_us =
+        r->verify_bound_per_s > 0 ? S_VERIFY_THREADS * 1e6 / r->verify_bound_per_s : 0;
+    double budget_us = verify_us / S_CLONE_TARGET;
     printf("\"clone_cpu_us_b_store\":%.1f,\"clone_cpu_us_a_store\":%.1f,"
-           "\"clone_cpu_us_kernels\":%.1f,\"clone_cpu_us_sync_gossip\":%.1f,",
+           "\"clone_cpu_us_kernels\":%.1f,\"clone_cpu_us_sync_gossip\":%.1f,"
+           "\"clone_cpu_us\":%.1f,\"clone_verify_us\":%.1f,\"clone_cpu_budget_us\":%.1f,",
            r->clone_cpu_us_b_store, r->clone_cpu_us_a_store, r->clone_cpu_us_kernels,
-           r->clone_cpu_us_sync_gossip);
+           r->clone_cpu_us_sync_gossip, cpu, verify_us, budget_us);
     bool gossip_ok =
         r->gossip_n > 0 && r->gossip_lost == 0 && r->gossip_p50_ms <= S_GOSSIP_P50_GOAL;
     printf("\"link_ms\":%.1f,\"gossip_warmup_ms\":%.1f,\"gossip_warmup_writes\":%u,"
