@@ -8,6 +8,7 @@
 #include "store.pb.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -183,4 +184,23 @@ bool lt_test_store_list_has(const uint8_t *body, size_t len, const lt_store_id_t
     }
     lt_pb_views_free(&views);
     return found;
+}
+
+uint64_t lt_test_rocksdb_log_bytes(const char *db)
+{
+    DIR *d = opendir(db);
+    cr_assert_not_null(d, "%s: %s", db, strerror(errno));
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        char file[4096];
+        struct stat st;
+        if (n > 4 && strcmp(e->d_name + n - 4, ".log") == 0 &&
+            snprintf(file, sizeof file, "%s/%s", db, e->d_name) < (int)sizeof file &&
+            stat(file, &st) == 0)
+            total += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    return total;
 }

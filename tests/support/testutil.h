@@ -14,6 +14,11 @@ char *lt_test_tmpdir(const char *tag);
 /* rm -rf path and free it; sets *path_p to NULL. */
 void lt_test_rmtree(char **path_p);
 
+/* Bytes in the write-ahead log files (*.log) of the RocksDB database in
+ * directory db: what its next open replays. Aborts the test when the
+ * directory cannot be read. */
+uint64_t lt_test_rocksdb_log_bytes(const char *db);
+
 /* A virtual clock: now() returns *ms. */
 uint64_t lt_test_clock_now(void *ms);
 

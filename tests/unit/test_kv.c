@@ -7,6 +7,7 @@
 #include "store/kv.h"
 #include "store/kv_faulty.h"
 #include "store/kv_log.h"
+#include "support/testutil.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -741,33 +742,13 @@ Test(kv, rocksdb_data_survives_close_and_reopen, .fini = s_fx_close)
     (void)s_survives_reopen(s_open_rocksdb, "db");
 }
 
-/* Bytes in the write-ahead log files (*.log) of the database at path. */
-static uint64_t s_log_bytes(const char *path)
-{
-    DIR *d = opendir(path);
-    cr_assert_not_null(d, "%s: %s", path, strerror(errno));
-    uint64_t total = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        char file[PATH_MAX];
-        struct stat st;
-        if (n > 4 && strcmp(e->d_name + n - 4, ".log") == 0 &&
-            snprintf(file, sizeof file, "%s/%s", path, e->d_name) < (int)sizeof file &&
-            stat(file, &st) == 0)
-            total += (uint64_t)st.st_size;
-    }
-    closedir(d);
-    return total;
-}
-
 /* Waits for the background flushes to shrink the log below `bound`; false
  * when they have not within 60 s. RocksDB tells nothing when a flush ends,
  * so the directory is watched. */
 static bool s_log_shrinks(const char *path, uint64_t bound)
 {
     for (int i = 0; i < 60000; i++) {
-        if (s_log_bytes(path) < bound)
+        if (lt_test_rocksdb_log_bytes(path) < bound)
             return true;
         nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
     }
@@ -807,16 +788,16 @@ Test(kv, rocksdb_log_is_bounded_outside_bulk_runs_and_flushed_when_one_ends, .fi
     /* Outside a run, 6 MB leave at most the last 2 in the log. */
     s_write_mb(kv, "plain", 6);
     cr_assert(s_log_shrinks(path, 2 * S_LOG_MB + S_LOG_CHUNK), "the log kept %llu bytes",
-              (unsigned long long)s_log_bytes(path));
+              (unsigned long long)lt_test_rocksdb_log_bytes(path));
 
     /* In a run, nothing is flushed: all 6 MB stay in the log ... */
     cr_assert_eq(lt_kv_bulk(kv, true), LT_OK);
     s_write_mb(kv, "bulk", 6);
-    cr_assert_geq(s_log_bytes(path), 6 * S_LOG_MB, "flushed during a bulk run");
+    cr_assert_geq(lt_test_rocksdb_log_bytes(path), 6 * S_LOG_MB, "flushed during a bulk run");
     /* ... until it ends. */
     cr_assert_eq(lt_kv_bulk(kv, false), LT_OK);
     cr_assert(s_log_shrinks(path, S_LOG_MB), "the log kept %llu bytes after the run",
-              (unsigned long long)s_log_bytes(path));
+              (unsigned long long)lt_test_rocksdb_log_bytes(path));
 
     /* Every write reads back, before and after a reopen. */
     for (int pass = 0; pass < 2; pass++) {
