@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LT_KV_OPS_VERSION 2 /* 2: bulk */
+#define LT_KV_OPS_VERSION 2 /* 2: bulk, at the end of the table */
 #define LT_KV_MAX_CF      16
 
 typedef struct lt_kv lt_kv_t;
@@ -75,17 +75,18 @@ typedef struct lt_kv_ops {
     void (*iter_free)(lt_kv_iter_t *it);
     /* Persists memtables (RocksDB flush); a no-op where it means nothing. */
     lt_err_t (*flush)(void *self);
-    /* A hint, optional (NULL: nothing to tune). on: a long run of writes
+    /* Closes the backend and frees self. */
+    void (*close)(void *self);
+    /* Detailed text of the last error of this backend (never NULL). */
+    const char *(*errmsg)(void *self);
+    /* Version 2 and later (lt_kv_bulk asks nothing of an older table).
+     * A hint, optional (NULL: nothing to tune). on: a long run of writes
      * follows (a clone); the backend may do less work per write at the cost
      * of a slower recovery if the process dies meanwhile. off: the run has
      * ended; the backend goes back to its usual bounds and starts, without
      * waiting for it, whatever work brings recovery back to its usual cost.
      * Durability is the same either way: a synced write is durable. */
     lt_err_t (*bulk)(void *self, bool on);
-    /* Closes the backend and frees self. */
-    void (*close)(void *self);
-    /* Detailed text of the last error of this backend (never NULL). */
-    const char *(*errmsg)(void *self);
 } lt_kv_ops_t;
 
 struct lt_kv {
@@ -130,7 +131,7 @@ static inline lt_err_t lt_kv_iter_new(lt_kv_t *kv, unsigned cf, lt_kv_iter_t **o
 }
 static inline lt_err_t lt_kv_bulk(lt_kv_t *kv, bool on)
 {
-    return kv->ops->bulk ? kv->ops->bulk(kv->self, on) : LT_OK;
+    return kv->ops->version >= 2 && kv->ops->bulk ? kv->ops->bulk(kv->self, on) : LT_OK;
 }
 static inline const char *lt_kv_errmsg(lt_kv_t *kv)
 {

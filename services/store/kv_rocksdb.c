@@ -182,8 +182,11 @@ static lt_err_t s_get(void *self, const lt_kv_snapshot_t *snap, unsigned cf, con
  * that much more memory meanwhile. */
 static void s_flush_all_nowait(s_rdb_t *rdb)
 {
-    /* A flush that cannot start now is retried at the next bound; a real
-     * I/O failure shows in the next write. */
+    /* Each call switches the family's memtable at once and leaves the
+     * flush to the background threads; it waits only while the family's
+     * previous flush is still pending (RocksDB will not stall writes for
+     * it), as a write did at RocksDB's own bound. A flush refused is tried
+     * again at the next bound; a real I/O failure shows in the next write. */
     for (unsigned cf = 0; cf < rdb->ncf; cf++) {
         char *err = NULL;
         rocksdb_flush_cf(rdb->db, rdb->fo_nowait, rdb->cf[cf], &err);
@@ -612,9 +615,9 @@ static const lt_kv_ops_t s_rocksdb_ops = {
     .iter_status = s_iter_status,
     .iter_free = s_iter_free,
     .flush = s_flush,
-    .bulk = s_bulk,
     .close = s_close,
     .errmsg = s_errmsg,
+    .bulk = s_bulk,
 };
 
 static void s_set_options(s_rdb_t *rdb, const lt_kv_rocksdb_opts_t *opts)

@@ -187,9 +187,9 @@ static const lt_kv_ops_t s_template = {
     .iter_status = s_iter_status,
     .iter_free = s_iter_free,
     .flush = s_flush,
-    .bulk = s_bulk,
     .close = s_close,
     .errmsg = s_errmsg,
+    .bulk = s_bulk,
 };
 
 lt_err_t lt_kv_wrap(lt_kv_t *inner, const lt_kv_wrap_hooks_t *hooks, void *ctx, lt_kv_t **out)

@@ -128,6 +128,7 @@ struct s_actor {
     void *rt;
     size_t max_group;
     bool bulk;             /* the backend is in bulk mode */
+    bool bulk_refused;     /* the backend said no once: not asked again */
     uint64_t bulk_last_ms; /* the last quiet batch */
     size_t nwrites;        /* writes staged since the last commit */
     s_owed_t *owed;
@@ -2479,22 +2480,28 @@ static void s_batch_missing(s_actor_t *a, lt_store_t *st, const lt_hash_t *waiti
 }
 
 /* Bulk mode while a clone's chunks keep coming (S_BULK_IDLE_MS). It is a
- * hint to the backend: one it refuses is logged, and the clone goes on. */
+ * hint to the backend: one it refuses is logged once, and the clone goes
+ * on without it. */
 static void s_bulk_begin(s_actor_t *a)
 {
     a->bulk_last_ms = lt_ctx_now(a->ctx);
-    if (a->bulk)
+    if (a->bulk || a->bulk_refused)
         return;
     lt_kv_t *kv = lt_db_kv(a->db);
     lt_err_t rc = lt_kv_bulk(kv, true);
-    if (rc == LT_OK && lt_ctx_timer(a->ctx, S_BULK_IDLE_MS, S_TIMER_BULK) != LT_OK) {
-        rc = LT_EFULL; /* without its timer it could not end: not at all */
-        (void)lt_kv_bulk(kv, false);
-    }
-    if (rc)
-        lt_log_warn(a->log, S_TAG, "bulk writes not begun: %s (%s)", lt_strerror(rc),
+    if (rc) {
+        lt_log_warn(a->log, S_TAG, "the storage refuses bulk writes: %s (%s)", lt_strerror(rc),
                     lt_kv_errmsg(kv));
-    a->bulk = rc == LT_OK;
+        a->bulk_refused = true;
+        return;
+    }
+    rc = lt_ctx_timer(a->ctx, S_BULK_IDLE_MS, S_TIMER_BULK);
+    if (rc) { /* without its timer it could not end: not at all */
+        lt_log_warn(a->log, S_TAG, "bulk writes not begun: no timer (%s)", lt_strerror(rc));
+        (void)lt_kv_bulk(kv, false);
+        return;
+    }
+    a->bulk = true;
 }
 
 static void s_bulk_end(s_actor_t *a)
@@ -2509,9 +2516,11 @@ static void s_bulk_end(s_actor_t *a)
 
 static void s_bulk_timer(s_actor_t *a)
 {
-    uint64_t idle = lt_ctx_now(a->ctx) - a->bulk_last_ms;
     if (!a->bulk)
         return;
+    /* The clock may step back: then it waits a whole period again. */
+    uint64_t now = lt_ctx_now(a->ctx);
+    uint64_t idle = now > a->bulk_last_ms ? now - a->bulk_last_ms : 0;
     if (idle < S_BULK_IDLE_MS && lt_ctx_timer(a->ctx, S_BULK_IDLE_MS - idle, S_TIMER_BULK) == LT_OK)
         return;
     s_bulk_end(a);

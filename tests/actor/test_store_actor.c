@@ -2789,16 +2789,18 @@ Test(store_actor, a_batch_skips_the_checks_the_sync_service_made_and_a_quiet_one
 }
 
 /* A memory backend that records the bulk hints it is given. */
-static int s_bulk_on = -1; /* the last hint: -1 none yet */
+static int s_bulk_on = -1; /* the last hint taken: -1 none yet */
 static unsigned s_bulk_hints;
+static lt_err_t s_bulk_answer; /* what the spy answers */
 static lt_kv_ops_t s_bulk_spy_ops;
 
 static lt_err_t s_bulk_spy(void *self, bool on)
 {
     (void)self;
-    s_bulk_on = on;
     s_bulk_hints++;
-    return LT_OK;
+    if (s_bulk_answer == LT_OK)
+        s_bulk_on = on;
+    return s_bulk_answer;
 }
 
 static lt_kv_t *s_bulk_spy_mem(void)
@@ -2810,6 +2812,7 @@ static lt_kv_t *s_bulk_spy_mem(void)
     mem->ops = &s_bulk_spy_ops;
     s_bulk_on = -1;
     s_bulk_hints = 0;
+    s_bulk_answer = LT_OK;
     return mem;
 }
 
@@ -2866,6 +2869,27 @@ Test(store_actor, a_clone_s_quiet_batches_hold_the_backend_in_bulk_mode_until_th
     cr_assert_eq(s_bulk_hints, 4);
     lt_buf_free(&i1);
     lt_buf_free(&i2);
+}
+
+Test(store_actor, a_backend_that_refuses_bulk_mode_is_asked_once_and_the_clone_goes_on)
+{
+    s_teardown();
+    s_setup_with(s_bulk_spy_mem(), 0);
+    s_bulk_answer = LT_EIO;
+    cr_assert_eq(lt_coop_add(s_env->rt, &s_proxy_sync, NULL), LT_OK);
+    lt_store_id_t kv = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
+    lt_identity_t p;
+    lt_test_identity(&p, 76);
+    lt_buf_t i1 = LT_BUF_INIT;
+    s_sign_put(&p, &kv, s_env->clock, NULL, NULL, 0, "a", "1", &i1);
+    const lt_buf_t *one[1] = {&i1};
+    uint64_t before = s_witnessed_count(&kv);
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(s_ingest_batch_ex(true, &kv, one, 1, 0, true)->status, LT_OK);
+    cr_assert_eq(s_witnessed_count(&kv), before + 1);
+    cr_assert_eq(s_bulk_hints, 1, "asked %u times", s_bulk_hints);
+    cr_assert(!lt_coop_next_deadline(s_env->rt, &(uint64_t){0}), "a bulk timer without bulk");
+    lt_buf_free(&i1);
 }
 
 /* ---- STORE_VERIFY ---- */

@@ -743,11 +743,11 @@ Test(kv, rocksdb_data_survives_close_and_reopen, .fini = s_fx_close)
 }
 
 /* Waits for the background flushes to shrink the log below `bound`; false
- * when they have not within 60 s. RocksDB tells nothing when a flush ends,
- * so the directory is watched. */
+ * when they have not within some 15 s. RocksDB tells nothing when a flush
+ * ends, so the directory is watched. */
 static bool s_log_shrinks(const char *path, uint64_t bound)
 {
-    for (int i = 0; i < 60000; i++) {
+    for (int i = 0; i < 15000; i++) {
         if (lt_test_rocksdb_log_bytes(path) < bound)
             return true;
         nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);

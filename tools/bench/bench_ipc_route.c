@@ -775,12 +775,21 @@ int lt_bench_route_run(const lt_bench_route_opts_t *o, lt_bench_route_result_t *
 
 #define S_CEIL_WARMUP 20 /* round trips per client before the timing */
 
+/* The start line: each client reports ready after its warm-up and waits for
+ * go; stop ends the run (also one whose start failed). */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned ready;
+    bool go;
+    atomic_bool stop;
+} s_ceil_start_t;
+
 typedef struct {
     const char *front;
     const lt_bench_ceiling_opts_t *o;
     const uint8_t *body;
-    pthread_barrier_t *start;
-    atomic_bool *stop;
+    s_ceil_start_t *start;
     uint64_t n;
     int failed; /* set when a round trip failed */
 } s_ceil_client_t;
@@ -790,6 +799,7 @@ typedef struct {
 static void *s_ceil_client_main(void *arg)
 {
     s_ceil_client_t *c = arg;
+    s_ceil_start_t *st = c->start;
     void *ctx = zmq_ctx_new();
     void *sock = ctx ? s_socket(ctx, ZMQ_DEALER, true) : NULL;
     if (!sock || zmq_connect(sock, c->front) != 0)
@@ -803,8 +813,13 @@ static void *s_ceil_client_main(void *arg)
     uint64_t corr = 1;
     for (; !c->failed && corr <= S_CEIL_WARMUP; corr++)
         c->failed = s_round_trip(&path, "ceiling", corr, false) != 0;
-    pthread_barrier_wait(c->start);
-    for (; !c->failed && !atomic_load_explicit(c->stop, memory_order_relaxed); corr++) {
+    pthread_mutex_lock(&st->mu);
+    st->ready++;
+    pthread_cond_broadcast(&st->cv);
+    while (!st->go)
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    for (; !c->failed && !atomic_load_explicit(&st->stop, memory_order_relaxed); corr++) {
         if (s_round_trip(&path, "ceiling", corr, false) != 0)
             c->failed = 1;
         else
@@ -815,6 +830,14 @@ static void *s_ceil_client_main(void *arg)
     if (ctx)
         zmq_ctx_term(ctx);
     return NULL;
+}
+
+static double s_ceil_cpu_s(pid_t fwd, pid_t echo)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + lt_bench_proc_cpu_s(fwd) +
+           lt_bench_proc_cpu_s(echo);
 }
 
 int lt_bench_route_ceiling(const lt_bench_ceiling_opts_t *o, lt_bench_ceiling_result_t *r)
@@ -840,52 +863,49 @@ int lt_bench_route_ceiling(const lt_bench_ceiling_opts_t *o, lt_bench_ceiling_re
     memset(body, 0xa5, sizeof body);
     s_ceil_client_t c[LT_BENCH_CEILING_MAX_CLIENTS];
     pthread_t th[LT_BENCH_CEILING_MAX_CLIENTS];
-    pthread_barrier_t start;
-    atomic_bool stop;
-    atomic_init(&stop, false);
-    /* The clients and this thread: the timing starts when all are connected. */
-    pthread_barrier_init(&start, NULL, o->clients + 1);
+    s_ceil_start_t start = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    atomic_init(&start.stop, false);
     unsigned started = 0;
     for (; started < o->clients; started++) {
-        c[started] =
-            (s_ceil_client_t){.front = front, .o = o, .body = body, .start = &start, .stop = &stop};
+        c[started] = (s_ceil_client_t){.front = front, .o = o, .body = body, .start = &start};
         if (pthread_create(&th[started], NULL, s_ceil_client_main, &c[started]) != 0)
             break;
     }
     int ret = 0;
     if (started < o->clients) {
-        /* The barrier would never open: nothing has run yet, so exit. */
-        lt_bench_note("ceiling: cannot start the client threads");
-        exit(1);
+        lt_bench_note("ceiling: cannot start %u client threads", o->clients);
+        atomic_store(&start.stop, true);
+        ret = -1;
     }
-    pthread_barrier_wait(&start);
-    double t0 = lt_bench_now();
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    double cpu0 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + lt_bench_proc_cpu_s(fwd) +
-                  lt_bench_proc_cpu_s(echo);
-    lt_bench_pause_ms((unsigned)(o->secs * 1000));
-    atomic_store(&stop, true);
+    /* The timing starts once every client is through its warm-up. */
+    pthread_mutex_lock(&start.mu);
+    while (ret == 0 && start.ready < started)
+        pthread_cond_wait(&start.cv, &start.mu);
+    start.go = true;
+    pthread_cond_broadcast(&start.cv);
+    pthread_mutex_unlock(&start.mu);
+    double t0 = lt_bench_now(), cpu0 = s_ceil_cpu_s(fwd, echo);
+    if (ret == 0)
+        lt_bench_pause_ms((unsigned)(o->secs * 1000));
+    atomic_store(&start.stop, true);
     /* Read before the clients take their contexts down: that is not the
      * round trips' work. */
-    double secs = lt_bench_now() - t0;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    double cpu1 = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9 + lt_bench_proc_cpu_s(fwd) +
-                  lt_bench_proc_cpu_s(echo);
+    double secs = lt_bench_now() - t0, cpu1 = s_ceil_cpu_s(fwd, echo);
     uint64_t n = 0;
+    unsigned failed = 0;
     for (unsigned i = 0; i < started; i++) {
         pthread_join(th[i], NULL);
         n += c[i].n;
-        if (c[i].failed)
-            ret = -1;
+        failed += c[i].failed != 0;
     }
-    pthread_barrier_destroy(&start);
     s_reap(&echo);
     s_reap(&fwd);
-    if (ret != 0 || n == 0) {
-        lt_bench_note("ceiling: a client failed");
+    if (failed)
+        lt_bench_note("ceiling: %u of %u clients failed", failed, started);
+    else if (ret == 0 && n == 0)
+        lt_bench_note("ceiling: no round trip in %.1f s", secs);
+    if (ret != 0 || failed || n == 0)
         return -1;
-    }
     r->n = n;
     r->per_s = (double)n / secs;
     r->cpu_us = (cpu1 - cpu0) * 1e6 / (double)n;
