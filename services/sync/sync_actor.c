@@ -35,6 +35,12 @@
 
 enum { S_TIMER_SWEEP = 1, S_TIMER_PERIOD = 2, S_TIMER_CHECK = 3 };
 #define S_SWEEP_MS 1000u
+/* A reconciling session holds its store's index (s_idx_t), and sessions
+ * that need the index updated wait for it. One whose peer has said nothing
+ * for this long while others wait is ended then, not at the call timeout
+ * (30 s): a silent peer must not hold up sessions with the others. Its
+ * store is reconciled again at the next round. */
+#define S_RECON_PATIENCE_MS 5000u
 /* Clones running (or kept over, for their last answer) at once. */
 #define S_MAX_CLONES 4
 /* Requests waiting on one clone's progress. */
@@ -488,6 +494,7 @@ static void s_sess_ready(s_actor_t *a, s_sess_t *s)
     }
     s->phase = P_RECON;
     s->idx->in_recon++;
+    s->last_ms = lt_ctx_now(a->ctx); /* its waiting for the index is over */
     if (!s->initiator) {
         s_respond(a, s);
         return;
@@ -1516,17 +1523,31 @@ static s_job_t *s_round(s_actor_t *a, const lt_pubkey_t *only)
     return NULL;
 }
 
+/* Whether a session waits for index x to be updated. */
+static bool s_idx_awaited(const s_actor_t *a, const s_idx_t *x)
+{
+    for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++)
+        if (a->sess[i].id && a->sess[i].idx == x && a->sess[i].phase == P_INDEX)
+            return true;
+    return false;
+}
+
 static void s_sweep(s_actor_t *a)
 {
     uint64_t now = lt_ctx_now(a->ctx);
     s_clone_sweep(a, now);
     for (size_t i = 0; i < LT_SYNC_MAX_SESSIONS; i++) {
         s_sess_t *s = &a->sess[i];
-        if (s->id && now - s->last_ms > a->cfg.timeout_ms)
+        uint64_t quiet = s->id && now > s->last_ms ? now - s->last_ms : 0;
+        if (quiet > a->cfg.timeout_ms)
             s_sess_end(a, s, LT_ETIMEDOUT,
                        s->phase == P_INDEX ? "the store's index stayed busy (sessions with "
                                              "slower peers, or the store service)"
                                            : "the peer stopped answering");
+        else if (quiet > S_RECON_PATIENCE_MS && s->phase == P_RECON && s_idx_awaited(a, s->idx))
+            s_sess_end(a, s, LT_ETIMEDOUT,
+                       "the peer stopped answering while other sessions waited for the "
+                       "store's index");
     }
     /* Index updates the store never answered: the sessions waiting for
      * them end after the loop (ending one may add calls). */

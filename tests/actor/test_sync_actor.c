@@ -196,6 +196,33 @@ Test(sync_actor, a_link_coming_up_reconciles_with_that_peer)
     cr_assert_str_eq(got, "", "node 2 was not part of it");
 }
 
+Test(sync_actor, a_silent_peer_does_not_hold_up_a_session_with_another_for_long)
+{
+    tn_setup(3, NULL);
+    lt_store_id_t sid = tn_create(0);
+    tn_join(0, 1, &sid);
+    tn_join(0, 2, &sid);
+    (void)s_sync(0, &sid);
+    /* Node 0 starts reconciling with node 1, which has gone silent: that
+     * session holds node 0's index of the store. */
+    tn_w.n[1].down = true;
+    tn_link_up(0, 1);
+    uint64_t t0 = tn_w.clock;
+    /* A new write, then a session with node 2: it needs the index updated,
+     * and waits for the silent session to let go of it. */
+    tn_put(0, &sid, "later", "write");
+    tn_link_up(0, 2);
+    char got[64];
+    tn_get(2, &sid, "later", got, sizeof got, NULL);
+    cr_assert_str_eq(got, "", "node 2 got it before the index was free");
+    /* The silent session is ended after some 5 s of silence, not at the
+     * 30 s call timeout, and the waiting one goes on. */
+    tn_advance_to(t0 + 7000);
+    tn_expect_value(2, &sid, "later", "write");
+    tn_get(1, &sid, "later", got, sizeof got, NULL);
+    cr_assert_str_eq(got, "");
+}
+
 Test(sync_actor, a_large_difference_is_settled_within_the_frame_limit)
 {
     /* The smallest frame limit: the ids are listed over many rounds, and
