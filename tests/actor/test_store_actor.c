@@ -2533,13 +2533,20 @@ Test(store_actor, a_retried_request_id_gets_the_same_reply)
 
 TestSuite(store_actor_restart);
 
+/* A RocksDB backend on dir, made when missing. */
+static lt_kv_t *s_rocksdb_at(const char *dir)
+{
+    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
+    lt_kv_t *kv = NULL;
+    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    return kv;
+}
+
 Test(store_actor_restart, a_retried_request_id_survives_a_restart)
 {
     char *dir = lt_test_tmpdir("store-actor");
     const char *path = dir;
-    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
-    lt_kv_t *kv;
-    cr_assert_eq(lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    lt_kv_t *kv = s_rocksdb_at(path);
     s_setup_with(kv, 0);
     lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, NULL, NULL);
     uint8_t rid[LT_REQUEST_ID_LEN];
@@ -2550,7 +2557,7 @@ Test(store_actor_restart, a_retried_request_id_survives_a_restart)
 
     /* restart: stop the actor (it closes RocksDB), start it on the same dir */
     cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
-    cr_assert_eq(lt_kv_rocksdb_open(path, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    kv = s_rocksdb_at(path);
     s_start_actor(s_env, kv, 0);
     long before = lt_kv_faulty_writes(s_env->faulty);
 
@@ -2607,9 +2614,7 @@ static bool s_listed(const lt_store_id_t *sid)
 Test(store_actor_restart, children_declared_or_removed_while_down_are_opened_or_closed_at_start)
 {
     char *dir = lt_test_tmpdir("store-actor-kids");
-    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
-    lt_kv_t *kv;
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    lt_kv_t *kv = s_rocksdb_at(dir);
     s_setup_with(kv, 0);
     lt_store_id_t root = s_create(lattice_store_StoreType_STORE_TYPE_KV, "root", NULL);
     lt_store_id_t kid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "kid", &root);
@@ -2617,7 +2622,7 @@ Test(store_actor_restart, children_declared_or_removed_while_down_are_opened_or_
     cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
 
     /* Behind the actor's back: `kid` not held, `gone` declared removed. */
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    kv = s_rocksdb_at(dir);
     lt_identity_t id;
     lt_test_identity(&id, 1);
     lt_db_config_t dc = {.kv = kv, .identity = &id};
@@ -2635,7 +2640,7 @@ Test(store_actor_restart, children_declared_or_removed_while_down_are_opened_or_
     cr_assert_not_null(lt_db_store(db, &gone));
     lt_db_close(&db);
 
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    kv = s_rocksdb_at(dir);
     s_start_actor(s_env, kv, 0);
     cr_assert(s_listed(&kid), "the declared child was not opened at start");
     cr_assert_not(s_listed(&gone), "the child declared removed is still held");
@@ -2661,16 +2666,14 @@ Test(store_actor_restart, children_declared_or_removed_while_down_are_opened_or_
 Test(store_actor_restart, a_cycle_of_child_declarations_inherits_each_peer_once)
 {
     char *dir = lt_test_tmpdir("store-actor-cycle");
-    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
-    lt_kv_t *kv;
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    lt_kv_t *kv = s_rocksdb_at(dir);
     s_setup_with(kv, 0);
     lt_store_id_t root = s_create(lattice_store_StoreType_STORE_TYPE_KV, "root", NULL);
     lt_store_id_t kid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "kid", &root);
     cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
 
     /* The kid declares the root its child, and the root has a peer. */
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    kv = s_rocksdb_at(dir);
     lt_identity_t id, peer, stranger;
     lt_test_identity(&id, 1);
     lt_test_identity(&peer, 2);
@@ -2688,7 +2691,7 @@ Test(store_actor_restart, a_cycle_of_child_declarations_inherits_each_peer_once)
         LT_OK);
     cr_assert_eq(lt_db_commit(db), LT_OK);
     lt_db_close(&db);
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    kv = s_rocksdb_at(dir);
     s_start_actor(s_env, kv, 0);
 
     const lt_store_id_t *both[2] = {&root, &kid};
@@ -3005,9 +3008,7 @@ static uint64_t s_verified_mark(const lt_store_id_t *sid)
 Test(store_actor_restart, records_an_open_passed_over_are_checked_right_after_it)
 {
     char *dir = lt_test_tmpdir("store-actor-gap");
-    lt_kv_rocksdb_opts_t opts = {.create_if_missing = true};
-    lt_kv_t *kv;
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    lt_kv_t *kv = s_rocksdb_at(dir);
     s_setup_with(kv, 0);
     lt_store_id_t sid = s_create(lattice_store_StoreType_STORE_TYPE_KV, "gap", NULL);
     s_put_many(&sid, "k", LT_STORE_VERIFY_TAIL + 300, "x", NULL);
@@ -3017,7 +3018,7 @@ Test(store_actor_restart, records_an_open_passed_over_are_checked_right_after_it
     /* Restart: the open checks the newest records, and the rest a slice at
      * a time right after; the verified point moves only then. */
     cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    kv = s_rocksdb_at(dir);
     s_start_actor(s_env, kv, 0);
     cr_assert_eq(s_verified_mark(&sid), mark0, "the open moved the point over records it skipped");
     char v[8];
@@ -3036,7 +3037,7 @@ Test(store_actor_restart, records_an_open_passed_over_are_checked_right_after_it
     s_put_many(&sid, "m", LT_STORE_VERIFY_TAIL + 300, "y", NULL);
     s_damage_record(&sid, mark1 + 10);
     cr_assert_eq(lt_coop_remove(s_env->rt, "store"), LT_OK);
-    cr_assert_eq(lt_kv_rocksdb_open(dir, lt_cf_names, LT_CF_COUNT, &opts, NULL, &kv), LT_OK);
+    kv = s_rocksdb_at(dir);
     s_start_actor(s_env, kv, 0);
     for (int i = 0; i < 20; i++) {
         lt_coop_advance(s_env->rt, s_env->clock);
